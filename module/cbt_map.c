@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The changed-block map: one byte per block of the device holding the
+ * change number of the last write to that block.
+ *
+ * Marking runs in the bio submission path of any task, so it takes no lock
+ * and never sleeps: it stores the current change number into whole bytes.
+ * Byte stores are single-copy atomic on every architecture Linux supports,
+ * and two writers racing on one byte both store a valid number (the newer
+ * checkpoint wins or the block is reported once more than needed; never
+ * less).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME "-cbt_map: " fmt
+
+#include <linux/blkdev.h>
+#include <linux/kernel.h>
+#include <linux/slab.h>
+#include <linux/mm.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include <uapi/linux/blksnap.h>
+#include "cbt_map.h"
+#include "params.h"
+
+/*
+ * Pick the smallest power-of-two block, at least the configured minimum,
+ * that keeps the map within tracking_block_maximum_count bytes; above
+ * tracking_block_maximum_shift the map grows instead of the block.
+ */
+static sector_t cbt_map_blocks(sector_t capacity, u32 shift)
+{
+	return DIV_ROUND_UP_SECTOR_T(capacity, 1ULL << (shift - SECTOR_SHIFT));
+}
+
+static u32 cbt_map_block_shift(sector_t capacity)
+{
+	u32 shift = tracking_block_minimum_shift;
+
+	while (shift < tracking_block_maximum_shift &&
+	       cbt_map_blocks(capacity, shift) > tracking_block_maximum_count)
+		shift++;
+	return shift;
+}
+
+/**
+ * cbt_map_create() - allocate an empty map for a device.
+ * @capacity: device size in sectors.
+ *
+ * The map starts a new generation with change number 1.
+ *
+ * Return: the map, or ERR_PTR(-ENOMEM), or ERR_PTR(-EFBIG) when the device
+ * needs more than U32_MAX blocks.
+ */
+struct cbt_map *cbt_map_create(sector_t capacity)
+{
+	struct cbt_map *map;
+	u32 shift = cbt_map_block_shift(capacity);
+	sector_t blocks;
+
+	blocks = cbt_map_blocks(capacity, shift);
+	if (blocks > U32_MAX)
+		return ERR_PTR(-EFBIG);
+
+	map = kzalloc(sizeof(*map), GFP_KERNEL);
+	if (!map)
+		return ERR_PTR(-ENOMEM);
+	/* A zero-sized device still gets one byte so @data is never NULL. */
+	map->data = kvzalloc(max_t(size_t, blocks, 1), GFP_KERNEL);
+	if (!map->data) {
+		kfree(map);
+		return ERR_PTR(-ENOMEM);
+	}
+	map->capacity = capacity;
+	map->block_count = blocks;
+	map->block_shift = shift;
+	map->changes_number = 1;
+	uuid_gen(&map->generation);
+	return map;
+}
+
+/**
+ * cbt_map_destroy() - free a map nobody can reach any more.
+ * @map: the map, or NULL.
+ */
+void cbt_map_destroy(struct cbt_map *map)
+{
+	if (!map)
+		return;
+	kvfree(map->data);
+	kfree(map);
+}
+
+/**
+ * cbt_map_mark() - record a write to a sector range.
+ * @map: the map.
+ * @sector: first sector written.
+ * @count: sectors written, non-zero.
+ *
+ * Safe in any context that may not sleep and concurrently with other
+ * markers, checkpoints and copies of the same map. The part of the range
+ * beyond the map is ignored: a device that grew gets a new map and
+ * generation, which covers those blocks.
+ */
+void cbt_map_mark(struct cbt_map *map, sector_t sector, sector_t count)
+{
+	u32 bshift = map->block_shift - SECTOR_SHIFT;
+	sector_t first = sector >> bshift;
+	sector_t last;
+
+	if (unlikely(first >= map->block_count))
+		return;
+	if (unlikely(check_add_overflow(sector, count - 1, &last)))
+		last = (sector_t)-1;
+	last >>= bshift;
+	if (last >= map->block_count)
+		last = map->block_count - 1;
+	/*
+	 * memset may store wider words, but every byte it touches belongs to
+	 * this range and gets the same valid number, so concurrent readers
+	 * and markers still see a number from this or a racing write.
+	 */
+	memset(map->data + first, READ_ONCE(map->changes_number),
+	       last - first + 1);
+}
+
+/**
+ * cbt_map_checkpoint() - close the current change number.
+ * @map: the map; the caller serializes checkpoints of one map.
+ *
+ * After the number 255 the map starts a new generation: all bytes become 0,
+ * the generation changes and the number restarts at 1. A write racing with
+ * the reset may leave its old number in a byte; that block then reads as
+ * changed, which is safe for a backup.
+ *
+ * Return: the number the writes before the checkpoint carry, 0 after a
+ * new generation (every byte of the new generation is then a change).
+ */
+u8 cbt_map_checkpoint(struct cbt_map *map)
+{
+	u8 closed = map->changes_number;
+
+	if (closed == U8_MAX) {
+		memset(map->data, 0, map->block_count);
+		uuid_gen(&map->generation);
+		/* Markers must not see 1 before the bytes are cleared. */
+		smp_wmb();
+		WRITE_ONCE(map->changes_number, 1);
+		return 0;
+	}
+	WRITE_ONCE(map->changes_number, closed + 1);
+	return closed;
+}
+
+/**
+ * cbt_map_copy_to_user() - copy part of the map to user space.
+ * @map: the map; the caller keeps it from being freed (may sleep here).
+ * @offset: first block, below @map->block_count.
+ * @length: bytes wanted, non-zero.
+ * @buf: user buffer.
+ *
+ * The bytes are copied straight from the (possibly vmalloc'ed) map: no lock
+ * is held, so a page fault on @buf may sleep and even issue I/O to a
+ * tracked device.
+ *
+ * Return: bytes copied, or -EFAULT.
+ */
+long cbt_map_copy_to_user(struct cbt_map *map, u32 offset, u32 length,
+			  void __user *buf)
+{
+	u32 n = min(length, map->block_count - offset);
+
+	if (copy_to_user(buf, map->data + offset, n))
+		return -EFAULT;
+	return n;
+}

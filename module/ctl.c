@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Handlers of the ioctls of /dev/blksnap-control: copy and validate the
+ * user's structure, call the tracker, copy the answer back. The errno of
+ * every case is fixed by include/uapi/linux/blksnap.h.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME "-ctl: " fmt
+
+#include <linux/build_bug.h>
+#include <linux/capability.h>
+#include <linux/fs.h>
+#include <linux/kdev_t.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include <uapi/linux/blksnap.h>
+#include "ctl.h"
+#include "tracker.h"
+
+static_assert(sizeof(struct blksnap_version) == 16);
+static_assert(sizeof(struct blksnap_bdev) == 8);
+static_assert(sizeof(struct blksnap_tracker_attach) == 16);
+static_assert(sizeof(struct blksnap_tracker_list) == 16);
+static_assert(sizeof(struct blksnap_cbt_info) == 48);
+static_assert(sizeof(struct blksnap_cbt_read) == 40);
+static_assert(sizeof(struct blksnap_sector_range) == 16);
+static_assert(sizeof(struct blksnap_cbt_mark_dirty) == 24);
+static_assert(sizeof(struct blksnap_cbt_checkpoint) == 32);
+
+/* A device number that does not fit dev_t names no device. */
+static int ctl_dev(const struct blksnap_bdev *b, dev_t *dev)
+{
+	*dev = MKDEV(b->major, b->minor);
+	if (MAJOR(*dev) != b->major || MINOR(*dev) != b->minor)
+		return -ENODEV;
+	return 0;
+}
+
+static int ctl_tracker(const struct blksnap_bdev *b, struct tracker **tracker)
+{
+	dev_t dev;
+
+	if (ctl_dev(b, &dev))
+		return -ENOENT;
+	*tracker = tracker_get_by_dev(dev);
+	return *tracker ? 0 : -ENOENT;
+}
+
+static long ctl_version(void __user *arg)
+{
+	struct blksnap_version v = {
+		.major = BLKSNAP_VERSION_MAJOR,
+		.minor = BLKSNAP_VERSION_MINOR,
+		.patch = BLKSNAP_VERSION_PATCH,
+		.features = BLKSNAP_FEATURE_CBT,
+	};
+
+	return copy_to_user(arg, &v, sizeof(v)) ? -EFAULT : 0;
+}
+
+static long ctl_tracker_attach(void __user *arg)
+{
+	struct blksnap_tracker_attach a;
+	dev_t dev;
+
+	if (copy_from_user(&a, arg, sizeof(a)))
+		return -EFAULT;
+	if (a.flags || a.reserved)
+		return -EINVAL;
+	if (ctl_dev(&a.dev, &dev))
+		return -ENODEV;
+	return tracker_attach(dev);
+}
+
+static long ctl_tracker_detach(void __user *arg)
+{
+	struct blksnap_bdev b;
+	dev_t dev;
+
+	if (copy_from_user(&b, arg, sizeof(b)))
+		return -EFAULT;
+	if (ctl_dev(&b, &dev))
+		return -ENOENT;
+	return tracker_detach(dev);
+}
+
+static long ctl_tracker_list(void __user *arg)
+{
+	struct blksnap_tracker_list l;
+	struct blksnap_bdev *out = NULL;
+	dev_t *devs = NULL;
+	long ret = 0;
+	u32 i, n;
+
+	if (copy_from_user(&l, arg, sizeof(l)))
+		return -EFAULT;
+	if (l.capacity > BLKSNAP_TRACKER_LIST_MAX)
+		return -E2BIG;
+	if (l.capacity && !l.devices)
+		return -EINVAL;
+	if (l.capacity) {
+		devs = kvcalloc(l.capacity, sizeof(*devs), GFP_KERNEL);
+		out = kvcalloc(l.capacity, sizeof(*out), GFP_KERNEL);
+		if (!devs || !out) {
+			ret = -ENOMEM;
+			goto out_free;
+		}
+	}
+	/* Collect first: no copy_to_user() under the registry lock. */
+	l.count = tracker_list(devs, l.capacity);
+	n = min(l.count, l.capacity);
+	for (i = 0; i < n; i++) {
+		out[i].major = MAJOR(devs[i]);
+		out[i].minor = MINOR(devs[i]);
+	}
+	if (n && copy_to_user(u64_to_user_ptr(l.devices), out,
+			      array_size(n, sizeof(*out)))) {
+		ret = -EFAULT;
+		goto out_free;
+	}
+	if (copy_to_user(arg, &l, sizeof(l)))
+		ret = -EFAULT;
+out_free:
+	kvfree(out);
+	kvfree(devs);
+	return ret;
+}
+
+static long ctl_cbt_info(void __user *arg)
+{
+	struct blksnap_cbt_info info;
+	struct tracker *tracker;
+	long ret;
+
+	if (copy_from_user(&info, arg, sizeof(info)))
+		return -EFAULT;
+	if (memchr_inv(info.reserved, 0, sizeof(info.reserved)))
+		return -EINVAL;
+	ret = ctl_tracker(&info.dev, &tracker);
+	if (ret)
+		return ret;
+	tracker_info(tracker, &info);
+	tracker_put(tracker);
+	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
+}
+
+static long ctl_cbt_read(void __user *arg)
+{
+	struct blksnap_cbt_read r;
+	struct tracker *tracker;
+	long ret;
+
+	if (copy_from_user(&r, arg, sizeof(r)))
+		return -EFAULT;
+	if (!r.length)
+		return -EINVAL;
+	ret = ctl_tracker(&r.dev, &tracker);
+	if (ret)
+		return ret;
+	ret = tracker_read(tracker, r.offset, r.length,
+			   u64_to_user_ptr(r.buffer), r.generation_id);
+	tracker_put(tracker);
+	if (ret < 0)
+		return ret;
+	r.length = ret;
+	return copy_to_user(arg, &r, sizeof(r)) ? -EFAULT : 0;
+}
+
+static long ctl_cbt_mark_dirty(void __user *arg)
+{
+	struct blksnap_sector_range *ranges;
+	struct blksnap_cbt_mark_dirty m;
+	struct tracker *tracker;
+	long ret;
+
+	if (copy_from_user(&m, arg, sizeof(m)))
+		return -EFAULT;
+	if (m.reserved || !m.count)
+		return -EINVAL;
+	if (m.count > BLKSNAP_MARK_DIRTY_MAX_RANGES)
+		return -E2BIG;
+	ret = ctl_tracker(&m.dev, &tracker);
+	if (ret)
+		return ret;
+	ranges = vmemdup_user(u64_to_user_ptr(m.ranges),
+			      array_size(m.count, sizeof(*ranges)));
+	if (IS_ERR(ranges)) {
+		ret = PTR_ERR(ranges);
+		goto out_put;
+	}
+	ret = tracker_mark_ranges(tracker, ranges, m.count);
+	kvfree(ranges);
+out_put:
+	tracker_put(tracker);
+	return ret;
+}
+
+static long ctl_cbt_checkpoint(void __user *arg)
+{
+	struct blksnap_cbt_checkpoint c;
+	struct tracker *tracker;
+	long ret;
+
+	if (copy_from_user(&c, arg, sizeof(c)))
+		return -EFAULT;
+	if (memchr_inv(c.reserved, 0, sizeof(c.reserved)))
+		return -EINVAL;
+	ret = ctl_tracker(&c.dev, &tracker);
+	if (ret)
+		return ret;
+	c.closed_number = tracker_checkpoint(tracker, c.generation_id,
+					     &c.changes_number);
+	tracker_put(tracker);
+	return copy_to_user(arg, &c, sizeof(c)) ? -EFAULT : 0;
+}
+
+/**
+ * ctl_ioctl() - dispatch an ioctl of the control device.
+ * @file: the open control device.
+ * @cmd: the ioctl number.
+ * @arg: user pointer to the ioctl's structure.
+ *
+ * Return: 0 or a negative errno as the UAPI header documents.
+ */
+long ctl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	void __user *uarg = (void __user *)arg;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+
+	switch (cmd) {
+	case BLKSNAP_IOCTL_VERSION:
+		return ctl_version(uarg);
+	case BLKSNAP_IOCTL_TRACKER_ATTACH:
+		return ctl_tracker_attach(uarg);
+	case BLKSNAP_IOCTL_TRACKER_DETACH:
+		return ctl_tracker_detach(uarg);
+	case BLKSNAP_IOCTL_TRACKER_LIST:
+		return ctl_tracker_list(uarg);
+	case BLKSNAP_IOCTL_CBT_INFO:
+		return ctl_cbt_info(uarg);
+	case BLKSNAP_IOCTL_CBT_READ:
+		return ctl_cbt_read(uarg);
+	case BLKSNAP_IOCTL_CBT_MARK_DIRTY:
+		return ctl_cbt_mark_dirty(uarg);
+	case BLKSNAP_IOCTL_CBT_CHECKPOINT:
+		return ctl_cbt_checkpoint(uarg);
+	default:
+		return -ENOTTY;
+	}
+}

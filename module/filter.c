@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Interception of bios, the only file that knows how it is done.
+ *
+ * Mainline has no block-layer filter API, so blksnap puts an ftrace hook
+ * on submit_bio_noacct(), through which every bio passes (submit_bio(),
+ * stacked drivers, split remainders). The hook redirects the call to
+ * filter_submit_bio_noacct(), which gives the bio to the trackers and then
+ * calls the real submit_bio_noacct(); that call comes from this module, so
+ * the hook lets it through. del_gendisk() is hooked the same way so that a
+ * disk going away is first detached from its trackers.
+ *
+ * Both functions are exported, so their addresses come from the module
+ * loader; no symbol lookup (kprobe or kallsyms) is needed. ftrace finds the
+ * patch site inside the function itself, past any ENDBR.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME "-filter: " fmt
+
+#include <linux/blkdev.h>
+#include <linux/bio.h>
+#include <linux/delay.h>
+#include <linux/ftrace.h>
+#include <linux/module.h>
+#include <linux/percpu.h>
+#include <linux/rcupdate.h>
+#include "compat.h"
+#include "filter.h"
+#include "tracker.h"
+
+/*
+ * Tasks inside one of our replacement functions. Per-CPU so that the bio
+ * path touches no shared cacheline; a task may leave on another CPU than it
+ * entered, so only the sum over all CPUs means anything.
+ */
+static DEFINE_PER_CPU(long, filter_inflight);
+
+static void filter_enter(void)
+{
+	this_cpu_inc(filter_inflight);
+}
+
+static void filter_leave(void)
+{
+	this_cpu_dec(filter_inflight);
+}
+
+static long filter_inflight_sum(void)
+{
+	long sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += READ_ONCE(per_cpu(filter_inflight, cpu));
+	return sum;
+}
+
+static void filter_bio(struct bio *bio)
+{
+	struct block_device *bdev = bio->bi_bdev;
+	sector_t sector = bio->bi_iter.bi_sector;
+	sector_t start = bdev->bd_start_sect;
+	/*
+	 * A bio split after blk_partition_remap() comes back with its sector
+	 * already relative to the whole disk, but bi_bdev still names the
+	 * partition.
+	 */
+	bool remapped = bio_flagged(bio, BIO_REMAPPED);
+	struct tracker *tracker;
+
+	rcu_read_lock();
+	tracker = tracker_find_rcu(bdev->bd_dev);
+	if (tracker && !(remapped && sector < start))
+		tracker_submit_bio(tracker, bio, bdev,
+				   remapped ? sector - start : sector);
+	if (bdev_is_partition(bdev)) {
+		struct block_device *whole = bdev_whole(bdev);
+
+		tracker = tracker_find_rcu(whole->bd_dev);
+		if (tracker)
+			tracker_submit_bio(tracker, bio, whole,
+					   remapped ? sector : sector + start);
+	}
+	rcu_read_unlock();
+}
+
+/* Runs instead of submit_bio_noacct() for every bio not sent by us. */
+static void filter_submit_bio_noacct(struct bio *bio)
+{
+	filter_enter();
+	filter_bio(bio);
+	submit_bio_noacct(bio);
+	/*
+	 * Not a tail call: the real function must return here, or the hook
+	 * would see our caller as parent and redirect again, forever.
+	 */
+	filter_leave();
+}
+
+/* Runs instead of del_gendisk(). */
+static void filter_del_gendisk(struct gendisk *disk)
+{
+	struct tracker_dying_disk d;
+
+	filter_enter();
+	tracker_disk_dying(disk, &d);
+	del_gendisk(disk);
+	tracker_disk_dead(&d);
+	filter_leave();
+}
+
+static void notrace filter_submit_bio_hook(unsigned long ip,
+					   unsigned long parent_ip,
+					   struct ftrace_ops *ops,
+					   struct ftrace_regs *fregs)
+{
+	/* Untracked systems pay only this check on top of ftrace. */
+	if (tracker_none())
+		return;
+	if (!within_module(parent_ip, THIS_MODULE))
+		compat_ftrace_set_ip(fregs,
+				     (unsigned long)filter_submit_bio_noacct);
+}
+
+static void notrace filter_del_gendisk_hook(unsigned long ip,
+					    unsigned long parent_ip,
+					    struct ftrace_ops *ops,
+					    struct ftrace_regs *fregs)
+{
+	/* Always redirect: attach must learn about a disk going away. */
+	if (!within_module(parent_ip, THIS_MODULE))
+		compat_ftrace_set_ip(fregs, (unsigned long)filter_del_gendisk);
+}
+
+#define FILTER_OPS_FLAGS (FTRACE_OPS_FL_SAVE_REGS | FTRACE_OPS_FL_IPMODIFY | \
+			  FTRACE_OPS_FL_RECURSION)
+
+static struct ftrace_ops filter_submit_bio_ops = {
+	.func = filter_submit_bio_hook,
+	.flags = FILTER_OPS_FLAGS,
+};
+
+static struct ftrace_ops filter_del_gendisk_ops = {
+	.func = filter_del_gendisk_hook,
+	.flags = FILTER_OPS_FLAGS,
+};
+
+static int filter_hook(struct ftrace_ops *ops, unsigned long addr,
+		       const char *name)
+{
+	int ret;
+
+	ret = ftrace_set_filter_ip(ops, addr, 0, 0);
+	if (ret) {
+		pr_err("cannot trace %s: %d\n", name, ret);
+		return ret;
+	}
+	ret = register_ftrace_function(ops);
+	if (ret) {
+		pr_err("cannot hook %s: %d (another IPMODIFY user, such as livepatch?)\n",
+		       name, ret);
+		ftrace_free_filter(ops);
+	}
+	return ret;
+}
+
+static void filter_unhook(struct ftrace_ops *ops)
+{
+	unregister_ftrace_function(ops);
+	ftrace_free_filter(ops);
+}
+
+/**
+ * filter_init() - start intercepting bios and disk removals.
+ *
+ * Return: 0 or a negative errno from ftrace.
+ */
+int filter_init(void)
+{
+	int ret;
+
+	ret = filter_hook(&filter_del_gendisk_ops, (unsigned long)del_gendisk,
+			  "del_gendisk");
+	if (ret)
+		return ret;
+	ret = filter_hook(&filter_submit_bio_ops,
+			  (unsigned long)submit_bio_noacct,
+			  "submit_bio_noacct");
+	if (ret)
+		goto out_unhook_del_gendisk;
+	return 0;
+
+out_unhook_del_gendisk:
+	filter_unhook(&filter_del_gendisk_ops);
+	synchronize_rcu_tasks();
+	return ret;
+}
+
+/**
+ * filter_exit() - stop intercepting and wait until no task runs our code.
+ *
+ * After this returns no task is or will be inside this file's functions,
+ * so the trackers can be freed and the module text can go.
+ */
+void filter_exit(void)
+{
+	filter_unhook(&filter_submit_bio_ops);
+	filter_unhook(&filter_del_gendisk_ops);
+	/*
+	 * A task may have been redirected and preempted before it counted
+	 * itself in filter_enter(); RCU-tasks waits for it to run on.
+	 */
+	synchronize_rcu_tasks();
+	/* Tasks may sleep in the real functions for a long time. */
+	while (filter_inflight_sum())
+		msleep(20);
+	/* Let the last ones return from filter_leave(). */
+	synchronize_rcu_tasks();
+}

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * blksnap: changed-block tracking for any block device, without
+ * device-mapper. This file loads and unloads the module and owns the
+ * control device /dev/blksnap-control.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/compat.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <uapi/linux/blksnap.h>
+#include "ctl.h"
+#include "filter.h"
+#include "params.h"
+#include "tracker.h"
+
+/*
+ * 64 KiB blocks: a map costs 16 MiB per TiB tracked, and an incremental
+ * backup reads at most 64 KiB per small write, a good trade for file
+ * systems whose extents and backup chunks are of that order.
+ */
+unsigned int tracking_block_minimum_shift = 16;
+module_param(tracking_block_minimum_shift, uint, 0444);
+MODULE_PARM_DESC(tracking_block_minimum_shift,
+		 "log2 of the smallest tracking block in bytes (12..30, default 16 = 64 KiB)");
+
+/*
+ * Block size stops growing at 1 GiB; only devices beyond 16 PiB (with the
+ * default count) then get a map larger than tracking_block_maximum_count.
+ */
+unsigned int tracking_block_maximum_shift = 30;
+module_param(tracking_block_maximum_shift, uint, 0444);
+MODULE_PARM_DESC(tracking_block_maximum_shift,
+		 "log2 of the largest tracking block in bytes (minimum shift..30, default 30 = 1 GiB)");
+
+/*
+ * 16 Mi blocks = 16 MiB of map per device at most: devices up to 1 TiB
+ * keep 64 KiB blocks, larger ones get larger blocks instead of more memory.
+ */
+unsigned int tracking_block_maximum_count = 16 * 1024 * 1024;
+module_param(tracking_block_maximum_count, uint, 0444);
+MODULE_PARM_DESC(tracking_block_maximum_count,
+		 "most map bytes (blocks) per device before blocks grow (4096..1073741824, default 16777216)");
+
+#define BLKSNAP_SHIFT_MIN 12
+#define BLKSNAP_SHIFT_MAX 30
+#define BLKSNAP_COUNT_MIN 4096U
+#define BLKSNAP_COUNT_MAX ((unsigned int)BIT(30))
+
+static void blksnap_clamp(const char *name, unsigned int *val,
+			  unsigned int lo, unsigned int hi)
+{
+	unsigned int v = clamp(*val, lo, hi);
+
+	if (v != *val)
+		pr_warn("%s=%u out of range, using %u\n", name, *val, v);
+	*val = v;
+}
+
+static void blksnap_params_clamp(void)
+{
+	blksnap_clamp("tracking_block_minimum_shift",
+		      &tracking_block_minimum_shift,
+		      BLKSNAP_SHIFT_MIN, BLKSNAP_SHIFT_MAX);
+	blksnap_clamp("tracking_block_maximum_shift",
+		      &tracking_block_maximum_shift,
+		      tracking_block_minimum_shift, BLKSNAP_SHIFT_MAX);
+	blksnap_clamp("tracking_block_maximum_count",
+		      &tracking_block_maximum_count,
+		      BLKSNAP_COUNT_MIN, BLKSNAP_COUNT_MAX);
+}
+
+static const struct file_operations blksnap_ctl_fops = {
+	.owner = THIS_MODULE,
+	.unlocked_ioctl = ctl_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+};
+
+static struct miscdevice blksnap_ctl_dev = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = BLKSNAP_CTL_NAME,
+	.fops = &blksnap_ctl_fops,
+	.mode = 0600,
+};
+
+static int __init blksnap_init(void)
+{
+	int ret;
+
+	blksnap_params_clamp();
+	ret = filter_init();
+	if (ret)
+		return ret;
+	ret = misc_register(&blksnap_ctl_dev);
+	if (ret) {
+		pr_err("cannot register /dev/%s: %d\n", BLKSNAP_CTL_NAME, ret);
+		goto out_filter_exit;
+	}
+	pr_info("version %d.%d.%d loaded\n", BLKSNAP_VERSION_MAJOR,
+		BLKSNAP_VERSION_MINOR, BLKSNAP_VERSION_PATCH);
+	return 0;
+
+out_filter_exit:
+	filter_exit();
+	return ret;
+}
+
+static void __exit blksnap_exit(void)
+{
+	/* No ioctl can run: the device holds a module reference while open. */
+	misc_deregister(&blksnap_ctl_dev);
+	/* Then no bio can reach a tracker, and trackers can be freed. */
+	filter_exit();
+	tracker_detach_all();
+	pr_info("unloaded\n");
+}
+
+module_init(blksnap_init);
+module_exit(blksnap_exit);
+
+MODULE_DESCRIPTION("Changed-block tracking for block devices");
+MODULE_AUTHOR("blksnap authors");
+MODULE_LICENSE("GPL");
+MODULE_VERSION(__stringify(BLKSNAP_VERSION_MAJOR) "."
+	       __stringify(BLKSNAP_VERSION_MINOR) "."
+	       __stringify(BLKSNAP_VERSION_PATCH));

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef __BLKSNAP_PARAMS_H
+#define __BLKSNAP_PARAMS_H
+
+/*
+ * Module parameters, defined and clamped in main.c. They are read-only once
+ * the module is loaded (permission 0444), so readers need no lock.
+ */
+extern unsigned int tracking_block_minimum_shift;
+extern unsigned int tracking_block_maximum_shift;
+extern unsigned int tracking_block_maximum_count;
+
+#endif /* __BLKSNAP_PARAMS_H */
