@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: GPL-2.0
+package dev.blksnap;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.MemoryLayout;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.UUID;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+import dev.blksnap.internal.Errno;
+import dev.blksnap.internal.Layouts;
+import dev.blksnap.internal.RawIoctl;
+import dev.blksnap.internal.Uapi;
+
+/**
+ * An open blksnap control device: trackers and their changed-block maps.
+ *
+ * <p>Calls may come from several threads at once. {@link #close()} waits for
+ * calls in progress; later calls throw {@link IllegalStateException}.
+ *
+ * <pre>{@code
+ * try (BlksnapControl ctl = BlksnapControl.open()) {
+ *     DeviceId dev = DeviceId.of(Path.of("/dev/sdb"));
+ *     ctl.attach(dev);
+ *     Checkpoint cp = ctl.checkpoint(dev);
+ *     // ... writes happen ...
+ *     CbtMap map = ctl.readMap(dev);
+ *     if (map.info().generation().equals(cp.generation()) && !map.info().corrupted())
+ *         for (ByteRange r : map.changedSince(cp.closedNumber())) copy(r);
+ *     else
+ *         fullBackup();
+ * }
+ * }</pre>
+ */
+public final class BlksnapControl implements AutoCloseable {
+	/** Where udev creates the control device. */
+	public static final Path DEFAULT_PATH = Path.of("/dev", Uapi.CTL_NAME);
+
+	/** Map bytes fetched per CBT_READ call. */
+	static final int READ_CHUNK = 1 << 20;
+	/** Attempts of {@link #readMap(DeviceId)} before giving up on a changing generation. */
+	static final int READ_ATTEMPTS = 8;
+	/** Attempts of {@link #trackers()} before giving up on a growing list. */
+	static final int LIST_ATTEMPTS = 8;
+
+	/**
+	 * The system calls a control device makes, so tests can stand in for
+	 * the kernel.
+	 */
+	interface Syscalls {
+		/** ioctl(2); returns the result or -errno. */
+		int ioctl(int fd, long request, MemorySegment arg);
+
+		/** close(2); returns 0 or -errno. */
+		int close(int fd);
+	}
+
+	private static final Syscalls NATIVE = new Syscalls() {
+		@Override
+		public int ioctl(int fd, long request, MemorySegment arg) {
+			return RawIoctl.ioctl(fd, request, arg);
+		}
+
+		@Override
+		public int close(int fd) {
+			return RawIoctl.close(fd);
+		}
+	};
+
+	private final Path path;
+	private final int fd;
+	private final Syscalls sys;
+	/** Calls hold the read lock; close() takes the write lock so no call runs on a closed descriptor. */
+	private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+	/** Guarded by {@link #lock}. */
+	private boolean closed;
+
+	BlksnapControl(Path path, int fd, Syscalls sys) {
+		this.path = path;
+		this.fd = fd;
+		this.sys = sys;
+	}
+
+	/**
+	 * Opens {@link #DEFAULT_PATH}.
+	 *
+	 * @return the open control device
+	 * @throws ModuleNotLoadedException   when the device does not exist
+	 * @throws PermissionDeniedException when the caller is not root
+	 * @throws BlksnapException           on any other failure
+	 */
+	public static BlksnapControl open() throws BlksnapException {
+		return open(DEFAULT_PATH);
+	}
+
+	/**
+	 * Opens a control device.
+	 *
+	 * @param control its path
+	 * @return the open control device
+	 * @throws ModuleNotLoadedException   when the device does not exist
+	 * @throws PermissionDeniedException when the caller is not root
+	 * @throws BlksnapException           on any other failure
+	 */
+	public static BlksnapControl open(Path control) throws BlksnapException {
+		String operation = "open " + control;
+		int fd = RawIoctl.openControl(control);
+		if (fd >= 0)
+			return new BlksnapControl(control, fd, NATIVE);
+		int errno = -fd;
+		throw switch (errno) {
+			// ENXIO/ENODEV: a node left in a static /dev with no driver behind it.
+			case Errno.ENOENT, Errno.ENXIO, Errno.ENODEV -> new ModuleNotLoadedException(operation, errno,
+					"blksnap control device not found", "load the module: modprobe blksnap");
+			default -> BlksnapException.fromErrno(operation, errno);
+		};
+	}
+
+	/**
+	 * The module's contract version and features.
+	 *
+	 * @return the version
+	 * @throws BlksnapException when the request fails
+	 */
+	public ModuleVersion version() throws BlksnapException {
+		try (Arena arena = Arena.ofConfined()) {
+			MemorySegment v = arena.allocate(Layouts.VERSION);
+			call("version", RawIoctl.VERSION, v);
+			return new ModuleVersion(Short.toUnsignedInt((short) Layouts.VERSION_MAJOR.get(v)),
+					Short.toUnsignedInt((short) Layouts.VERSION_MINOR.get(v)),
+					Short.toUnsignedInt((short) Layouts.VERSION_PATCH.get(v)),
+					(long) Layouts.VERSION_FEATURES.get(v));
+		}
+	}
+
+	/**
+	 * Starts tracking a device. Its map starts a new generation.
+	 *
+	 * @param dev the device
+	 * @throws NoSuchDeviceException       when there is no such block device
+	 * @throws AlreadyTrackedException     when it already has a tracker
+	 * @throws KernelOutOfMemoryException when the map cannot be allocated
+	 * @throws BlksnapException            on any other failure
+	 */
+	public void attach(DeviceId dev) throws BlksnapException {
+		try (Arena arena = Arena.ofConfined()) {
+			MemorySegment a = arena.allocate(Layouts.TRACKER_ATTACH);
+			Layouts.TRACKER_ATTACH_MAJOR.set(a, dev.major());
+			Layouts.TRACKER_ATTACH_MINOR.set(a, dev.minor());
+			call("tracker attach " + dev, RawIoctl.TRACKER_ATTACH, a);
+		}
+	}
+
+	/**
+	 * Stops tracking a device and drops its map.
+	 *
+	 * @param dev the device
+	 * @throws NotTrackedException when it has no tracker
+	 * @throws BlksnapException    on any other failure
+	 */
+	public void detach(DeviceId dev) throws BlksnapException {
+		try (Arena arena = Arena.ofConfined()) {
+			call("tracker detach " + dev, RawIoctl.TRACKER_DETACH, bdev(arena, dev));
+		}
+	}
+
+	/**
+	 * The devices that have a tracker. When trackers are attached while the
+	 * list is fetched, it is fetched again with more room.
+	 *
+	 * @return the devices, in the module's order
+	 * @throws BlksnapException when the request fails, or the list keeps growing
+	 */
+	public List<DeviceId> trackers() throws BlksnapException {
+		try (Arena arena = Arena.ofConfined()) {
+			MemorySegment list = arena.allocate(Layouts.TRACKER_LIST);
+			// capacity 0 asks only for the count
+			call("tracker list", RawIoctl.TRACKER_LIST, list);
+			long count = Integer.toUnsignedLong((int) Layouts.TRACKER_LIST_COUNT.get(list));
+			for (int attempt = 0; attempt < LIST_ATTEMPTS; attempt++) {
+				if (count == 0)
+					return List.of();
+				// A little room for attaches racing with this call.
+				int room = (int) Math.min(count + 8, Uapi.TRACKER_LIST_MAX);
+				MemorySegment devices = arena.allocate(MemoryLayout.sequenceLayout(room, Layouts.BDEV));
+				list.fill((byte) 0);
+				Layouts.TRACKER_LIST_DEVICES.set(list, devices.address());
+				Layouts.TRACKER_LIST_CAPACITY.set(list, room);
+				call("tracker list", RawIoctl.TRACKER_LIST, list);
+				count = Integer.toUnsignedLong((int) Layouts.TRACKER_LIST_COUNT.get(list));
+				// At the ceiling one call cannot return more; give what fits.
+				if (count <= room || room == Uapi.TRACKER_LIST_MAX) {
+					int n = (int) Math.min(count, room);
+					List<DeviceId> result = new ArrayList<>(n);
+					for (int i = 0; i < n; i++) {
+						MemorySegment e = devices.asSlice(i * Layouts.BDEV.byteSize(), Layouts.BDEV);
+						result.add(new DeviceId((int) Layouts.BDEV_MAJOR.get(e), (int) Layouts.BDEV_MINOR.get(e)));
+					}
+					return List.copyOf(result);
+				}
+			}
+		}
+		throw new BlksnapErrnoException("tracker list", Errno.EAGAIN, "the list kept growing while being read",
+				"retry when fewer trackers are being attached");
+	}
+
+	/**
+	 * The state of a device's changed-block map.
+	 *
+	 * @param dev the device
+	 * @return the state
+	 * @throws NotTrackedException when it has no tracker
+	 * @throws BlksnapException    on any other failure
+	 */
+	public CbtInfo cbtInfo(DeviceId dev) throws BlksnapException {
+		try (Arena arena = Arena.ofConfined()) {
+			MemorySegment info = arena.allocate(Layouts.CBT_INFO);
+			Layouts.CBT_INFO_MAJOR.set(info, dev.major());
+			Layouts.CBT_INFO_MINOR.set(info, dev.minor());
+			call("cbt info " + dev, RawIoctl.CBT_INFO, info);
+			return new CbtInfo(dev, (long) Layouts.CBT_INFO_DEVICE_CAPACITY.get(info),
+					(int) Layouts.CBT_INFO_BLOCK_SIZE.get(info),
+					(int) Layouts.CBT_INFO_BLOCK_COUNT.get(info),
+					uuid(info, Layouts.CBT_INFO_GENERATION_ID),
+					Byte.toUnsignedInt((byte) Layouts.CBT_INFO_CHANGES_NUMBER.get(info)),
+					((byte) Layouts.CBT_INFO_FLAGS.get(info) & Uapi.CBT_FLAG_CORRUPTED) != 0);
+		}
+	}
+
+	/**
+	 * Reads a device's whole map under one generation: the info, then the
+	 * map in chunks of 1 MiB. When the generation changes in between (attach,
+	 * resize, wrap), everything is read again, a few times at most.
+	 *
+	 * @param dev the device
+	 * @return the map and the info it belongs to
+	 * @throws NotTrackedException when it has no tracker
+	 * @throws BlksnapException    on any other failure, or when the generation
+	 *                             keeps changing (EAGAIN)
+	 */
+	public CbtMap readMap(DeviceId dev) throws BlksnapException {
+		String operation = "cbt read " + dev;
+		for (int attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+			CbtInfo info = cbtInfo(dev);
+			byte[] changes = new byte[info.blockCount()];
+			if (readWhole(dev, info, changes, operation))
+				return new CbtMap(info, changes);
+		}
+		throw new BlksnapErrnoException(operation, Errno.EAGAIN, "the map changed generation while being read",
+				"retry when the device is not being resized");
+	}
+
+	/** Reads all of {@code changes}; false when the generation changed meanwhile. */
+	private boolean readWhole(DeviceId dev, CbtInfo info, byte[] changes, String operation)
+			throws BlksnapException {
+		try (Arena arena = Arena.ofConfined()) {
+			MemorySegment req = arena.allocate(Layouts.CBT_READ);
+			MemorySegment buffer = arena.allocate(Math.max(1, Math.min(READ_CHUNK, changes.length)));
+			byte[] generation = new byte[Uapi.UUID_SIZE];
+			int offset = 0;
+			while (offset < changes.length) {
+				int length = Math.min(READ_CHUNK, changes.length - offset);
+				fillRead(req, dev, offset, length, buffer);
+				int rc = ioctl(RawIoctl.CBT_READ, req);
+				// ERANGE: the map shrank under us, which starts a new generation.
+				if (rc == -Errno.ERANGE)
+					return false;
+				if (rc < 0)
+					throw BlksnapException.fromErrno(operation, -rc);
+				MemorySegment.copy(req, JAVA_BYTE, Layouts.CBT_READ_GENERATION_ID, generation, 0, generation.length);
+				int copied = (int) Layouts.CBT_READ_LENGTH.get(req);
+				if (!uuid(generation).equals(info.generation()) || copied <= 0 || copied > length)
+					return false;
+				MemorySegment.copy(buffer, JAVA_BYTE, 0, changes, offset, copied);
+				offset += copied;
+			}
+			return true;
+		}
+	}
+
+	/**
+	 * Copies part of a device's map as it is now, without regard to its
+	 * generation.
+	 *
+	 * @param dev    the device
+	 * @param offset the first block
+	 * @param dst    where to copy the change numbers
+	 * @param dstOff the first index of {@code dst} to fill
+	 * @param length how many blocks to copy, {@code > 0}
+	 * @return the bytes copied, fewer than {@code length} when the map ends first
+	 * @throws NotTrackedException     when it has no tracker
+	 * @throws InvalidRequestException when {@code offset} is at or past the end of the map (ERANGE)
+	 * @throws BlksnapException        on any other failure
+	 */
+	public int readMap(DeviceId dev, int offset, byte[] dst, int dstOff, int length) throws BlksnapException {
+		Objects.requireNonNull(dev, "dev");
+		Objects.checkFromIndexSize(dstOff, length, dst.length);
+		if (offset < 0 || length <= 0)
+			throw new IllegalArgumentException("bad map range " + offset + "+" + length);
+		try (Arena arena = Arena.ofConfined()) {
+			MemorySegment req = arena.allocate(Layouts.CBT_READ);
+			MemorySegment buffer = arena.allocate(length);
+			fillRead(req, dev, offset, length, buffer);
+			call("cbt read " + dev + " at " + offset, RawIoctl.CBT_READ, req);
+			int copied = Math.min((int) Layouts.CBT_READ_LENGTH.get(req), length);
+			MemorySegment.copy(buffer, JAVA_BYTE, 0, dst, dstOff, copied);
+			return copied;
+		}
+	}
+
+	private static void fillRead(MemorySegment req, DeviceId dev, int offset, int length, MemorySegment buffer) {
+		req.fill((byte) 0);
+		Layouts.CBT_READ_MAJOR.set(req, dev.major());
+		Layouts.CBT_READ_MINOR.set(req, dev.minor());
+		Layouts.CBT_READ_OFFSET.set(req, offset);
+		Layouts.CBT_READ_LENGTH.set(req, length);
+		Layouts.CBT_READ_BUFFER.set(req, buffer.address());
+	}
+
+	/**
+	 * Marks sector ranges as changed now, for example after writing to the
+	 * device behind the tracker's back. The kernel checks all ranges of one
+	 * call before marking any; more than 65536 ranges are split into several
+	 * calls, and a failure in a later call leaves the earlier ones marked.
+	 *
+	 * @param dev    the device
+	 * @param ranges the ranges; none is a no-op
+	 * @throws NotTrackedException     when it has no tracker
+	 * @throws InvalidRequestException when a range runs past the end of the device (ERANGE)
+	 * @throws BlksnapException        on any other failure
+	 */
+	public void markDirty(DeviceId dev, List<SectorRange> ranges) throws BlksnapException {
+		Objects.requireNonNull(dev, "dev");
+		List<SectorRange> copy = List.copyOf(ranges);
+		String operation = "cbt mark dirty " + dev;
+		for (int from = 0; from < copy.size(); from += Uapi.MARK_DIRTY_MAX_RANGES) {
+			List<SectorRange> part = copy.subList(from, Math.min(copy.size(), from + Uapi.MARK_DIRTY_MAX_RANGES));
+			try (Arena arena = Arena.ofConfined()) {
+				MemorySegment array = arena.allocate(MemoryLayout.sequenceLayout(part.size(), Layouts.SECTOR_RANGE));
+				long stride = Layouts.SECTOR_RANGE.byteSize();
+				for (int i = 0; i < part.size(); i++) {
+					MemorySegment e = array.asSlice(i * stride, Layouts.SECTOR_RANGE);
+					Layouts.SECTOR_RANGE_OFFSET.set(e, part.get(i).offset());
+					Layouts.SECTOR_RANGE_COUNT.set(e, part.get(i).count());
+				}
+				MemorySegment req = arena.allocate(Layouts.CBT_MARK_DIRTY);
+				Layouts.CBT_MARK_DIRTY_MAJOR.set(req, dev.major());
+				Layouts.CBT_MARK_DIRTY_MINOR.set(req, dev.minor());
+				Layouts.CBT_MARK_DIRTY_COUNT.set(req, part.size());
+				Layouts.CBT_MARK_DIRTY_RANGES.set(req, array.address());
+				call(operation, RawIoctl.CBT_MARK_DIRTY, req);
+			}
+		}
+	}
+
+	/**
+	 * Closes the current change number of a device's map.
+	 *
+	 * @param dev the device
+	 * @return the closed number and the generation it belongs to
+	 * @throws NotTrackedException when it has no tracker
+	 * @throws BlksnapException    on any other failure
+	 */
+	public Checkpoint checkpoint(DeviceId dev) throws BlksnapException {
+		try (Arena arena = Arena.ofConfined()) {
+			MemorySegment cp = arena.allocate(Layouts.CBT_CHECKPOINT);
+			Layouts.CBT_CHECKPOINT_MAJOR.set(cp, dev.major());
+			Layouts.CBT_CHECKPOINT_MINOR.set(cp, dev.minor());
+			call("cbt checkpoint " + dev, RawIoctl.CBT_CHECKPOINT, cp);
+			return new Checkpoint(dev, uuid(cp, Layouts.CBT_CHECKPOINT_GENERATION_ID),
+					Byte.toUnsignedInt((byte) Layouts.CBT_CHECKPOINT_CLOSED_NUMBER.get(cp)),
+					Byte.toUnsignedInt((byte) Layouts.CBT_CHECKPOINT_CHANGES_NUMBER.get(cp)));
+		}
+	}
+
+	/**
+	 * Closes the control device; idempotent. Waits for calls in progress.
+	 */
+	@Override
+	public void close() {
+		lock.writeLock().lock();
+		try {
+			if (closed)
+				return;
+			closed = true;
+			sys.close(fd);
+		} finally {
+			lock.writeLock().unlock();
+		}
+	}
+
+	@Override
+	public String toString() {
+		return "BlksnapControl[" + path + "]";
+	}
+
+	private static MemorySegment bdev(Arena arena, DeviceId dev) {
+		MemorySegment b = arena.allocate(Layouts.BDEV);
+		Layouts.BDEV_MAJOR.set(b, dev.major());
+		Layouts.BDEV_MINOR.set(b, dev.minor());
+		return b;
+	}
+
+	/** Issues a request and throws the mapped exception on failure. */
+	private void call(String operation, long request, MemorySegment arg) throws BlksnapException {
+		int rc = ioctl(request, arg);
+		if (rc < 0)
+			throw BlksnapException.fromErrno(operation, -rc);
+	}
+
+	/** Issues a request, retrying on EINTR; returns the result or -errno. */
+	private int ioctl(long request, MemorySegment arg) {
+		lock.readLock().lock();
+		try {
+			if (closed)
+				throw new IllegalStateException(this + " is closed");
+			int rc;
+			do {
+				rc = sys.ioctl(fd, request, arg);
+			} while (rc == -Errno.EINTR);
+			return rc;
+		} finally {
+			lock.readLock().unlock();
+		}
+	}
+
+	private static UUID uuid(MemorySegment struct, long offset) {
+		byte[] bytes = new byte[Uapi.UUID_SIZE];
+		MemorySegment.copy(struct, JAVA_BYTE, offset, bytes, 0, bytes.length);
+		return uuid(bytes);
+	}
+
+	/** The 16 bytes in RFC 4122 (big-endian) order, as uuid_t prints them. */
+	static UUID uuid(byte[] bytes) {
+		ByteBuffer b = ByteBuffer.wrap(bytes);
+		return new UUID(b.getLong(), b.getLong());
+	}
+}

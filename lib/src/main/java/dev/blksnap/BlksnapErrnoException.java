@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: GPL-2.0
+package dev.blksnap;
+
+/**
+ * Any other failure, identified only by its errno (for example ENOTTY when the module does not
+ * know the request).
+ */
+public final class BlksnapErrnoException extends BlksnapException {
+	private static final long serialVersionUID = 1L;
+
+	/**
+	 * Creates the exception; see {@link BlksnapException#fromErrno(String, int)}.
+	 *
+	 * @param operation what was attempted, for example {@code "tracker attach 8:16"}
+	 * @param errno     the positive errno value
+	 * @param problem   what went wrong, for example {@code "already attached"}
+	 * @param hint      what the user can do about it
+	 */
+	public BlksnapErrnoException(String operation, int errno, String problem, String hint) {
+		super(operation, errno, problem, hint);
+	}
+}

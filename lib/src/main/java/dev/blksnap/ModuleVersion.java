@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: GPL-2.0
+package dev.blksnap;
+
+import dev.blksnap.internal.Uapi;
+
+/**
+ * The version of the user/kernel contract a loaded module speaks, and its
+ * feature bits.
+ *
+ * @param major    incompatible when different from {@link #SUPPORTED_MAJOR}
+ * @param minor    a newer minor only adds requests
+ * @param patch    fixes without contract change
+ * @param features {@code BLKSNAP_FEATURE_*} bits
+ */
+public record ModuleVersion(int major, int minor, int patch, long features) {
+	/** The contract major version this library speaks. */
+	public static final int SUPPORTED_MAJOR = Uapi.VERSION_MAJOR;
+
+	/**
+	 * Whether the module offers changed-block tracking.
+	 *
+	 * @return true when {@code BLKSNAP_FEATURE_CBT} is set
+	 */
+	public boolean hasCbt() {
+		return (features & Uapi.FEATURE_CBT) != 0;
+	}
+
+	/**
+	 * Whether this library can talk to the module.
+	 *
+	 * @return true when the major versions are equal
+	 */
+	public boolean isCompatible() {
+		return major == SUPPORTED_MAJOR;
+	}
+
+	/**
+	 * The version in dotted notation.
+	 *
+	 * @return for example {@code "1.0.0"}
+	 */
+	@Override
+	public String toString() {
+		return major + "." + minor + "." + patch;
+	}
+}

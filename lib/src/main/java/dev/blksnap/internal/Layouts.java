@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: GPL-2.0
+package dev.blksnap.internal;
+
+import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemoryLayout.PathElement;
+import java.lang.foreign.StructLayout;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.List;
+
+/**
+ * The structures of {@code include/uapi/linux/blksnap.h} as FFM layouts.
+ * Layout names are the C structure names and member names are the C member
+ * names; a unit test compares every offset and size with the header compiled
+ * at build time. Values use the native byte order; {@code __u8}/{@code __u16}
+ * /{@code __u32} members are read as signed Java types, so callers convert
+ * with {@code Byte.toUnsignedInt} and friends.
+ *
+ * <p>The {@code VarHandle}s below take only the segment as coordinate (base
+ * offset 0).
+ */
+public final class Layouts {
+	/** {@code struct blksnap_version}. */
+	public static final StructLayout VERSION = MemoryLayout.structLayout(
+			JAVA_SHORT.withName("major"),
+			JAVA_SHORT.withName("minor"),
+			JAVA_SHORT.withName("patch"),
+			JAVA_SHORT.withName("reserved"),
+			JAVA_LONG.withName("features"))
+			.withName("blksnap_version");
+
+	/** {@code struct blksnap_bdev}. */
+	public static final StructLayout BDEV = MemoryLayout.structLayout(
+			JAVA_INT.withName("major"),
+			JAVA_INT.withName("minor"))
+			.withName("blksnap_bdev");
+
+	/** {@code struct blksnap_tracker_attach}. */
+	public static final StructLayout TRACKER_ATTACH = MemoryLayout.structLayout(
+			BDEV.withName("dev"),
+			JAVA_INT.withName("flags"),
+			JAVA_INT.withName("reserved"))
+			.withName("blksnap_tracker_attach");
+
+	/** {@code struct blksnap_tracker_list}. */
+	public static final StructLayout TRACKER_LIST = MemoryLayout.structLayout(
+			JAVA_LONG.withName("devices"),
+			JAVA_INT.withName("capacity"),
+			JAVA_INT.withName("count"))
+			.withName("blksnap_tracker_list");
+
+	/** {@code struct blksnap_cbt_info}. */
+	public static final StructLayout CBT_INFO = MemoryLayout.structLayout(
+			BDEV.withName("dev"),
+			JAVA_LONG.withName("device_capacity"),
+			JAVA_INT.withName("block_size"),
+			JAVA_INT.withName("block_count"),
+			MemoryLayout.sequenceLayout(Uapi.UUID_SIZE, JAVA_BYTE).withName("generation_id"),
+			JAVA_BYTE.withName("changes_number"),
+			JAVA_BYTE.withName("flags"),
+			MemoryLayout.sequenceLayout(6, JAVA_BYTE).withName("reserved"))
+			.withName("blksnap_cbt_info");
+
+	/** {@code struct blksnap_cbt_read}. */
+	public static final StructLayout CBT_READ = MemoryLayout.structLayout(
+			BDEV.withName("dev"),
+			JAVA_INT.withName("offset"),
+			JAVA_INT.withName("length"),
+			JAVA_LONG.withName("buffer"),
+			MemoryLayout.sequenceLayout(Uapi.UUID_SIZE, JAVA_BYTE).withName("generation_id"))
+			.withName("blksnap_cbt_read");
+
+	/** {@code struct blksnap_sector_range}. */
+	public static final StructLayout SECTOR_RANGE = MemoryLayout.structLayout(
+			JAVA_LONG.withName("sector_offset"),
+			JAVA_LONG.withName("sector_count"))
+			.withName("blksnap_sector_range");
+
+	/** {@code struct blksnap_cbt_mark_dirty}. */
+	public static final StructLayout CBT_MARK_DIRTY = MemoryLayout.structLayout(
+			BDEV.withName("dev"),
+			JAVA_INT.withName("count"),
+			JAVA_INT.withName("reserved"),
+			JAVA_LONG.withName("ranges"))
+			.withName("blksnap_cbt_mark_dirty");
+
+	/** {@code struct blksnap_cbt_checkpoint}. */
+	public static final StructLayout CBT_CHECKPOINT = MemoryLayout.structLayout(
+			BDEV.withName("dev"),
+			MemoryLayout.sequenceLayout(Uapi.UUID_SIZE, JAVA_BYTE).withName("generation_id"),
+			JAVA_BYTE.withName("closed_number"),
+			JAVA_BYTE.withName("changes_number"),
+			MemoryLayout.sequenceLayout(6, JAVA_BYTE).withName("reserved"))
+			.withName("blksnap_cbt_checkpoint");
+
+	/** Every structure of the contract, for tests and diagnostics. */
+	public static final List<StructLayout> ALL = List.of(VERSION, BDEV, TRACKER_ATTACH,
+			TRACKER_LIST, CBT_INFO, CBT_READ, SECTOR_RANGE, CBT_MARK_DIRTY, CBT_CHECKPOINT);
+
+	/** blksnap_version.major (short). */
+	public static final VarHandle VERSION_MAJOR = handle(VERSION, "major");
+	/** blksnap_version.minor (short). */
+	public static final VarHandle VERSION_MINOR = handle(VERSION, "minor");
+	/** blksnap_version.patch (short). */
+	public static final VarHandle VERSION_PATCH = handle(VERSION, "patch");
+	/** blksnap_version.features (long). */
+	public static final VarHandle VERSION_FEATURES = handle(VERSION, "features");
+
+	/** blksnap_bdev.major (int). */
+	public static final VarHandle BDEV_MAJOR = handle(BDEV, "major");
+	/** blksnap_bdev.minor (int). */
+	public static final VarHandle BDEV_MINOR = handle(BDEV, "minor");
+
+	/** blksnap_tracker_attach.dev.major (int). */
+	public static final VarHandle TRACKER_ATTACH_MAJOR = handle(TRACKER_ATTACH, "dev", "major");
+	/** blksnap_tracker_attach.dev.minor (int). */
+	public static final VarHandle TRACKER_ATTACH_MINOR = handle(TRACKER_ATTACH, "dev", "minor");
+
+	/** blksnap_tracker_list.devices (long, user pointer). */
+	public static final VarHandle TRACKER_LIST_DEVICES = handle(TRACKER_LIST, "devices");
+	/** blksnap_tracker_list.capacity (int). */
+	public static final VarHandle TRACKER_LIST_CAPACITY = handle(TRACKER_LIST, "capacity");
+	/** blksnap_tracker_list.count (int). */
+	public static final VarHandle TRACKER_LIST_COUNT = handle(TRACKER_LIST, "count");
+
+	/** blksnap_cbt_info.dev.major (int). */
+	public static final VarHandle CBT_INFO_MAJOR = handle(CBT_INFO, "dev", "major");
+	/** blksnap_cbt_info.dev.minor (int). */
+	public static final VarHandle CBT_INFO_MINOR = handle(CBT_INFO, "dev", "minor");
+	/** blksnap_cbt_info.device_capacity (long). */
+	public static final VarHandle CBT_INFO_DEVICE_CAPACITY = handle(CBT_INFO, "device_capacity");
+	/** blksnap_cbt_info.block_size (int). */
+	public static final VarHandle CBT_INFO_BLOCK_SIZE = handle(CBT_INFO, "block_size");
+	/** blksnap_cbt_info.block_count (int). */
+	public static final VarHandle CBT_INFO_BLOCK_COUNT = handle(CBT_INFO, "block_count");
+	/** Offset of blksnap_cbt_info.generation_id. */
+	public static final long CBT_INFO_GENERATION_ID = CBT_INFO.byteOffset(groupElement("generation_id"));
+	/** blksnap_cbt_info.changes_number (byte). */
+	public static final VarHandle CBT_INFO_CHANGES_NUMBER = handle(CBT_INFO, "changes_number");
+	/** blksnap_cbt_info.flags (byte). */
+	public static final VarHandle CBT_INFO_FLAGS = handle(CBT_INFO, "flags");
+
+	/** blksnap_cbt_read.dev.major (int). */
+	public static final VarHandle CBT_READ_MAJOR = handle(CBT_READ, "dev", "major");
+	/** blksnap_cbt_read.dev.minor (int). */
+	public static final VarHandle CBT_READ_MINOR = handle(CBT_READ, "dev", "minor");
+	/** blksnap_cbt_read.offset (int). */
+	public static final VarHandle CBT_READ_OFFSET = handle(CBT_READ, "offset");
+	/** blksnap_cbt_read.length (int). */
+	public static final VarHandle CBT_READ_LENGTH = handle(CBT_READ, "length");
+	/** blksnap_cbt_read.buffer (long, user pointer). */
+	public static final VarHandle CBT_READ_BUFFER = handle(CBT_READ, "buffer");
+	/** Offset of blksnap_cbt_read.generation_id. */
+	public static final long CBT_READ_GENERATION_ID = CBT_READ.byteOffset(groupElement("generation_id"));
+
+	/** blksnap_sector_range.sector_offset (long). */
+	public static final VarHandle SECTOR_RANGE_OFFSET = handle(SECTOR_RANGE, "sector_offset");
+	/** blksnap_sector_range.sector_count (long). */
+	public static final VarHandle SECTOR_RANGE_COUNT = handle(SECTOR_RANGE, "sector_count");
+
+	/** blksnap_cbt_mark_dirty.dev.major (int). */
+	public static final VarHandle CBT_MARK_DIRTY_MAJOR = handle(CBT_MARK_DIRTY, "dev", "major");
+	/** blksnap_cbt_mark_dirty.dev.minor (int). */
+	public static final VarHandle CBT_MARK_DIRTY_MINOR = handle(CBT_MARK_DIRTY, "dev", "minor");
+	/** blksnap_cbt_mark_dirty.count (int). */
+	public static final VarHandle CBT_MARK_DIRTY_COUNT = handle(CBT_MARK_DIRTY, "count");
+	/** blksnap_cbt_mark_dirty.ranges (long, user pointer). */
+	public static final VarHandle CBT_MARK_DIRTY_RANGES = handle(CBT_MARK_DIRTY, "ranges");
+
+	/** blksnap_cbt_checkpoint.dev.major (int). */
+	public static final VarHandle CBT_CHECKPOINT_MAJOR = handle(CBT_CHECKPOINT, "dev", "major");
+	/** blksnap_cbt_checkpoint.dev.minor (int). */
+	public static final VarHandle CBT_CHECKPOINT_MINOR = handle(CBT_CHECKPOINT, "dev", "minor");
+	/** Offset of blksnap_cbt_checkpoint.generation_id. */
+	public static final long CBT_CHECKPOINT_GENERATION_ID = CBT_CHECKPOINT.byteOffset(groupElement("generation_id"));
+	/** blksnap_cbt_checkpoint.closed_number (byte). */
+	public static final VarHandle CBT_CHECKPOINT_CLOSED_NUMBER = handle(CBT_CHECKPOINT, "closed_number");
+	/** blksnap_cbt_checkpoint.changes_number (byte). */
+	public static final VarHandle CBT_CHECKPOINT_CHANGES_NUMBER = handle(CBT_CHECKPOINT, "changes_number");
+
+	private Layouts() {
+	}
+
+	/** A member's handle with the base offset fixed at 0. */
+	private static VarHandle handle(StructLayout layout, String... path) {
+		PathElement[] elements = new PathElement[path.length];
+		for (int i = 0; i < path.length; i++)
+			elements[i] = groupElement(path[i]);
+		return MethodHandles.insertCoordinates(layout.varHandle(elements), 1, 0L);
+	}
+}
