@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: GPL-2.0
+package dev.blksnap.cli;
+
+import dev.blksnap.BlksnapException;
+import dev.blksnap.CbtInfo;
+import dev.blksnap.CbtMap;
+import dev.blksnap.Checkpoint;
+import dev.blksnap.DeviceId;
+import dev.blksnap.ModuleVersion;
+import dev.blksnap.SectorRange;
+import java.util.List;
+
+/**
+ * The operations of the kernel module the commands use. {@link LibControl}
+ * forwards them to {@link dev.blksnap.BlksnapControl}; tests give the commands
+ * an in-memory implementation so they run without the module.
+ */
+public interface Control extends AutoCloseable {
+
+	ModuleVersion version() throws BlksnapException;
+
+	void attach(DeviceId dev) throws BlksnapException;
+
+	void detach(DeviceId dev) throws BlksnapException;
+
+	List<DeviceId> trackers() throws BlksnapException;
+
+	CbtInfo cbtInfo(DeviceId dev) throws BlksnapException;
+
+	CbtMap readMap(DeviceId dev) throws BlksnapException;
+
+	void markDirty(DeviceId dev, List<SectorRange> ranges) throws BlksnapException;
+
+	Checkpoint checkpoint(DeviceId dev) throws BlksnapException;
+
+	@Override
+	void close();
+
+	/** Opens a {@link Control}; called once per command, after parsing. */
+	@FunctionalInterface
+	interface Opener {
+		Control open() throws BlksnapException;
+	}
+}

@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: GPL-2.0
+package dev.blksnap.cli;
+
+import dev.blksnap.BlksnapControl;
+import dev.blksnap.BlksnapException;
+import dev.blksnap.CbtInfo;
+import dev.blksnap.CbtMap;
+import dev.blksnap.Checkpoint;
+import dev.blksnap.DeviceId;
+import dev.blksnap.ModuleVersion;
+import dev.blksnap.SectorRange;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Objects;
+
+/** {@link Control} over the real control device, through the library. */
+final class LibControl implements Control {
+
+	private final BlksnapControl control;
+
+	private LibControl(BlksnapControl control) {
+		this.control = Objects.requireNonNull(control);
+	}
+
+	/** Opens {@code path}; {@code ModuleNotLoadedException} when it is missing. */
+	static Control open(Path path) throws BlksnapException {
+		return new LibControl(BlksnapControl.open(path));
+	}
+
+	@Override
+	public ModuleVersion version() throws BlksnapException {
+		return control.version();
+	}
+
+	@Override
+	public void attach(DeviceId dev) throws BlksnapException {
+		control.attach(dev);
+	}
+
+	@Override
+	public void detach(DeviceId dev) throws BlksnapException {
+		control.detach(dev);
+	}
+
+	@Override
+	public List<DeviceId> trackers() throws BlksnapException {
+		return control.trackers();
+	}
+
+	@Override
+	public CbtInfo cbtInfo(DeviceId dev) throws BlksnapException {
+		return control.cbtInfo(dev);
+	}
+
+	@Override
+	public CbtMap readMap(DeviceId dev) throws BlksnapException {
+		return control.readMap(dev);
+	}
+
+	@Override
+	public void markDirty(DeviceId dev, List<SectorRange> ranges) throws BlksnapException {
+		control.markDirty(dev, ranges);
+	}
+
+	@Override
+	public Checkpoint checkpoint(DeviceId dev) throws BlksnapException {
+		return control.checkpoint(dev);
+	}
+
+	@Override
+	public void close() {
+		control.close();
+	}
+}

@@ -1,0 +1,355 @@
+// SPDX-License-Identifier: GPL-2.0
+package dev.blksnap.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.blksnap.DeviceId;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.io.Writer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** What each command does and prints, text and JSON, over the in-memory module. */
+class CommandsTest {
+
+	static final DeviceId SDB = new DeviceId(8, 16);
+	static final DeviceId SDC = new DeviceId(8, 32);
+	static final DeviceId LOOP = new DeviceId(7, 0);
+	/** 1 GiB + 512 bytes: the last block is a partial one. */
+	static final long SDB_SECTORS = 2097153;
+
+	static final ObjectMapper MAPPER = new ObjectMapper();
+
+	@TempDir
+	Path sysfs;
+	FakeControl control;
+	Cli cli;
+
+	@BeforeEach
+	void setUp() throws IOException {
+		control = new FakeControl().device(SDB, SDB_SECTORS).device(SDC, 2048).device(LOOP, 8);
+		SysBlockTest.fakeDevice(sysfs, SDB, "sdb", Long.toString(SDB_SECTORS));
+		SysBlockTest.fakeDevice(sysfs, SDC, "sdc", "2048");
+		cli = new Cli(control, sysfs);
+	}
+
+	private Cli.Result ok(String... args) {
+		Cli.Result r = cli.run(args);
+		assertEquals(0, r.code(), () -> String.join(" ", args) + ": " + r.err());
+		assertEquals("", r.err());
+		return r;
+	}
+
+	private static JsonNode json(Cli.Result r) throws IOException {
+		assertTrue(r.out().endsWith("}\n"), r.out());
+		return MAPPER.readTree(r.out());
+	}
+
+	private static List<String> fields(JsonNode node) {
+		List<String> names = new ArrayList<>();
+		node.fieldNames().forEachRemaining(names::add);
+		return names;
+	}
+
+	@Test
+	void version() throws IOException {
+		control.version = new dev.blksnap.ModuleVersion(1, 2, 3, 1L | (1L << 5));
+		assertEquals("blksnap unknown\nmodule contract 1.2.3, features: cbt bit5\n".replace("unknown",
+				BlksnapCommand.cliVersion()), ok("version").out());
+		JsonNode j = json(ok("version", "--json"));
+		assertEquals(List.of("cli", "module"), fields(j));
+		assertEquals(BlksnapCommand.cliVersion(), j.get("cli").asText());
+		JsonNode m = j.get("module");
+		assertEquals(List.of("version", "major", "minor", "patch", "features", "featureBits", "compatible"),
+				fields(m));
+		assertTrue(m.get("compatible").asBoolean());
+		assertEquals("1.2.3", m.get("version").asText());
+		assertEquals(2, m.get("minor").asInt());
+		assertEquals("[\"cbt\",\"bit5\"]", m.get("features").toString());
+		assertEquals(33, m.get("featureBits").asLong());
+		control.version = new dev.blksnap.ModuleVersion(2, 0, 0, 1L);
+		assertTrue(ok("version").out().contains("warning: this program speaks contract 1.x only"));
+		assertFalse(json(ok("version", "--json")).get("module").get("compatible").asBoolean());
+		assertEquals(4, control.opens);
+		assertEquals(4, control.closes, "the control device is closed");
+	}
+
+	@Test
+	void cliVersionIsMavens() {
+		// filtered from ${project.version} by the build
+		assertTrue(BlksnapCommand.cliVersion().matches("\\d+\\.\\d+\\.\\d+.*"), BlksnapCommand.cliVersion());
+	}
+
+	@Test
+	void attachListDetach() throws IOException {
+		assertEquals("", ok("tracker", "list").out());
+		assertEquals("{\n  \"trackers\": []\n}\n", ok("tracker", "list", "--json").out());
+
+		assertEquals("8:16 (/dev/sdb): tracker attached\n", ok("tracker", "attach", "8:16").out());
+		JsonNode attached = json(ok("tracker", "attach", "7:0", "--json"));
+		assertEquals(List.of("device", "name", "tracked"), fields(attached));
+		assertEquals("7:0", attached.get("device").asText());
+		assertTrue(attached.get("name").isNull());
+		assertTrue(attached.get("tracked").asBoolean());
+		assertEquals(List.of(SDB, LOOP), control.tracked());
+
+		String text = ok("tracker", "list").out();
+		assertEquals("""
+				DEVICE      NAME     SIZE
+				7:0         -        -
+				8:16        /dev/sdb 1073742336 (1.0 GiB)
+				""", text);
+		JsonNode list = json(ok("tracker", "list", "--json"));
+		assertEquals(List.of("trackers"), fields(list));
+		JsonNode first = list.get("trackers").get(0);
+		JsonNode second = list.get("trackers").get(1);
+		assertEquals(List.of("device", "major", "minor", "name", "sizeBytes"), fields(first));
+		assertEquals("7:0", first.get("device").asText());
+		assertTrue(first.get("name").isNull());
+		assertTrue(first.get("sizeBytes").isNull());
+		assertEquals("8:16", second.get("device").asText());
+		assertEquals(8, second.get("major").asInt());
+		assertEquals(16, second.get("minor").asInt());
+		assertEquals("/dev/sdb", second.get("name").asText());
+		assertEquals(SDB_SECTORS * 512, second.get("sizeBytes").asLong());
+
+		assertEquals("8:16 (/dev/sdb): tracker detached\n", ok("tracker", "detach", "8:16").out());
+		JsonNode detached = json(ok("tracker", "detach", "7:0", "--json"));
+		assertFalse(detached.get("tracked").asBoolean());
+		assertEquals(List.of(), control.tracked());
+		assertEquals(control.opens, control.closes);
+	}
+
+	@Test
+	void attachFailures() {
+		ok("tracker", "attach", "8:16");
+		Cli.Result again = cli.run("tracker", "attach", "8:16");
+		assertEquals(ExitCodes.ALREADY_TRACKED, again.code());
+		assertEquals("blksnap: tracker attach 8:16: already attached (EALREADY) — detach it first or use it as is\n",
+				again.err());
+		assertEquals("", again.out());
+		assertEquals(ExitCodes.NO_SUCH_DEVICE, cli.run("tracker", "attach", "9:9").code());
+		assertEquals(ExitCodes.NOT_TRACKED, cli.run("tracker", "detach", "8:32").code());
+		assertEquals(ExitCodes.NOT_TRACKED, cli.run("cbt", "info", "8:32").code());
+		assertEquals(ExitCodes.NOT_TRACKED, cli.run("cbt", "map", "8:32").code());
+		assertEquals(ExitCodes.NOT_TRACKED, cli.run("cbt", "checkpoint", "8:32").code());
+		assertEquals(ExitCodes.NOT_TRACKED, cli.run("cbt", "mark-dirty", "8:32", "0+1").code());
+		assertEquals(control.opens, control.closes, "closed on failure too");
+	}
+
+	@Test
+	void info() throws IOException {
+		ok("tracker", "attach", "8:16");
+		FakeControl.Tracker t = control.trackers.get(SDB);
+		String text = ok("cbt", "info", "8:16").out();
+		assertEquals("""
+				device:         8:16 (/dev/sdb)
+				capacity:       1073742336 bytes (2097153 sectors, 1.0 GiB)
+				block size:     65536 bytes (64.0 KiB)
+				block count:    16385
+				generation:     %s
+				changes number: 1
+				corrupted:      no
+				map memory:     16385 bytes (16.0 KiB)
+				""".formatted(t.generation), text);
+		JsonNode j = json(ok("cbt", "info", "8:16", "--json"));
+		assertEquals(List.of("device", "name", "capacityBytes", "capacitySectors", "blockSize", "blockCount",
+				"generation", "changesNumber", "corrupted", "mapBytes"), fields(j));
+		assertEquals("8:16", j.get("device").asText());
+		assertEquals("/dev/sdb", j.get("name").asText());
+		assertEquals(SDB_SECTORS * 512, j.get("capacityBytes").asLong());
+		assertEquals(SDB_SECTORS, j.get("capacitySectors").asLong());
+		assertEquals(65536, j.get("blockSize").asInt());
+		assertEquals(16385, j.get("blockCount").asLong());
+		assertEquals(t.generation.toString(), j.get("generation").asText());
+		assertEquals(1, j.get("changesNumber").asInt());
+		assertFalse(j.get("corrupted").asBoolean());
+		assertEquals(16385, j.get("mapBytes").asLong());
+	}
+
+	@Test
+	void mapTextAndJson() throws IOException {
+		ok("tracker", "attach", "8:16");
+		UUID gen = control.trackers.get(SDB).generation;
+		control.write(SDB, 0, 4096); // block 0
+		control.write(SDB, 65536 * 10, 65536 * 2); // blocks 10, 11
+		assertEquals(1, json(ok("cbt", "checkpoint", "8:16", "--json")).get("closedNumber").asInt());
+		control.write(SDB, 65536 * 11, 1); // block 11 again, now number 2
+		control.write(SDB, 1L << 30, 512); // the last, partial block
+
+		assertEquals("""
+				0 65536
+				655360 131072
+				1073741824 512
+				# 3 ranges, 197120 bytes (192.5 KiB) changed since 0; generation %s, change number 2, block size 65536
+				""".formatted(gen), ok("cbt", "map", "8:16").out());
+		assertEquals("""
+				720896 65536
+				1073741824 512
+				# 2 ranges, 66048 bytes (64.5 KiB) changed since 1; generation %s, change number 2, block size 65536
+				""".formatted(gen), ok("cbt", "map", "8:16", "--since", "1").out());
+		assertEquals("# 0 ranges, 0 bytes (0 B) changed since 2; generation %s, change number 2, block size 65536\n"
+				.formatted(gen), ok("cbt", "map", "8:16", "--since=2").out());
+
+		JsonNode j = json(ok("cbt", "map", "8:16", "--since", "1", "--json", "--generation", gen.toString()));
+		assertEquals(List.of("device", "generation", "since", "changesNumber", "blockSize", "capacityBytes",
+				"ranges", "changedBytes"), fields(j));
+		assertEquals("8:16", j.get("device").asText());
+		assertEquals(gen.toString(), j.get("generation").asText());
+		assertEquals(1, j.get("since").asInt());
+		assertEquals(2, j.get("changesNumber").asInt());
+		assertEquals(65536, j.get("blockSize").asInt());
+		assertEquals(SDB_SECTORS * 512, j.get("capacityBytes").asLong());
+		assertEquals("[{\"offset\":720896,\"length\":65536},{\"offset\":1073741824,\"length\":512}]",
+				j.get("ranges").toString());
+		assertEquals(66048, j.get("changedBytes").asLong());
+	}
+
+	@Test
+	void mapRefusesWhatCannotBeTrusted() {
+		ok("tracker", "attach", "8:16");
+		Cli.Result other = cli.run("cbt", "map", "8:16", "--generation", UUID.randomUUID().toString());
+		assertEquals(ExitCodes.MAP_UNUSABLE, other.code());
+		assertTrue(other.err().contains("take a full backup"), other.err());
+		assertEquals("", other.out());
+
+		control.trackers.get(SDB).corrupted = true;
+		Cli.Result corrupted = cli.run("cbt", "map", "8:16", "--json");
+		assertEquals(ExitCodes.MAP_UNUSABLE, corrupted.code());
+		assertTrue(corrupted.err().startsWith("blksnap: cbt map 8:16: the map is marked corrupted"), corrupted.err());
+		assertEquals("", corrupted.out());
+		assertTrue(ok("cbt", "info", "8:16").out().contains("corrupted:      YES"));
+	}
+
+	@Test
+	void mapArgumentsAreChecked() {
+		ok("tracker", "attach", "8:16");
+		for (String[] args : List.of(new String[] {"--since", "256"}, new String[] {"--since", "-1"},
+				new String[] {"--since", "x"}, new String[] {"--generation", "not-a-uuid"})) {
+			List<String> all = new ArrayList<>(List.of("cbt", "map", "8:16"));
+			all.addAll(List.of(args));
+			Cli.Result r = cli.run(all.toArray(String[]::new));
+			assertEquals(ExitCodes.USAGE, r.code(), String.join(" ", all));
+			assertEquals("", r.out());
+		}
+		ok("cbt", "map", "8:16", "--since", "255");
+	}
+
+	@Test
+	void markDirty() throws IOException {
+		ok("tracker", "attach", "8:16");
+		assertEquals("8:16 (/dev/sdb): marked 2 ranges, 136 sectors (68.0 KiB), as changed\n",
+				ok("cbt", "mark-dirty", "8:16", "0+8", "2048+128").out());
+		JsonNode j = json(ok("cbt", "mark-dirty", "8:16", "--bytes", "1G+1", "--json"));
+		assertEquals(List.of("device", "ranges", "sectors"), fields(j));
+		assertEquals("[{\"sectorOffset\":2097152,\"sectorCount\":1}]", j.get("ranges").toString());
+		assertEquals(1, j.get("sectors").asLong());
+		assertEquals("""
+				0 65536
+				1048576 65536
+				1073741824 512
+				""", ok("cbt", "map", "8:16").out().replaceAll("(?m)^#.*\n", ""));
+	}
+
+	@Test
+	void markDirtyFailures() {
+		ok("tracker", "attach", "8:16");
+		Cli.Result past = cli.run("cbt", "mark-dirty", "8:16", "0+1", "2097153+1");
+		assertEquals(ExitCodes.INVALID_REQUEST, past.code());
+		assertEquals("", ok("cbt", "map", "8:16").out().replaceAll("(?m)^#.*\n", ""), "nothing marked");
+		assertEquals(ExitCodes.USAGE, cli.run("cbt", "mark-dirty", "8:16", "-5+1").code());
+		for (String range : List.of("1M+1", "0+0", "x", "1+", "5-1")) {
+			Cli.Result r = cli.run("cbt", "mark-dirty", "8:16", range);
+			assertEquals(ExitCodes.USAGE, r.code(), range);
+			assertTrue(r.err().contains("'" + range + "'"), r.err());
+		}
+		assertEquals(0, control.trackers.get(SDB).map[0], "usage errors mark nothing");
+	}
+
+	@Test
+	void checkpoint() throws IOException {
+		ok("tracker", "attach", "8:16");
+		FakeControl.Tracker t = control.trackers.get(SDB);
+		UUID first = t.generation;
+		assertEquals("8:16 (/dev/sdb): closed change number 1, writes now get 2; generation %s\n".formatted(first),
+				ok("cbt", "checkpoint", "8:16").out());
+		JsonNode j = json(ok("cbt", "checkpoint", "8:16", "--json"));
+		assertEquals(List.of("device", "generation", "closedNumber", "changesNumber", "newGeneration"), fields(j));
+		assertEquals("8:16", j.get("device").asText());
+		assertEquals(first.toString(), j.get("generation").asText());
+		assertEquals(2, j.get("closedNumber").asInt());
+		assertEquals(3, j.get("changesNumber").asInt());
+		assertFalse(j.get("newGeneration").asBoolean());
+
+		t.changesNumber = 255;
+		JsonNode wrapped = json(ok("cbt", "checkpoint", "8:16", "--json"));
+		assertEquals(255, wrapped.get("closedNumber").asInt());
+		assertEquals(1, wrapped.get("changesNumber").asInt());
+		assertTrue(wrapped.get("newGeneration").asBoolean());
+		assertFalse(first.toString().equals(wrapped.get("generation").asText()));
+		Cli.Result stale = cli.run("cbt", "map", "8:16", "--since", "255", "--generation", first.toString());
+		assertEquals(ExitCodes.MAP_UNUSABLE, stale.code());
+	}
+
+	@Test
+	void usageErrorsNameTheArgument() {
+		Cli.Result r = cli.run("cbt", "mark-dirty", "8:16", "0+8", "x");
+		assertEquals("blksnap: bad RANGE: 'x' is not START+LENGTH (for example 2048+8)"
+				+ " (see 'blksnap cbt mark-dirty --help')\n", r.err());
+		r = cli.run("cbt", "info", "/nonexistent/sdz");
+		assertEquals("blksnap: bad DEVICE: '/nonexistent/sdz': no such file (see 'blksnap cbt info --help')\n",
+				r.err());
+	}
+
+	@Test
+	void outputThatCannotBeWritten() {
+		ok("tracker", "attach", "8:16");
+		Writer broken = new Writer() {
+			@Override
+			public void write(char[] buf, int off, int len) throws IOException {
+				throw new IOException("Broken pipe");
+			}
+
+			@Override
+			public void flush() throws IOException {
+				throw new IOException("Broken pipe");
+			}
+
+			@Override
+			public void close() {
+			}
+		};
+		StringWriter err = new StringWriter();
+		int code = BlksnapCommand.run(cli.environment(), new PrintWriter(broken), new PrintWriter(err),
+				"cbt", "map", "8:16");
+		assertEquals(ExitCodes.IO, code);
+		assertEquals("blksnap: cannot write the output (stdout closed or full)\n", err.toString());
+	}
+
+	@Test
+	void moduleNotLoaded() {
+		Cli.Result r = new Cli(control, sysfs) {
+			@Override
+			Environment environment() {
+				return new Environment(() -> {
+					throw Failures.moduleNotLoaded("open /dev/blksnap-control");
+				}, new SysBlock(sysfs));
+			}
+		}.run("version");
+		assertEquals(69, r.code());
+		assertEquals("blksnap: open /dev/blksnap-control: module not loaded (ENOENT) — load it with 'modprobe blksnap'\n",
+				r.err());
+		assertEquals("", r.out());
+	}
+}
