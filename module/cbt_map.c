@@ -17,7 +17,6 @@
 #include <linux/slab.h>
 #include <linux/mm.h>
 #include <linux/string.h>
-#include <linux/uaccess.h>
 #include <uapi/linux/blksnap.h>
 #include "cbt_map.h"
 #include "params.h"
@@ -49,7 +48,7 @@ static u32 cbt_map_block_shift(sector_t capacity)
  * The map starts a new generation with change number 1.
  *
  * Return: the map, or ERR_PTR(-ENOMEM), or ERR_PTR(-EFBIG) when the device
- * needs more than U32_MAX blocks.
+ * needs more than INT_MAX blocks.
  */
 struct cbt_map *cbt_map_create(sector_t capacity)
 {
@@ -58,7 +57,11 @@ struct cbt_map *cbt_map_create(sector_t capacity)
 	sector_t blocks;
 
 	blocks = cbt_map_blocks(capacity, shift);
-	if (blocks > U32_MAX)
+	/*
+	 * kvmalloc() refuses, with a WARN, anything above INT_MAX bytes; a
+	 * sparse loop or null_blk device of a few EiB would get there.
+	 */
+	if (blocks > INT_MAX)
 		return ERR_PTR(-EFBIG);
 
 	map = kzalloc(sizeof(*map), GFP_KERNEL);
@@ -152,24 +155,16 @@ u8 cbt_map_checkpoint(struct cbt_map *map)
 }
 
 /**
- * cbt_map_copy_to_user() - copy part of the map to user space.
- * @map: the map; the caller keeps it from being freed (may sleep here).
- * @offset: first block, below @map->block_count.
- * @length: bytes wanted, non-zero.
- * @buf: user buffer.
+ * cbt_map_copy() - copy part of the map.
+ * @map: the map; the caller keeps it from being freed or reset.
+ * @offset: first block.
+ * @length: bytes to copy; @offset + @length is at most @map->block_count.
+ * @dst: kernel buffer of @length bytes.
  *
- * The bytes are copied straight from the (possibly vmalloc'ed) map: no lock
- * is held, so a page fault on @buf may sleep and even issue I/O to a
- * tracked device.
- *
- * Return: bytes copied, or -EFAULT.
+ * Markers may store into the bytes meanwhile; each copied byte is then a
+ * number some write stored, which is all a reader needs.
  */
-long cbt_map_copy_to_user(struct cbt_map *map, u32 offset, u32 length,
-			  void __user *buf)
+void cbt_map_copy(struct cbt_map *map, u32 offset, u32 length, u8 *dst)
 {
-	u32 n = min(length, map->block_count - offset);
-
-	if (copy_to_user(buf, map->data + offset, n))
-		return -EFAULT;
-	return n;
+	memcpy(dst, map->data + offset, length);
 }

@@ -37,7 +37,6 @@ struct cbt_map *cbt_map_create(sector_t capacity);
 void cbt_map_destroy(struct cbt_map *map);
 void cbt_map_mark(struct cbt_map *map, sector_t sector, sector_t count);
 u8 cbt_map_checkpoint(struct cbt_map *map);
-long cbt_map_copy_to_user(struct cbt_map *map, u32 offset, u32 length,
-			  void __user *buf);
+void cbt_map_copy(struct cbt_map *map, u32 offset, u32 length, u8 *dst);
 
 #endif /* __BLKSNAP_CBT_MAP_H */

@@ -97,8 +97,9 @@ static long ctl_tracker_list(void __user *arg)
 		return -EFAULT;
 	if (l.capacity > BLKSNAP_TRACKER_LIST_MAX)
 		return -E2BIG;
+	/* A NULL array is an invalid pointer (EFAULT), whatever the count. */
 	if (l.capacity && !l.devices)
-		return -EINVAL;
+		return -EFAULT;
 	if (l.capacity) {
 		devs = kvcalloc(l.capacity, sizeof(*devs), GFP_KERNEL);
 		out = kvcalloc(l.capacity, sizeof(*out), GFP_KERNEL);

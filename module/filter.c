@@ -11,8 +11,19 @@
  * disk going away is first detached from its trackers.
  *
  * Both functions are exported, so their addresses come from the module
- * loader; no symbol lookup (kprobe or kallsyms) is needed. ftrace finds the
- * patch site inside the function itself, past any ENDBR.
+ * loader's relocation against the kernel's own symbol: the real entry of
+ * the function, the same value kallsyms or a kprobe would report. No symbol
+ * lookup (the register_kprobe() trick to reach kallsyms_lookup_name()) is
+ * needed, and none would be more robust:
+ *  - IBT: the entry may be an ENDBR64 and not the __fentry__ call;
+ *    ftrace_set_filter_ip() passes the address through ftrace_location(),
+ *    which maps a function's first byte to its __fentry__ site (since 5.19,
+ *    for IBT), so 6.1 and 6.12 both accept it;
+ *  - CFI: kCFI (6.1+) has no jump tables, so &func is the function itself
+ *    (FineIBT only rewrites the preamble before it); and the redirect is a
+ *    return to a new ip, not an indirect call, so no CFI check applies;
+ *  - a notrace or inlined function would make ftrace_set_filter_ip() fail,
+ *    which filter_init() reports, instead of hooking something else.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME "-filter: " fmt
 

@@ -5,11 +5,11 @@
  * A tracker does not keep its device open. Holding it open would pin the
  * disk and make partition table changes fail with EBUSY while tracking,
  * which a backup agent must not impose. Instead the tracker records the
- * geometry (disk, start sector, size) it was built for; the bio path
- * compares it with the device the bio names and, on any difference, a
- * worker gives the tracker a new map and generation. Disk removal is seen
- * through the del_gendisk hook (filter.c), which detaches every tracker of
- * the disk before the disk goes away.
+ * geometry (disk and its sequence number, start sector, size) it was
+ * built for; the bio path compares it with the device the bio names and,
+ * on any difference, a worker gives the tracker a new map and generation.
+ * Disk removal is seen through the del_gendisk hook (filter.c), which
+ * detaches every tracker of the disk before the disk goes away.
  *
  * Locking:
  *  - registry_lock (mutex) serializes attach, detach and the dying-disk
@@ -98,7 +98,8 @@ struct tracker *tracker_get_by_dev(dev_t dev)
 }
 
 static void __tracker_set_geometry(struct tracker *tracker, sector_t capacity,
-				   sector_t start, struct gendisk *disk)
+				   sector_t start, struct gendisk *disk,
+				   u64 diskseq)
 {
 	struct cbt_map *map, *old;
 
@@ -125,6 +126,7 @@ static void __tracker_set_geometry(struct tracker *tracker, sector_t capacity,
 	WRITE_ONCE(tracker->capacity, capacity);
 	WRITE_ONCE(tracker->start_sect, start);
 	WRITE_ONCE(tracker->disk, disk);
+	WRITE_ONCE(tracker->diskseq, diskseq);
 	if (!IS_ERR(map)) {
 		/* Markers may still hold the old map inside rcu_read_lock(). */
 		synchronize_rcu();
@@ -134,11 +136,12 @@ static void __tracker_set_geometry(struct tracker *tracker, sector_t capacity,
 
 static bool tracker_geometry_differs(struct tracker *tracker,
 				     sector_t capacity, sector_t start,
-				     struct gendisk *disk)
+				     struct gendisk *disk, u64 diskseq)
 {
 	return capacity != READ_ONCE(tracker->capacity) ||
 	       start != READ_ONCE(tracker->start_sect) ||
-	       disk != READ_ONCE(tracker->disk);
+	       disk != READ_ONCE(tracker->disk) ||
+	       diskseq != READ_ONCE(tracker->diskseq);
 }
 
 static void tracker_resize_work(struct work_struct *work)
@@ -147,6 +150,7 @@ static void tracker_resize_work(struct work_struct *work)
 					       resize_work);
 	sector_t capacity, start;
 	struct gendisk *disk;
+	u64 diskseq;
 
 	clear_bit(TRACKER_RESIZE_PENDING, &tracker->resize_pending);
 	/* Pairs with the bio path: see its geometry after clearing the bit. */
@@ -154,10 +158,12 @@ static void tracker_resize_work(struct work_struct *work)
 	capacity = READ_ONCE(tracker->pending_capacity);
 	start = READ_ONCE(tracker->pending_start);
 	disk = READ_ONCE(tracker->pending_disk);
+	diskseq = READ_ONCE(tracker->pending_diskseq);
 
 	mutex_lock(&tracker->lock);
-	if (tracker_geometry_differs(tracker, capacity, start, disk))
-		__tracker_set_geometry(tracker, capacity, start, disk);
+	if (tracker_geometry_differs(tracker, capacity, start, disk, diskseq))
+		__tracker_set_geometry(tracker, capacity, start, disk,
+				       diskseq);
 	mutex_unlock(&tracker->lock);
 }
 
@@ -172,17 +178,20 @@ static struct cbt_map *tracker_lock_fresh(struct tracker *tracker)
 	sector_t capacity = 0, start = 0;
 	struct gendisk *disk = NULL;
 	bool opened = false;
+	u64 diskseq = 0;
 
 	if (!compat_bdev_open(tracker->dev, &h)) {
 		capacity = bdev_nr_sectors(h.bdev);
 		start = h.bdev->bd_start_sect;
 		disk = h.bdev->bd_disk;	/* only compared once closed */
+		diskseq = READ_ONCE(disk->diskseq);
 		compat_bdev_close(&h);
 		opened = true;
 	}
 	mutex_lock(&tracker->lock);
-	if (opened && tracker_geometry_differs(tracker, capacity, start, disk))
-		__tracker_set_geometry(tracker, capacity, start, disk);
+	if (opened &&
+	    tracker_geometry_differs(tracker, capacity, start, disk, diskseq))
+		__tracker_set_geometry(tracker, capacity, start, disk, diskseq);
 	return rcu_dereference_protected(tracker->map,
 					 lockdep_is_held(&tracker->lock));
 }
@@ -203,7 +212,9 @@ static struct cbt_map *tracker_lock_fresh(struct tracker *tracker)
 void tracker_submit_bio(struct tracker *tracker, struct bio *bio,
 			struct block_device *bdev, sector_t sector)
 {
+	struct gendisk *disk = bdev->bd_disk;
 	sector_t count = bio_sectors(bio);
+	u64 diskseq;
 
 	switch (bio_op(bio)) {
 	case REQ_OP_WRITE:
@@ -221,12 +232,15 @@ void tracker_submit_bio(struct tracker *tracker, struct bio *bio,
 	if (!count)
 		return;
 
+	/* Written by inc_diskseq() on a media change, under open_mutex. */
+	diskseq = READ_ONCE(disk->diskseq);
 	if (unlikely(tracker_geometry_differs(tracker, bdev_nr_sectors(bdev),
-					      bdev->bd_start_sect,
-					      bdev->bd_disk))) {
+					      bdev->bd_start_sect, disk,
+					      diskseq))) {
 		WRITE_ONCE(tracker->pending_capacity, bdev_nr_sectors(bdev));
 		WRITE_ONCE(tracker->pending_start, bdev->bd_start_sect);
-		WRITE_ONCE(tracker->pending_disk, bdev->bd_disk);
+		WRITE_ONCE(tracker->pending_disk, disk);
+		WRITE_ONCE(tracker->pending_diskseq, diskseq);
 		/*
 		 * Publish the geometry before testing the bit; pairs with the
 		 * barrier after clear_bit() in tracker_resize_work(), so
@@ -292,6 +306,7 @@ int tracker_attach(dev_t dev)
 	INIT_LIST_HEAD(&tracker->release_link);
 	tracker->dev = dev;
 	tracker->disk = h.bdev->bd_disk;
+	tracker->diskseq = READ_ONCE(tracker->disk->diskseq);
 	tracker->capacity = bdev_nr_sectors(h.bdev);
 	tracker->start_sect = h.bdev->bd_start_sect;
 
@@ -474,20 +489,39 @@ void tracker_info(struct tracker *tracker, struct blksnap_cbt_info *info)
  * @buf: user buffer.
  * @generation: receives the generation of the copied bytes.
  *
- * Return: bytes copied, -ERANGE @offset past the map, or -EFAULT.
+ * Return: bytes copied, -ERANGE @offset past the map, -ENOMEM, -EFAULT.
  */
 long tracker_read(struct tracker *tracker, u32 offset, u32 length,
 		  void __user *buf, u8 *generation)
 {
 	struct cbt_map *map = tracker_lock_fresh(tracker);
-	long ret = -ERANGE;
+	u8 *bounce;
+	long ret;
+	u32 n;
 
-	/* The lock keeps the map alive while copy_to_user() may sleep. */
-	if (offset < map->block_count) {
-		ret = cbt_map_copy_to_user(map, offset, length, buf);
-		export_uuid(generation, &map->generation);
+	if (offset >= map->block_count) {
+		mutex_unlock(&tracker->lock);
+		return -ERANGE;
 	}
+	/*
+	 * Copy through a kernel buffer: a fault on @buf (userfaultfd, a file
+	 * on a dying disk) must not happen under @tracker->lock, which the
+	 * resize worker, and so del_gendisk() through detach, waits for.
+	 */
+	n = min(length, map->block_count - offset);
+	bounce = kvmalloc(n, GFP_KERNEL);
+	if (!bounce) {
+		mutex_unlock(&tracker->lock);
+		return -ENOMEM;
+	}
+	cbt_map_copy(map, offset, n, bounce);
+	export_uuid(generation, &map->generation);
 	mutex_unlock(&tracker->lock);
+
+	ret = n;
+	if (copy_to_user(buf, bounce, n))
+		ret = -EFAULT;
+	kvfree(bounce);
 	return ret;
 }
 
@@ -542,6 +576,12 @@ u8 tracker_checkpoint(struct tracker *tracker, u8 *generation,
 	closed = cbt_map_checkpoint(map);
 	export_uuid(generation, &map->generation);
 	*changes_number = map->changes_number;
+	/*
+	 * A marker that read the closed number before the store may still be
+	 * writing it; markers run under rcu_read_lock(). Wait for them, so a
+	 * map read after this returns holds every mark made with that number.
+	 */
+	synchronize_rcu();
 	mutex_unlock(&tracker->lock);
 	return closed;
 }

@@ -26,8 +26,12 @@ struct blksnap_sector_range;
  *	reference with kref_get_unless_zero() inside the RCU section.)
  * @dev: the tracked device number; the registry key.
  * @disk: the disk of @dev when attached. Compared, never dereferenced: the
- *	del_gendisk hook detaches every tracker of a disk before the disk can
- *	go, so a tracker never outlives it.
+ *	del_gendisk hook detaches the trackers of a disk before it goes, but a
+ *	geometry update racing with that hook may leave a stale pointer here,
+ *	so identity is decided by @diskseq, never by this pointer alone.
+ * @diskseq: the disk's sequence number (&gendisk.diskseq), unique for the
+ *	life of the system and bumped on every media change, such as a loop
+ *	device given another backing file; unlike a pointer it is never reused.
  * @lock: serializes map replacement, checkpoints and reads of the map by
  *	ioctls; the bio path never takes it.
  * @map: current map, published with RCU; replaced under @lock.
@@ -35,12 +39,13 @@ struct blksnap_sector_range;
  *	locklessly by the bio path to notice a resize.
  * @start_sect: first sector of the device on its disk (0 for a whole disk),
  *	last seen; a change means the partition was re-created elsewhere.
- *	@capacity, @start_sect and @disk form the geometry: any change of it
- *	gives the tracker a new map and generation.
+ *	@capacity, @start_sect, @disk and @diskseq form the geometry: any
+ *	change of it gives the tracker a new map and generation.
  * @resize_pending: set by the bio path when it queued @resize_work.
  * @pending_capacity: size the bio path saw, for @resize_work.
  * @pending_start: start sector the bio path saw, for @resize_work.
  * @pending_disk: disk the bio path saw, for @resize_work.
+ * @pending_diskseq: sequence number of @pending_disk the bio path saw.
  * @resize_work: replaces the map outside the bio path.
  * @release_link: entry in a list of trackers being detached together.
  */
@@ -48,6 +53,7 @@ struct tracker {
 	struct kref kref;
 	dev_t dev;
 	struct gendisk *disk;
+	u64 diskseq;
 	struct mutex lock; /* see @lock above */
 	struct cbt_map __rcu *map;
 	sector_t capacity;
@@ -56,6 +62,7 @@ struct tracker {
 	sector_t pending_capacity;
 	sector_t pending_start;
 	struct gendisk *pending_disk;
+	u64 pending_diskseq;
 	struct work_struct resize_work;
 	struct list_head release_link;
 };
