@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0
+package dev.blksnap.it;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+
+/**
+ * What the VM bench gives a test: the module file, the scratch disks, the
+ * lane's module tree, and a few shell tools. Every helper fails loudly; a
+ * missing bench variable means the suite runs outside the VM.
+ */
+final class Guest {
+    static final Path CONTROL = Path.of("/dev/blksnap-control");
+
+    private Guest() {
+    }
+
+    static String env(String name) {
+        String v = System.getenv(name);
+        if (v == null || v.isBlank()) {
+            throw new IllegalStateException(name + " is not set: these tests run inside the VM bench"
+                    + " (tests/run-vm-suite), as root, with the blksnap module at hand");
+        }
+        return v;
+    }
+
+    static Path moduleFile() {
+        return Path.of(env("BLKSNAP_KO"));
+    }
+
+    /** The scratch disks, /dev/vda first. */
+    static List<Path> disks() {
+        return Arrays.stream(env("BLKSNAP_DISKS").trim().split("\\s+")).map(Path::of).toList();
+    }
+
+    static Path disk(int index) {
+        List<Path> d = disks();
+        if (index >= d.size()) {
+            throw new IllegalStateException("the suite needs " + (index + 1) + " scratch disks, the bench gave "
+                    + d);
+        }
+        return d.get(index);
+    }
+
+    static boolean moduleLoaded() {
+        return Files.isDirectory(Path.of("/sys/module/blksnap"));
+    }
+
+    /**
+     * Parameters the suite loads the module with: 4 KiB tracking blocks by
+     * default, so that the exactness tests resolve single pages (the
+     * module's default, 64 KiB, would hide off-by-one-page errors). The
+     * unload test reloads with no parameters, so the tests after it run with
+     * the default geometry. Override with BLKSNAP_IT_INSMOD_ARGS.
+     */
+    static List<String> insmodArgs() {
+        String v = System.getenv("BLKSNAP_IT_INSMOD_ARGS");
+        String args = v == null ? "tracking_block_minimum_shift=12" : v.trim();
+        return args.isEmpty() ? List.of() : List.of(args.split("\\s+"));
+    }
+
+    /** Loads the module when it is not loaded and waits for its control device. */
+    static void ensureModuleLoaded() {
+        if (!moduleLoaded()) {
+            List<String> cmd = list("insmod", moduleFile().toString());
+            cmd.addAll(insmodArgs());
+            System.out.println("[module] " + String.join(" ", cmd));
+            Result r = run(cmd, Map.of());
+            if (r.exit() != 0) {
+                throw new IllegalStateException("cannot load the module: " + r.describe(cmd));
+            }
+        }
+        waitUntil("the control device " + CONTROL + " to appear", Duration.ofSeconds(10),
+                () -> Files.exists(CONTROL));
+    }
+
+    static void modprobe(String module) {
+        runOk("modprobe", "-d", env("BLKSNAP_LANE_ROOT"), module);
+    }
+
+    record Result(int exit, String stdout, String stderr) {
+        String describe(List<String> cmd) {
+            return String.join(" ", cmd) + " -> exit " + exit + "\nstdout: " + stdout + "\nstderr: " + stderr;
+        }
+    }
+
+    static Result run(List<String> cmd, Map<String, String> extraEnv) {
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.environment().putAll(extraEnv);
+        pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        try {
+            Process p = pb.start();
+            // Small outputs only: read both streams after exit would risk a
+            // full pipe, so drain stderr on a virtual thread.
+            byte[][] errBytes = new byte[1][];
+            Thread err = Thread.ofVirtual().start(() -> {
+                try {
+                    errBytes[0] = p.getErrorStream().readAllBytes();
+                } catch (IOException e) {
+                    errBytes[0] = ("<stderr unreadable: " + e + ">").getBytes(StandardCharsets.UTF_8);
+                }
+            });
+            byte[] out = p.getInputStream().readAllBytes();
+            if (!p.waitFor(120, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new IllegalStateException("timed out: " + cmd);
+            }
+            err.join();
+            return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8),
+                    new String(errBytes[0], StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot run " + cmd, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted running " + cmd, e);
+        }
+    }
+
+    static Result run(String... cmd) {
+        return run(List.of(cmd), Map.of());
+    }
+
+    static String runOk(String... cmd) {
+        Result r = run(cmd);
+        if (r.exit() != 0) {
+            throw new IllegalStateException("command failed: " + r.describe(List.of(cmd)));
+        }
+        return r.stdout();
+    }
+
+    static void waitUntil(String what, Duration limit, BooleanSupplier cond) {
+        long end = System.nanoTime() + limit.toNanos();
+        while (!cond.getAsBoolean()) {
+            if (System.nanoTime() > end) {
+                throw new AssertionError("gave up after " + limit.toSeconds() + " s waiting for " + what);
+            }
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError("interrupted waiting for " + what, e);
+            }
+        }
+    }
+
+    /** The kernel name of a block device node, e.g. "vdb1" for /dev/vdb1. */
+    static String kernelName(Path dev) {
+        try {
+            return dev.toRealPath().getFileName().toString();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static long sysfsLong(Path file) {
+        try {
+            return Long.parseLong(Files.readString(file).trim());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Size of a block device in 512-byte sectors, as the kernel reports it. */
+    static long sizeSectors(Path dev) {
+        return sysfsLong(Path.of("/sys/class/block", kernelName(dev), "size"));
+    }
+
+    /** Device node of partition {@code n} of {@code disk} (vdb → vdb1, nvme0n1 → nvme0n1p1). */
+    static Path partition(Path disk, int n) {
+        String name = disk.toString();
+        return Path.of(Character.isDigit(name.charAt(name.length() - 1)) ? name + "p" + n : name + n);
+    }
+
+    /** Writes back dirty pages of a device and drops its page cache, so no old write lands later. */
+    static void settle(Path dev) {
+        runOk("blockdev", "--flushbufs", dev.toString());
+    }
+
+    static List<String> list(String... s) {
+        return new ArrayList<>(List.of(s));
+    }
+}

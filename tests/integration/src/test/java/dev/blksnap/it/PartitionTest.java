@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: GPL-2.0
+package dev.blksnap.it;
+
+import dev.blksnap.ByteRange;
+import dev.blksnap.CbtInfo;
+import dev.blksnap.DeviceId;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.List;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * Partitions on the second scratch disk: partition 1 starts at 1 MiB,
+ * partition 2 at an odd sector so that a write aligned inside it is not
+ * aligned on the disk. A tracker on a partition sees offsets relative to
+ * the partition; a tracker on the whole disk sees writes made through a
+ * partition at the partition's start plus their offset.
+ */
+@Order(2)
+class PartitionTest extends ItBase {
+    private static final Path DISK = Guest.disk(1);
+    private static final long P1_START = 2048;
+    private static final long P1_SIZE = 64L << 11;     // 64 MiB in sectors
+    private static final long P2_START = 133121;       // odd on purpose
+    private static final long P2_SIZE = 48L << 11;
+
+    @BeforeAll
+    static void partition() throws Exception {
+        Guest.settle(DISK);
+        writeMbr(new long[][] {{P1_START, P1_SIZE}, {P2_START, P2_SIZE}});
+        Guest.runOk("blockdev", "--rereadpt", DISK.toString());
+        for (int n = 1; n <= 2; n++) {
+            Path p = Guest.partition(DISK, n);
+            Guest.waitUntil(p + " to appear", Duration.ofSeconds(10), () -> Files.exists(p));
+        }
+        assertEquals(P1_START, Guest.sysfsLong(sysfs(1).resolve("start")));
+        assertEquals(P1_SIZE, Guest.sysfsLong(sysfs(1).resolve("size")));
+        assertEquals(P2_START, Guest.sysfsLong(sysfs(2).resolve("start")));
+        assertEquals(P2_SIZE, Guest.sysfsLong(sysfs(2).resolve("size")));
+    }
+
+    @AfterAll
+    static void unpartition() throws Exception {
+        Guest.settle(DISK);
+        writeMbr(new long[0][]);
+        Guest.runOk("blockdev", "--rereadpt", DISK.toString());
+        Guest.waitUntil(Guest.partition(DISK, 1) + " to go away", Duration.ofSeconds(10),
+                () -> !Files.exists(Guest.partition(DISK, 1)));
+    }
+
+    /**
+     * Writes a DOS partition table (MBR) of Linux partitions {start, size}
+     * in sectors; none wipes it. Written here rather than by sfdisk: the
+     * kernel's partition parser is what matters, and the bench need not
+     * carry fdisk.
+     */
+    private static void writeMbr(long[][] parts) throws Exception {
+        ByteBuffer mbr = ByteBuffer.allocate(512).order(ByteOrder.LITTLE_ENDIAN);
+        if (parts.length > 0) {
+            mbr.putInt(440, 0x626c6b73); // disk identifier
+            for (int i = 0; i < parts.length; i++) {
+                int e = 446 + 16 * i;
+                mbr.put(e + 1, (byte) 0xfe).put(e + 2, (byte) 0xff).put(e + 3, (byte) 0xff); // CHS: use LBA
+                mbr.put(e + 4, (byte) 0x83);
+                mbr.put(e + 5, (byte) 0xfe).put(e + 6, (byte) 0xff).put(e + 7, (byte) 0xff);
+                mbr.putInt(e + 8, (int) parts[i][0]);
+                mbr.putInt(e + 12, (int) parts[i][1]);
+            }
+            mbr.put(510, (byte) 0x55).put(511, (byte) 0xaa);
+        }
+        try (FileChannel ch = FileChannel.open(DISK, StandardOpenOption.WRITE)) {
+            while (mbr.hasRemaining()) {
+                ch.write(mbr, mbr.position());
+            }
+            ch.force(true);
+        }
+    }
+
+    private static Path sysfs(int n) {
+        return Path.of("/sys/class/block", Guest.kernelName(DISK), Guest.partition(DISK, n).getFileName().toString());
+    }
+
+    /** Random O_DIRECT and buffered writes inside {@code part}; returns the partition-relative ranges. */
+    private static List<ByteRange> writeRandomly(Path part, SplittableRandom rnd, int count) throws Exception {
+        java.util.ArrayList<ByteRange> out = new java.util.ArrayList<>();
+        try (DiskIo io = new DiskIo(part)) {
+            long size = io.size();
+            out.add(io.sectors(0, 512, rnd));
+            out.add(io.sectors(size - 512, 512, rnd));
+            for (int i = 0; i < count; i++) {
+                switch (rnd.nextInt(3)) {
+                    case 0 -> {
+                        int len = (1 + rnd.nextInt(32)) * DiskIo.PAGE;
+                        out.add(io.direct(rnd.nextLong((size - len) / DiskIo.PAGE + 1) * DiskIo.PAGE, len, rnd));
+                    }
+                    case 1 -> {
+                        int len = (1 + rnd.nextInt(64)) * DiskIo.SECTOR;
+                        out.add(io.sectors(rnd.nextLong((size - len) / DiskIo.SECTOR + 1) * DiskIo.SECTOR, len,
+                                rnd));
+                    }
+                    default -> {
+                        int len = 1 + rnd.nextInt(9000);
+                        out.add(io.buffered(rnd.nextLong(size - len + 1), len, rnd));
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    @Test
+    @Order(1)
+    void trackedPartitionSeesItsWritesRelativeToItsStart(TestInfo ti) throws Exception {
+        SplittableRandom rnd = Seeds.forTest(ti);
+        Path p1 = Guest.partition(DISK, 1);
+        DeviceId id = attach(p1);
+        CbtInfo info = freshInfo(id, p1);
+        assertEquals(P1_SIZE, info.capacitySectors());
+        Blocks exp = expect(info);
+        for (ByteRange r : writeRandomly(p1, rnd, 32)) {
+            exp.cover(r.offset(), r.length());
+        }
+        exp.assertExactly(ctl.readMap(id), 0, "writes to tracked " + p1);
+    }
+
+    @Test
+    @Order(2)
+    void trackedDiskSeesWritesThroughAPartitionAtTheRightOffset(TestInfo ti) throws Exception {
+        SplittableRandom rnd = Seeds.forTest(ti);
+        Path p2 = Guest.partition(DISK, 2);
+        Guest.settle(p2);
+        DeviceId id = attach(DISK);
+        CbtInfo info = freshInfo(id, DISK);
+        Blocks exp = expect(info);
+        for (ByteRange r : writeRandomly(p2, rnd, 32)) {
+            exp.cover(P2_START * 512 + r.offset(), r.length());
+        }
+        exp.assertExactly(ctl.readMap(id), 0, "writes through " + p2 + " (start sector " + P2_START
+                + ") to tracked " + DISK);
+    }
+
+    @Test
+    @Order(3)
+    void diskAndPartitionTrackedTogether(TestInfo ti) throws Exception {
+        SplittableRandom rnd = Seeds.forTest(ti);
+        Path p1 = Guest.partition(DISK, 1);
+        Guest.settle(p1);
+        DeviceId whole = attach(DISK);
+        DeviceId part = attach(p1);
+        assertEquals(java.util.Set.of(whole, part), java.util.Set.copyOf(ctl.trackers()));
+        CbtInfo wi = freshInfo(whole, DISK);
+        CbtInfo pi = freshInfo(part, p1);
+        Blocks we = expect(wi);
+        Blocks pe = expect(pi);
+        for (ByteRange r : writeRandomly(p1, rnd, 24)) {
+            pe.cover(r.offset(), r.length());
+            we.cover(P1_START * 512 + r.offset(), r.length());
+        }
+        pe.assertExactly(ctl.readMap(part), 0, "partition tracker, writes through " + p1);
+        we.assertExactly(ctl.readMap(whole), 0, "disk tracker, writes through " + p1);
+        detach(part);
+        assertEquals(List.of(whole), ctl.trackers());
+    }
+}

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: GPL-2.0
+package dev.blksnap.it;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+import java.nio.file.Path;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * open/pwrite/pread/fsync/close through FFM, for the I/O FileChannel cannot
+ * do on a block device: with ExtendedOpenOption.DIRECT the JDK demands the
+ * alignment of the file system that holds the node (4 KiB on devtmpfs), so
+ * 512-byte O_DIRECT writes at odd sectors need plain pwrite(2).
+ */
+@SuppressWarnings("restricted") // the point of this class: plain libc calls
+final class Posix {
+    static final int O_RDONLY = 0;
+    static final int O_WRONLY = 1;
+    static final int O_RDWR = 2;
+    static final int O_DSYNC = 0x1000;
+    static final int O_DIRECT = 0x4000;
+    static final int O_CLOEXEC = 0x80000;
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = CAPTURE.varHandle(
+            java.lang.foreign.MemoryLayout.PathElement.groupElement("errno"));
+    private static final Linker.Option CCS = Linker.Option.captureCallState("errno");
+
+    private static final MethodHandle OPEN = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("open").orElseThrow(),
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), CCS, Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle PWRITE = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("pwrite").orElseThrow(),
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG), CCS);
+    private static final MethodHandle PREAD = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("pread").orElseThrow(),
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG), CCS);
+    private static final MethodHandle FSYNC = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("fsync").orElseThrow(),
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT), CCS);
+    private static final MethodHandle MMAP = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("mmap").orElseThrow(),
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle MUNMAP = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("munmap").orElseThrow(),
+            FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle MPROTECT = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("mprotect").orElseThrow(),
+            FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle CLOSE = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("close").orElseThrow(),
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+
+    private Posix() {
+    }
+
+    private static int errno(MemorySegment state) {
+        return (int) ERRNO.get(state, 0L);
+    }
+
+    static int open(Path path, int flags) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            int fd = (int) OPEN.invokeExact(st, a.allocateFrom(path.toString()), flags | O_CLOEXEC, 0);
+            if (fd < 0) {
+                throw new IOException("open " + path + ": errno " + errno(st));
+            }
+            return fd;
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** pwrite(2) all of {@code buf}; a short write is an error (block devices do not do them). */
+    static void pwrite(int fd, MemorySegment buf, long offset) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            long n = (long) PWRITE.invokeExact(st, fd, buf, buf.byteSize(), offset);
+            if (n != buf.byteSize()) {
+                throw new IOException("pwrite " + buf.byteSize() + " bytes at " + offset + ": returned " + n
+                        + (n < 0 ? ", errno " + errno(st) : ""));
+            }
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    static void pread(int fd, MemorySegment buf, long offset) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            long n = (long) PREAD.invokeExact(st, fd, buf, buf.byteSize(), offset);
+            if (n != buf.byteSize()) {
+                throw new IOException("pread " + buf.byteSize() + " bytes at " + offset + ": returned " + n
+                        + (n < 0 ? ", errno " + errno(st) : ""));
+            }
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    static void fsync(int fd) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            int r = (int) FSYNC.invokeExact(st, fd);
+            if (r != 0) {
+                throw new IOException("fsync: errno " + errno(st));
+            }
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    static void close(int fd) {
+        try {
+            int r = (int) CLOSE.invokeExact(fd);
+            if (r != 0) {
+                throw new IllegalStateException("close(" + fd + ") failed");
+            }
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /**
+     * Two pages: the first readable and writable, the second reserved with
+     * no access (PROT_NONE), so any access to it faults and nothing else in
+     * the JVM can be mapped there meanwhile. Returns the first page's
+     * address; release both with {@link #unmapPages}.
+     */
+    static long pageBeforeHole() {
+        try {
+            long a = (long) MMAP.invokeExact(0L, 8192L, 0 /* PROT_NONE */,
+                    0x4022 /* MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE */, -1, 0L);
+            if (a == -1L) {
+                throw new IllegalStateException("mmap failed");
+            }
+            if ((int) MPROTECT.invokeExact(a, 4096L, 3 /* PROT_READ|PROT_WRITE */) != 0) {
+                throw new IllegalStateException("mprotect failed");
+            }
+            return a;
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    static void unmapPages(long address) {
+        try {
+            if ((int) MUNMAP.invokeExact(address, 8192L) != 0) {
+                throw new IllegalStateException("munmap failed");
+            }
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** A page-aligned buffer for O_DIRECT. */
+    static MemorySegment aligned(Arena arena, long size) {
+        return arena.allocate(size, 4096);
+    }
+}
