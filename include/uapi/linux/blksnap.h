@@ -110,6 +110,9 @@ struct blksnap_tracker_attach {
  *	zero asks only for @count, and then @devices may be zero.
  * @count: out: trackers attached; when larger than @capacity only the first
  *	@capacity entries were written and the caller may ask again.
+ *
+ * Errors: E2BIG @capacity above BLKSNAP_TRACKER_LIST_MAX; EFAULT @capacity is
+ * non-zero and @devices is not a valid buffer.
  */
 struct blksnap_tracker_list {
 	__u64 devices;
@@ -159,7 +162,7 @@ struct blksnap_cbt_info {
  * @offset + i, or 0 when it has not been written since the generation began.
  *
  * Errors: ENOENT no tracker for that device; ERANGE @offset is at or past
- * the end of the map.
+ * the end of the map; ENOMEM no memory for the bounce buffer.
  */
 struct blksnap_cbt_read {
 	struct blksnap_bdev dev;
@@ -228,6 +231,7 @@ struct blksnap_cbt_checkpoint {
 #define BLKSNAP_IOCTL_TRACKER_ATTACH \
 	_IOW(BLKSNAP_IOCTL_MAGIC, blksnap_ioctl_nr_tracker_attach, \
 	     struct blksnap_tracker_attach)
+/* Detach: the argument is the device; ENOENT when it has no tracker. */
 #define BLKSNAP_IOCTL_TRACKER_DETACH \
 	_IOW(BLKSNAP_IOCTL_MAGIC, blksnap_ioctl_nr_tracker_detach, \
 	     struct blksnap_bdev)
