@@ -12,7 +12,7 @@ KREL ?= $(shell uname -r)
 JAVA_HOME := $(shell scripts/find-jdk 2>/dev/null)
 MVN = JAVA_HOME=$(JAVA_HOME) mvn -B --no-transfer-progress
 
-.PHONY: all help deps module modules java java-test vm-suite check demo \
+.PHONY: all help deps java-home module modules java java-test vm-selftest vm-suite check demo \
 	bench-cbt install uninstall clean
 
 all: module java
@@ -45,10 +45,13 @@ java: java-home
 java-test: java-home
 	$(MVN) verify
 
+vm-selftest:
+	tests/vm/selftest $(LANES)
+
 vm-suite: modules java
 	tests/run-vm-suite --lanes "$(LANES)"
 
-check: deps modules java-test vm-suite
+check: deps modules java-test vm-selftest vm-suite
 
 demo: deps modules java
 	tests/vm/run --kernel 6.1 --disks 1x1G --timeout 900 \
