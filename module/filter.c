@@ -90,6 +90,12 @@ static void filter_bio(struct bio *bio)
 		if (tracker)
 			tracker_submit_bio(tracker, bio, whole,
 					   remapped ? sector : sector + start);
+	} else {
+		/*
+		 * Only bios of partitions are remapped, so the sector is the
+		 * whole disk's; tracked partitions take their part of it.
+		 */
+		tracker_submit_bio_parts(bio);
 	}
 	rcu_read_unlock();
 }

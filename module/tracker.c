@@ -11,9 +11,17 @@
  * Disk removal is seen through the del_gendisk hook (filter.c), which
  * detaches every tracker of the disk before the disk goes away.
  *
+ * A bio names either a partition or a whole disk. One sent to a partition
+ * reaches the partition's tracker and the whole disk's; one sent to the
+ * whole disk reaches the disk's tracker and, through a second index keyed
+ * by the whole disk, the trackers of its partitions that it overlaps.
+ *
  * Locking:
- *  - registry_lock (mutex) serializes attach, detach and the dying-disk
- *    list; the xarray is read locklessly under RCU by the bio path.
+ *  - registry_lock (mutex) serializes attach, detach, the dying-disk list,
+ *    the partition index and geometry changes (a partition's device number
+ *    may come back on another disk, which moves it in the index); both
+ *    xarrays and the partition lists are read locklessly under RCU by the
+ *    bio path.
  *  - tracker->lock (mutex) serializes map replacement, checkpoints and
  *    map reads by ioctls. Order: registry_lock, then tracker->lock.
  *  - the bio path takes no lock; it runs inside rcu_read_lock().
@@ -33,6 +41,23 @@
 static DEFINE_MUTEX(registry_lock);
 /* dev_t -> struct tracker; modified under registry_lock, read under RCU. */
 static DEFINE_XARRAY(trackers);
+/*
+ * Whole disk's dev_t -> struct tracker_parts, only for disks with a tracked
+ * partition; modified under registry_lock, read under RCU.
+ */
+static DEFINE_XARRAY(parts_index);
+
+/**
+ * struct tracker_parts - the tracked partitions of one whole disk.
+ * @trackers: their trackers, linked by &tracker.part_link; RCU list,
+ *	changed under registry_lock. Never empty while in @parts_index.
+ * @rcu: frees this after the last reader of an emptied list.
+ */
+struct tracker_parts {
+	struct list_head trackers;
+	struct rcu_head rcu;
+};
+
 /* Disks whose del_gendisk is running, see tracker_disk_dying(). */
 static LIST_HEAD(dying_disks);
 
@@ -97,16 +122,72 @@ struct tracker *tracker_get_by_dev(dev_t dev)
 	return tracker;
 }
 
-static void __tracker_set_geometry(struct tracker *tracker, sector_t capacity,
-				   sector_t start, struct gendisk *disk,
-				   u64 diskseq)
+static void __tracker_unindex(struct tracker *tracker)
+{
+	struct tracker_parts *parts;
+
+	lockdep_assert_held(&registry_lock);
+	if (!tracker->indexed_whole)
+		return;
+	parts = xa_load(&parts_index, tracker->indexed_whole);
+	list_del_rcu(&tracker->part_link);
+	if (list_empty(&parts->trackers)) {
+		xa_erase(&parts_index, tracker->indexed_whole);
+		kfree_rcu(parts, rcu);
+	}
+	tracker->indexed_whole = 0;
+}
+
+/*
+ * Put the tracker of a partition in the list of the whole disk its geometry
+ * names, so that bios sent to that disk find it.
+ */
+static int __tracker_index(struct tracker *tracker)
+{
+	dev_t whole = tracker->geo.whole;
+	struct tracker_parts *parts;
+	int ret;
+
+	lockdep_assert_held(&registry_lock);
+	if (tracker->indexed_whole == whole)
+		return 0;
+	if (tracker->indexed_whole) {
+		__tracker_unindex(tracker);
+		/*
+		 * A reader may still stand on @part_link; linking it into
+		 * another list now would walk that reader into a foreign head.
+		 */
+		synchronize_rcu();
+	}
+	if (whole == tracker->dev)
+		return 0;
+	parts = xa_load(&parts_index, whole);
+	if (!parts) {
+		parts = kzalloc(sizeof(*parts), GFP_KERNEL);
+		if (!parts)
+			return -ENOMEM;
+		INIT_LIST_HEAD(&parts->trackers);
+		ret = xa_insert(&parts_index, whole, parts, GFP_KERNEL);
+		if (ret) {
+			kfree(parts);
+			return ret;
+		}
+	}
+	list_add_tail_rcu(&tracker->part_link, &parts->trackers);
+	tracker->indexed_whole = whole;
+	return 0;
+}
+
+static void __tracker_set_geometry(struct tracker *tracker,
+				   const struct tracker_geometry *g)
 {
 	struct cbt_map *map, *old;
 
+	lockdep_assert_held(&registry_lock);
 	lockdep_assert_held(&tracker->lock);
 	old = rcu_dereference_protected(tracker->map,
 					lockdep_is_held(&tracker->lock));
-	map = cbt_map_create(capacity);
+	map = cbt_map_create(g->capacity);
 	if (IS_ERR(map)) {
 		/*
 		 * Keep marking the old map so nothing already recorded is
@@ -114,57 +195,94 @@ static void __tracker_set_geometry(struct tracker *tracker, sector_t capacity,
 		 */
 		pr_err("device %u:%u: no map for %llu sectors (%ld), changed-block data is now incomplete\n",
 		       MAJOR(tracker->dev), MINOR(tracker->dev),
-		       (unsigned long long)capacity, PTR_ERR(map));
+		       (unsigned long long)g->capacity, PTR_ERR(map));
 		old->flags |= BLKSNAP_CBT_FLAG_CORRUPTED;
 	} else {
 		pr_info("device %u:%u: size or place changed to %llu sectors at %llu, new generation\n",
 			MAJOR(tracker->dev), MINOR(tracker->dev),
-			(unsigned long long)capacity,
-			(unsigned long long)start);
+			(unsigned long long)g->capacity,
+			(unsigned long long)g->start);
 		rcu_assign_pointer(tracker->map, map);
 	}
-	WRITE_ONCE(tracker->capacity, capacity);
-	WRITE_ONCE(tracker->start_sect, start);
-	WRITE_ONCE(tracker->disk, disk);
-	WRITE_ONCE(tracker->diskseq, diskseq);
+	WRITE_ONCE(tracker->geo.capacity, g->capacity);
+	WRITE_ONCE(tracker->geo.start, g->start);
+	WRITE_ONCE(tracker->geo.disk, g->disk);
+	WRITE_ONCE(tracker->geo.diskseq, g->diskseq);
+	tracker->geo.whole = g->whole;
 	if (!IS_ERR(map)) {
 		/* Markers may still hold the old map inside rcu_read_lock(). */
 		synchronize_rcu();
 		cbt_map_destroy(old);
 	}
+	/* A detached tracker must not come back into the index. */
+	if (xa_load(&trackers, tracker->dev) != tracker ||
+	    !__tracker_index(tracker))
+		return;
+	pr_err("device %u:%u: out of memory, writes sent to its whole disk are no longer seen\n",
+	       MAJOR(tracker->dev), MINOR(tracker->dev));
+	map = rcu_dereference_protected(tracker->map,
+					lockdep_is_held(&tracker->lock));
+	map->flags |= BLKSNAP_CBT_FLAG_CORRUPTED;
 }
 
 static bool tracker_geometry_differs(struct tracker *tracker,
-				     sector_t capacity, sector_t start,
-				     struct gendisk *disk, u64 diskseq)
+				     const struct tracker_geometry *g)
 {
-	return capacity != READ_ONCE(tracker->capacity) ||
-	       start != READ_ONCE(tracker->start_sect) ||
-	       disk != READ_ONCE(tracker->disk) ||
-	       diskseq != READ_ONCE(tracker->diskseq);
+	return g->capacity != READ_ONCE(tracker->geo.capacity) ||
+	       g->start != READ_ONCE(tracker->geo.start) ||
+	       g->disk != READ_ONCE(tracker->geo.disk) ||
+	       g->diskseq != READ_ONCE(tracker->geo.diskseq);
+}
+
+/*
+ * Lock the tracker, first giving it a new map if @g (NULL: unknown) differs
+ * from its geometry. registry_lock is taken for the change so that the
+ * partition index follows before any ioctl can see the new generation.
+ */
+static struct cbt_map *tracker_lock_geometry(struct tracker *tracker,
+					     const struct tracker_geometry *g)
+{
+	bool update = g && tracker_geometry_differs(tracker, g);
+
+	if (update)
+		mutex_lock(&registry_lock);
+	mutex_lock(&tracker->lock);
+	if (update) {
+		if (tracker_geometry_differs(tracker, g))
+			__tracker_set_geometry(tracker, g);
+		mutex_unlock(&registry_lock);
+	}
+	return rcu_dereference_protected(tracker->map,
+					 lockdep_is_held(&tracker->lock));
 }
 
 static void tracker_resize_work(struct work_struct *work)
 {
 	struct tracker *tracker = container_of(work, struct tracker,
 					       resize_work);
-	sector_t capacity, start;
-	struct gendisk *disk;
-	u64 diskseq;
+	struct tracker_geometry g;
 
 	clear_bit(TRACKER_RESIZE_PENDING, &tracker->resize_pending);
 	/* Pairs with the bio path: see its geometry after clearing the bit. */
 	smp_mb__after_atomic();
-	capacity = READ_ONCE(tracker->pending_capacity);
-	start = READ_ONCE(tracker->pending_start);
-	disk = READ_ONCE(tracker->pending_disk);
-	diskseq = READ_ONCE(tracker->pending_diskseq);
+	g.capacity = READ_ONCE(tracker->pending.capacity);
+	g.start = READ_ONCE(tracker->pending.start);
+	g.disk = READ_ONCE(tracker->pending.disk);
+	g.diskseq = READ_ONCE(tracker->pending.diskseq);
+	g.whole = READ_ONCE(tracker->pending.whole);
 
-	mutex_lock(&tracker->lock);
-	if (tracker_geometry_differs(tracker, capacity, start, disk, diskseq))
-		__tracker_set_geometry(tracker, capacity, start, disk,
-				       diskseq);
+	tracker_lock_geometry(tracker, &g);
 	mutex_unlock(&tracker->lock);
+}
+
+static void tracker_geometry_of(struct block_device *bdev,
+				struct tracker_geometry *g)
+{
+	g->capacity = bdev_nr_sectors(bdev);
+	g->start = bdev->bd_start_sect;
+	g->disk = bdev->bd_disk;
+	g->diskseq = READ_ONCE(bdev->bd_disk->diskseq);
+	g->whole = bdev_whole(bdev)->bd_dev;
 }
 
 /*
@@ -174,26 +292,33 @@ static void tracker_resize_work(struct work_struct *work)
  */
 static struct cbt_map *tracker_lock_fresh(struct tracker *tracker)
 {
+	struct tracker_geometry g;
 	struct compat_bdev h;
-	sector_t capacity = 0, start = 0;
-	struct gendisk *disk = NULL;
-	bool opened = false;
-	u64 diskseq = 0;
 
-	if (!compat_bdev_open(tracker->dev, &h)) {
-		capacity = bdev_nr_sectors(h.bdev);
-		start = h.bdev->bd_start_sect;
-		disk = h.bdev->bd_disk;	/* only compared once closed */
-		diskseq = READ_ONCE(disk->diskseq);
-		compat_bdev_close(&h);
-		opened = true;
+	if (compat_bdev_open(tracker->dev, &h))
+		return tracker_lock_geometry(tracker, NULL);
+	/* g.disk is only compared once the device is closed. */
+	tracker_geometry_of(h.bdev, &g);
+	compat_bdev_close(&h);
+	return tracker_lock_geometry(tracker, &g);
+}
+
+/* Sectors of the device a bio changes, 0 for a bio that changes nothing. */
+static sector_t tracker_bio_sectors(struct bio *bio, struct block_device *bdev)
+{
+	switch (bio_op(bio)) {
+	case REQ_OP_WRITE:
+	case REQ_OP_DISCARD:
+	case REQ_OP_SECURE_ERASE:
+	case REQ_OP_WRITE_ZEROES:
+		return bio_sectors(bio);
+	case REQ_OP_ZONE_APPEND:
+		/* The data lands somewhere in the zone starting at the sector. */
+		return max_t(sector_t, bio_sectors(bio),
+			     bdev_zone_sectors(bdev));
+	default:
+		return 0;
 	}
-	mutex_lock(&tracker->lock);
-	if (opened &&
-	    tracker_geometry_differs(tracker, capacity, start, disk, diskseq))
-		__tracker_set_geometry(tracker, capacity, start, disk, diskseq);
-	return rcu_dereference_protected(tracker->map,
-					 lockdep_is_held(&tracker->lock));
 }
 
 /**
@@ -212,35 +337,19 @@ static struct cbt_map *tracker_lock_fresh(struct tracker *tracker)
 void tracker_submit_bio(struct tracker *tracker, struct bio *bio,
 			struct block_device *bdev, sector_t sector)
 {
-	struct gendisk *disk = bdev->bd_disk;
-	sector_t count = bio_sectors(bio);
-	u64 diskseq;
+	sector_t count = tracker_bio_sectors(bio, bdev);
+	struct tracker_geometry g;
 
-	switch (bio_op(bio)) {
-	case REQ_OP_WRITE:
-	case REQ_OP_DISCARD:
-	case REQ_OP_SECURE_ERASE:
-	case REQ_OP_WRITE_ZEROES:
-		break;
-	case REQ_OP_ZONE_APPEND:
-		/* The data lands somewhere in the zone starting at @sector. */
-		count = max(count, bdev_zone_sectors(bdev));
-		break;
-	default:
-		return;
-	}
 	if (!count)
 		return;
-
-	/* Written by inc_diskseq() on a media change, under open_mutex. */
-	diskseq = READ_ONCE(disk->diskseq);
-	if (unlikely(tracker_geometry_differs(tracker, bdev_nr_sectors(bdev),
-					      bdev->bd_start_sect, disk,
-					      diskseq))) {
-		WRITE_ONCE(tracker->pending_capacity, bdev_nr_sectors(bdev));
-		WRITE_ONCE(tracker->pending_start, bdev->bd_start_sect);
-		WRITE_ONCE(tracker->pending_disk, disk);
-		WRITE_ONCE(tracker->pending_diskseq, diskseq);
+	/* diskseq is written by inc_diskseq() on a media change. */
+	tracker_geometry_of(bdev, &g);
+	if (unlikely(tracker_geometry_differs(tracker, &g))) {
+		WRITE_ONCE(tracker->pending.capacity, g.capacity);
+		WRITE_ONCE(tracker->pending.start, g.start);
+		WRITE_ONCE(tracker->pending.disk, g.disk);
+		WRITE_ONCE(tracker->pending.diskseq, g.diskseq);
+		WRITE_ONCE(tracker->pending.whole, g.whole);
 		/*
 		 * Publish the geometry before testing the bit; pairs with the
 		 * barrier after clear_bit() in tracker_resize_work(), so
@@ -253,6 +362,58 @@ void tracker_submit_bio(struct tracker *tracker, struct bio *bio,
 			queue_work(system_unbound_wq, &tracker->resize_work);
 	}
 	cbt_map_mark(rcu_dereference(tracker->map), sector, count);
+}
+
+/**
+ * tracker_submit_bio_parts() - account a bio sent to a whole disk in the
+ *	trackers of the partitions it overlaps.
+ * @bio: the bio; its device is a whole disk, its sector relative to it.
+ *
+ * Each tracked partition of the disk marks the part of the bio inside it,
+ * relative to its own start, placed by its recorded geometry: the bio does
+ * not name the partition, so it cannot tell that the partition moved. If it
+ * did, the recorded geometry no longer matches the partition, and the next
+ * bio sent to the partition or the next ioctl on its tracker starts a new
+ * generation, in which none of the misplaced marks survive.
+ *
+ * Costs one xarray lookup for a disk without tracked partitions.
+ *
+ * Context: rcu_read_lock() held; does not sleep.
+ */
+void tracker_submit_bio_parts(struct bio *bio)
+{
+	struct block_device *whole = bio->bi_bdev;
+	struct gendisk *disk = whole->bd_disk;
+	sector_t first = bio->bi_iter.bi_sector, last, count;
+	struct tracker_parts *parts;
+	struct tracker *tracker;
+	u64 diskseq;
+
+	parts = xa_load(&parts_index, whole->bd_dev);
+	if (!parts)
+		return;
+	count = tracker_bio_sectors(bio, whole);
+	if (!count)
+		return;
+	if (check_add_overflow(first, count - 1, &last))
+		last = (sector_t)-1;
+	diskseq = READ_ONCE(disk->diskseq);
+	list_for_each_entry_rcu(tracker, &parts->trackers, part_link) {
+		sector_t start = READ_ONCE(tracker->geo.start);
+		sector_t size = READ_ONCE(tracker->geo.capacity);
+		sector_t end = start + size - 1, from, to;
+
+		/* A media change: the partition is not known to be there. */
+		if (READ_ONCE(tracker->geo.disk) != disk ||
+		    READ_ONCE(tracker->geo.diskseq) != diskseq)
+			continue;
+		if (!size || last < start || first > end)
+			continue;
+		from = max(first, start);
+		to = min(last, end);
+		cbt_map_mark(rcu_dereference(tracker->map), from - start,
+			     to - from + 1);
+	}
 }
 
 /*
@@ -273,6 +434,24 @@ static bool __tracker_disk_gone(struct gendisk *disk)
 	return false;
 }
 
+static int __tracker_publish(struct tracker *tracker)
+{
+	int ret;
+
+	lockdep_assert_held(&registry_lock);
+	if (__tracker_disk_gone(tracker->geo.disk))
+		return -ENODEV;
+	if (xa_load(&trackers, tracker->dev))
+		return -EALREADY;
+	ret = __tracker_index(tracker);
+	if (ret)
+		return ret;
+	ret = xa_insert(&trackers, tracker->dev, tracker, GFP_KERNEL);
+	if (ret)
+		__tracker_unindex(tracker);
+	return ret == -EBUSY ? -EALREADY : ret;
+}
+
 /**
  * tracker_attach() - start tracking a device.
  * @dev: the device number.
@@ -282,6 +461,8 @@ static bool __tracker_disk_gone(struct gendisk *disk)
 int tracker_attach(dev_t dev)
 {
 	struct tracker *tracker;
+	u32 block_count, block_size;
+	sector_t capacity;
 	struct cbt_map *map;
 	struct compat_bdev h;
 	int ret;
@@ -305,32 +486,34 @@ int tracker_attach(dev_t dev)
 	INIT_WORK(&tracker->resize_work, tracker_resize_work);
 	INIT_LIST_HEAD(&tracker->release_link);
 	tracker->dev = dev;
-	tracker->disk = h.bdev->bd_disk;
-	tracker->diskseq = READ_ONCE(tracker->disk->diskseq);
-	tracker->capacity = bdev_nr_sectors(h.bdev);
-	tracker->start_sect = h.bdev->bd_start_sect;
+	tracker_geometry_of(h.bdev, &tracker->geo);
 
-	map = cbt_map_create(tracker->capacity);
+	map = cbt_map_create(tracker->geo.capacity);
 	if (IS_ERR(map)) {
 		ret = PTR_ERR(map) == -EFBIG ? -ENOMEM : PTR_ERR(map);
 		goto out_free;
 	}
 	RCU_INIT_POINTER(tracker->map, map);
+	/* Once published, @map and @tracker may go at any time. */
+	capacity = tracker->geo.capacity;
+	block_count = map->block_count;
+	block_size = 1U << map->block_shift;
 
 	mutex_lock(&registry_lock);
-	ret = __tracker_disk_gone(tracker->disk) ? -ENODEV :
-		xa_insert(&trackers, dev, tracker, GFP_KERNEL);
+	ret = __tracker_publish(tracker);
 	mutex_unlock(&registry_lock);
-	if (ret == -EBUSY)
-		ret = -EALREADY;
 	if (ret)
-		goto out_free;
+		goto out_unseen;
 	compat_bdev_close(&h);
 	pr_info("device %u:%u attached: %llu sectors, %u blocks of %u bytes\n",
-		MAJOR(dev), MINOR(dev), (unsigned long long)map->capacity,
-		map->block_count, 1U << map->block_shift);
+		MAJOR(dev), MINOR(dev), (unsigned long long)capacity,
+		block_count, block_size);
 	return 0;
 
+out_unseen:
+	/* Bios sent to the whole disk may have found it in the index. */
+	synchronize_rcu();
+	cancel_work_sync(&tracker->resize_work);
 out_free:
 	tracker_put(tracker);
 out_close:
@@ -364,6 +547,7 @@ static void __tracker_unpublish(struct tracker *tracker,
 {
 	lockdep_assert_held(&registry_lock);
 	xa_erase(&trackers, tracker->dev);
+	__tracker_unindex(tracker);
 	list_add_tail(&tracker->release_link, list);
 }
 
@@ -423,7 +607,7 @@ void tracker_disk_dying(struct gendisk *disk, struct tracker_dying_disk *d)
 	mutex_lock(&registry_lock);
 	list_add(&d->link, &dying_disks);
 	xa_for_each(&trackers, index, tracker)
-		if (READ_ONCE(tracker->disk) == disk)
+		if (tracker->geo.disk == disk)
 			__tracker_unpublish(tracker, &list);
 	mutex_unlock(&registry_lock);
 	tracker_release_list(&list);
@@ -472,7 +656,7 @@ void tracker_info(struct tracker *tracker, struct blksnap_cbt_info *info)
 {
 	struct cbt_map *map = tracker_lock_fresh(tracker);
 
-	info->device_capacity = tracker->capacity;
+	info->device_capacity = tracker->geo.capacity;
 	info->block_size = 1U << map->block_shift;
 	info->block_count = map->block_count;
 	export_uuid(info->generation_id, &map->generation);
@@ -546,7 +730,7 @@ int tracker_mark_ranges(struct tracker *tracker,
 		if (!ranges[i].sector_count ||
 		    check_add_overflow(ranges[i].sector_offset,
 				       ranges[i].sector_count, &end) ||
-		    end > tracker->capacity) {
+		    end > tracker->geo.capacity) {
 			ret = -ERANGE;
 			goto out_unlock;
 		}

@@ -17,6 +17,32 @@ struct blksnap_cbt_info;
 struct blksnap_sector_range;
 
 /**
+ * struct tracker_geometry - where a tracked device lies, as last seen.
+ * @capacity: size in sectors.
+ * @start: first sector on its disk (0 for a whole disk).
+ * @disk: the disk. Compared, never dereferenced: the del_gendisk hook
+ *	detaches the trackers of a disk before it goes, but a geometry update
+ *	racing with that hook may leave a stale pointer here, so identity is
+ *	decided by @diskseq, never by this pointer alone.
+ * @diskseq: the disk's sequence number (&gendisk.diskseq), unique for the
+ *	life of the system and bumped on every media change, such as a loop
+ *	device given another backing file; unlike a pointer it is never reused.
+ * @whole: device number of the whole disk @disk. Fixed for the life of
+ *	@disk, so not compared; it is the key under which the tracker of a
+ *	partition is found by bios sent to the whole disk.
+ *
+ * Any change of @capacity, @start, @disk or @diskseq gives the tracker a
+ * new map and generation.
+ */
+struct tracker_geometry {
+	sector_t capacity;
+	sector_t start;
+	struct gendisk *disk;
+	u64 diskseq;
+	dev_t whole;
+};
+
+/**
  * struct tracker - changed-block tracking of one block device.
  * @kref: references: one held by the registry while attached, one by each
  *	ioctl using the tracker. The bio path holds none: it finds the
@@ -25,45 +51,34 @@ struct blksnap_sector_range;
  *	snapshot, whose bio path must defer bios and sleep, will take a
  *	reference with kref_get_unless_zero() inside the RCU section.)
  * @dev: the tracked device number; the registry key.
- * @disk: the disk of @dev when attached. Compared, never dereferenced: the
- *	del_gendisk hook detaches the trackers of a disk before it goes, but a
- *	geometry update racing with that hook may leave a stale pointer here,
- *	so identity is decided by @diskseq, never by this pointer alone.
- * @diskseq: the disk's sequence number (&gendisk.diskseq), unique for the
- *	life of the system and bumped on every media change, such as a loop
- *	device given another backing file; unlike a pointer it is never reused.
  * @lock: serializes map replacement, checkpoints and reads of the map by
  *	ioctls; the bio path never takes it.
  * @map: current map, published with RCU; replaced under @lock.
- * @capacity: device size in sectors last seen; written under @lock, read
- *	locklessly by the bio path to notice a resize.
- * @start_sect: first sector of the device on its disk (0 for a whole disk),
- *	last seen; a change means the partition was re-created elsewhere.
- *	@capacity, @start_sect, @disk and @diskseq form the geometry: any
- *	change of it gives the tracker a new map and generation.
+ * @geo: geometry the map was made for; written under @lock and the
+ *	registry lock, read locklessly (READ_ONCE) by the bio path.
  * @resize_pending: set by the bio path when it queued @resize_work.
- * @pending_capacity: size the bio path saw, for @resize_work.
- * @pending_start: start sector the bio path saw, for @resize_work.
- * @pending_disk: disk the bio path saw, for @resize_work.
- * @pending_diskseq: sequence number of @pending_disk the bio path saw.
+ * @pending: geometry the bio path saw, for @resize_work; written without a
+ *	lock, so the worker may read a mix of two racing bios' views, which
+ *	only costs one more update.
  * @resize_work: replaces the map outside the bio path.
+ * @part_link: entry in the list of tracked partitions of the whole disk
+ *	@indexed_whole, read under RCU by bios sent to that disk; changed
+ *	under the registry lock.
+ * @indexed_whole: whole disk whose list holds @part_link, 0 when none
+ *	(whole disks, detached trackers); registry lock.
  * @release_link: entry in a list of trackers being detached together.
  */
 struct tracker {
 	struct kref kref;
 	dev_t dev;
-	struct gendisk *disk;
-	u64 diskseq;
 	struct mutex lock; /* see @lock above */
 	struct cbt_map __rcu *map;
-	sector_t capacity;
-	sector_t start_sect;
+	struct tracker_geometry geo;
 	unsigned long resize_pending;
-	sector_t pending_capacity;
-	sector_t pending_start;
-	struct gendisk *pending_disk;
-	u64 pending_diskseq;
+	struct tracker_geometry pending;
 	struct work_struct resize_work;
+	struct list_head part_link;
+	dev_t indexed_whole;
 	struct list_head release_link;
 };
 
@@ -81,6 +96,7 @@ struct tracker *tracker_find_rcu(dev_t dev);
 bool tracker_none(void);
 void tracker_submit_bio(struct tracker *tracker, struct bio *bio,
 			struct block_device *bdev, sector_t sector);
+void tracker_submit_bio_parts(struct bio *bio);
 
 int tracker_attach(dev_t dev);
 int tracker_detach(dev_t dev);
