@@ -10,7 +10,7 @@ DESTDIR ?=
 KREL ?= $(shell uname -r)
 
 JAVA_HOME := $(shell scripts/find-jdk 2>/dev/null)
-MVN = JAVA_HOME=$(JAVA_HOME) mvn -B --no-transfer-progress
+MVN = JAVA_HOME=$(JAVA_HOME) MAVEN_OPTS="--sun-misc-unsafe-memory-access=allow" mvn -B --no-transfer-progress
 
 .PHONY: all help deps java-home module modules java java-test vm-selftest vm-suite check demo \
 	bench-cbt install uninstall clean
