@@ -17,6 +17,7 @@
 #include <uapi/linux/blksnap.h>
 #include "ctl.h"
 #include "tracker.h"
+#include "registry.h"
 
 static_assert(sizeof(struct blksnap_version) == 16);
 static_assert(sizeof(struct blksnap_bdev) == 8);

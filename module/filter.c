@@ -37,6 +37,7 @@
 #include "compat.h"
 #include "filter.h"
 #include "tracker.h"
+#include "registry.h"
 
 /*
  * Tasks inside one of our replacement functions. Per-CPU so that the bio

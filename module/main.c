@@ -15,7 +15,7 @@
 #include "ctl.h"
 #include "filter.h"
 #include "params.h"
-#include "tracker.h"
+#include "registry.h"
 
 /*
  * 64 KiB blocks: a map costs 16 MiB per TiB tracked, and an incremental

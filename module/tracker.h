@@ -82,31 +82,11 @@ struct tracker {
 	struct list_head release_link;
 };
 
-/**
- * struct tracker_dying_disk - a disk being deleted, see tracker_disk_dying().
- * @link: entry in the registry's list of dying disks.
- * @disk: the disk.
- */
-struct tracker_dying_disk {
-	struct list_head link;
-	struct gendisk *disk;
-};
-
-struct tracker *tracker_find_rcu(dev_t dev);
-bool tracker_none(void);
+struct tracker *tracker_create(dev_t dev, struct block_device *bdev);
+void tracker_put(struct tracker *tracker);
+sector_t tracker_bio_sectors(struct bio *bio, struct block_device *bdev);
 void tracker_submit_bio(struct tracker *tracker, struct bio *bio,
 			struct block_device *bdev, sector_t sector);
-void tracker_submit_bio_parts(struct bio *bio);
-
-int tracker_attach(dev_t dev);
-int tracker_detach(dev_t dev);
-void tracker_detach_all(void);
-void tracker_disk_dying(struct gendisk *disk, struct tracker_dying_disk *d);
-void tracker_disk_dead(struct tracker_dying_disk *d);
-u32 tracker_list(dev_t *devs, u32 capacity);
-
-struct tracker *tracker_get_by_dev(dev_t dev);
-void tracker_put(struct tracker *tracker);
 void tracker_info(struct tracker *tracker, struct blksnap_cbt_info *info);
 long tracker_read(struct tracker *tracker, u32 offset, u32 length,
 		  void __user *buf, u8 *generation);

@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Partitions on the second scratch disk: partition 1 starts at 1 MiB,
@@ -173,5 +174,104 @@ class PartitionTest extends ItBase {
         we.assertExactly(ctl.readMap(whole), 0, "disk tracker, writes through " + p1);
         detach(part);
         assertEquals(List.of(whole), ctl.trackers());
+    }
+
+    /**
+     * The part of {@code r} (bytes of the whole disk) that lies inside
+     * partition 1, as bytes of the partition, or null when none does.
+     */
+    private static ByteRange insideP1(ByteRange r) {
+        long pStart = P1_START * 512;
+        long pEnd = (P1_START + P1_SIZE) * 512;
+        long from = Math.max(r.offset(), pStart);
+        long to = Math.min(r.offset() + r.length(), pEnd);
+        return from < to ? new ByteRange(from - pStart, to - from) : null;
+    }
+
+    @Test
+    @Order(4)
+    void trackedPartitionSeesWritesThroughTheWholeDisk(TestInfo ti) throws Exception {
+        SplittableRandom rnd = Seeds.forTest(ti);
+        Path p1 = Guest.partition(DISK, 1);
+        // No dirty page of the whole disk may land once the tracker is there.
+        Guest.settle(DISK);
+        DeviceId id = attach(p1);
+        CbtInfo info = freshInfo(id, p1);
+        assertEquals(P1_SIZE, info.capacitySectors());
+        long pStart = P1_START * 512;
+        long pEnd = (P1_START + P1_SIZE) * 512;
+        List<ByteRange> written = new java.util.ArrayList<>();
+        try (DiskIo io = new DiskIo(DISK)) {
+            long size = io.size();
+            // Sector 0 holds the partition table: nothing is written below
+            // the first page.
+            long low = DiskIo.PAGE;
+            // The sectors just outside the partition and the first and last
+            // inside it.
+            written.add(io.sectors(pStart - 512, 512, rnd));
+            written.add(io.sectors(pEnd, 512, rnd));
+            written.add(io.sectors(pStart, 512, rnd));
+            written.add(io.sectors(pEnd - 512, 512, rnd));
+            // Straddling each edge, 512-byte and 4 KiB aligned, and buffered.
+            for (long edge : new long[] {pStart, pEnd}) {
+                written.add(io.sectors(edge - (1 + rnd.nextInt(16)) * 512L, (2 + rnd.nextInt(31)) * 512, rnd));
+                written.add(io.direct(edge - (1 + rnd.nextInt(8)) * (long) DiskIo.PAGE,
+                        (9 + rnd.nextInt(8)) * DiskIo.PAGE, rnd));
+                written.add(io.buffered(edge - 1 - rnd.nextInt(6000), 2 + rnd.nextInt(12000), rnd));
+            }
+            // Random writes: a third inside the partition, a third within
+            // 256 KiB of one of its edges, a third anywhere on the disk.
+            for (int i = 0; i < 48; i++) {
+                int kind = rnd.nextInt(3);
+                int len = switch (kind) {
+                    case 0 -> (1 + rnd.nextInt(32)) * DiskIo.PAGE;
+                    case 1 -> (1 + rnd.nextInt(64)) * DiskIo.SECTOR;
+                    default -> 1 + rnd.nextInt(9000);
+                };
+                long from;
+                long to;
+                switch (rnd.nextInt(3)) {
+                    case 0 -> {
+                        from = pStart;
+                        to = pEnd - len;
+                    }
+                    case 1 -> {
+                        long edge = rnd.nextBoolean() ? pStart : pEnd;
+                        from = edge - (256 << 10) - len;
+                        to = edge + (256 << 10);
+                    }
+                    default -> {
+                        from = low;
+                        to = size - len;
+                    }
+                }
+                long off = from + rnd.nextLong(to - from + 1);
+                written.add(switch (kind) {
+                    case 0 -> io.direct(off / DiskIo.PAGE * DiskIo.PAGE, len, rnd);
+                    case 1 -> io.sectors(off / DiskIo.SECTOR * DiskIo.SECTOR, len, rnd);
+                    default -> io.buffered(off, len, rnd);
+                });
+            }
+            // One 4 MiB O_DIRECT write over the partition's end, so the
+            // block layer may split it on the way down.
+            long big = 4 << 20;
+            written.add(io.direct(pEnd - (1 + rnd.nextLong(big / DiskIo.PAGE - 1)) * DiskIo.PAGE, (int) big,
+                    rnd));
+        }
+        Blocks exp = expect(info);
+        int inside = 0;
+        for (ByteRange r : written) {
+            ByteRange part = insideP1(r);
+            if (part != null) {
+                exp.cover(part.offset(), part.length());
+                inside++;
+            }
+        }
+        System.out.println("[writes] " + written.size() + " through " + DISK + ", " + inside
+                + " of them reach " + p1);
+        assertTrue(inside > 0 && inside < written.size(), "the writes must fall both inside and outside " + p1);
+        exp.assertExactly(ctl.readMap(id), 0, written.size() + " writes through " + DISK + " to tracked " + p1
+                + " (sectors " + P1_START + ".." + (P1_START + P1_SIZE - 1) + ")");
+        assertEquals(List.of(id), ctl.trackers(), "only the partition is tracked");
     }
 }

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef __BLKSNAP_REGISTRY_H
+#define __BLKSNAP_REGISTRY_H
+
+#include <linux/types.h>
+#include <linux/list.h>
+
+struct bio;
+struct gendisk;
+struct tracker;
+
+/**
+ * struct tracker_dying_disk - a disk being deleted, see tracker_disk_dying().
+ * @link: entry in the registry's list of dying disks.
+ * @disk: the disk.
+ */
+struct tracker_dying_disk {
+	struct list_head link;
+	struct gendisk *disk;
+};
+
+struct tracker *tracker_find_rcu(dev_t dev);
+bool tracker_none(void);
+void tracker_submit_bio_parts(struct bio *bio);
+
+int tracker_attach(dev_t dev);
+int tracker_detach(dev_t dev);
+void tracker_detach_all(void);
+void tracker_disk_dying(struct gendisk *disk, struct tracker_dying_disk *d);
+void tracker_disk_dead(struct tracker_dying_disk *d);
+u32 tracker_list(dev_t *devs, u32 capacity);
+struct tracker *tracker_get_by_dev(dev_t dev);
+
+void registry_lock(void);
+void registry_unlock(void);
+void registry_assert_held(void);
+int __registry_reindex(struct tracker *tracker);
+
+#endif /* __BLKSNAP_REGISTRY_H */
