@@ -96,6 +96,9 @@ struct blksnap_bdev {
  *
  * Errors: ENODEV no such block device; EALREADY a tracker is already
  * attached; ENOMEM the changed-block map could not be allocated.
+ *
+ * Opening a device number can create the device: the loop driver, for
+ * one, makes /dev/loopN on first open. Such a device has 0 sectors.
  */
 struct blksnap_tracker_attach {
 	struct blksnap_bdev dev;
@@ -112,7 +115,8 @@ struct blksnap_tracker_attach {
  *	@capacity entries were written and the caller may ask again.
  *
  * Errors: E2BIG @capacity above BLKSNAP_TRACKER_LIST_MAX; EFAULT @capacity is
- * non-zero and @devices is not a valid buffer.
+ * non-zero and @devices is NULL, or entries could not be written to it;
+ * ENOMEM no memory for the copy.
  */
 struct blksnap_tracker_list {
 	__u64 devices;
@@ -192,7 +196,7 @@ struct blksnap_sector_range {
  * All ranges are checked before any is marked: a bad range marks nothing.
  *
  * Errors: ENOENT no tracker; E2BIG @count too large; ERANGE a range is empty
- * or runs past the end of the device.
+ * or runs past the end of the device; ENOMEM no memory for the copy.
  */
 struct blksnap_cbt_mark_dirty {
 	struct blksnap_bdev dev;
