@@ -57,7 +57,7 @@ demo: deps modules java
 	tests/vm/run --kernel 6.1 --disks 1x1G --timeout 900 \
 		--module build/lanes/6.1/blksnap.ko -- tests/demo/guest-demo
 
-bench-cbt: deps modules
+bench-cbt: deps modules java
 	tests/vm/run --kernel 6.1 --disks 2x1G --timeout 3000 \
 		--module build/lanes/6.1/blksnap.ko -- tests/bench/guest-bench-cbt
 
