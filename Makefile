@@ -12,7 +12,7 @@ KREL ?= $(shell uname -r)
 JAVA_HOME := $(shell scripts/find-jdk 2>/dev/null)
 MVN = JAVA_HOME=$(JAVA_HOME) MAVEN_OPTS="--sun-misc-unsafe-memory-access=allow" mvn -B --no-transfer-progress
 
-.PHONY: all help deps java-home module modules java java-test vm-selftest vm-suite check demo \
+.PHONY: all help deps java-home module modules java java-test vm-selftest vm-suite check debug-kernel check-debug demo \
 	bench-cbt install uninstall clean
 
 all: module java
@@ -21,6 +21,7 @@ help:
 	@echo "make            build blksnap.ko for the running kernel (or KDIR=...) and the Java artifacts"
 	@echo "make check      install what is missing (as root), build on every lane, run unit and VM tests"
 	@echo "make demo       boot a VM, track an ext4 disk under load, print CBT info and changed ranges"
+	@echo "make check-debug  the VM suite on a KASAN/lockdep/kmemleak kernel (built once, cached)"
 	@echo "make bench-cbt  fio overhead of the filter and the tracker, side by side in one VM run"
 	@echo "make modules    build build/lanes/{$(LANES)}/blksnap.ko with W=1 (warnings fail)"
 	@echo "make install    module into /lib/modules/\$$(uname -r)/extra, launcher into $(PREFIX)/bin"
@@ -52,6 +53,15 @@ vm-suite: modules java
 	tests/run-vm-suite --lanes "$(LANES)"
 
 check: deps modules java-test vm-selftest vm-suite
+
+# The debug-kernel lane (KASAN, lockdep, kmemleak, UBSAN, fault injection):
+# the first run builds the kernel (15-40 minutes on 2 cores, cached).
+debug-kernel: deps
+	tests/vm/debug-kernel/build
+
+check-debug: debug-kernel java
+	scripts/build-module debug
+	tests/run-vm-suite --lanes debug
 
 demo: deps modules java
 	tests/vm/run --kernel 6.1 --disks 1x1G --timeout 900 \
