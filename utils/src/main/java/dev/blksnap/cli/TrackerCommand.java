@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 package dev.blksnap.cli;
 
+import dev.blksnap.BlksnapException;
 import dev.blksnap.DeviceId;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -30,46 +31,58 @@ final class TrackerCommand {
 	public record ListView(List<TrackerView> trackers) {
 	}
 
-	@Command(name = "attach", mixinStandardHelpOptions = true, versionProvider = BlksnapCommand.CliVersion.class,
-			header = "Start tracking the writes to DEVICE.",
-			description = "Start tracking the writes to DEVICE. The tracker begins a new generation with an empty "
-					+ "map: checkpoint, take a full backup, and use 'blksnap cbt map' for the next ones.")
-	static final class Attach extends LeafCommand {
+	/** Attach and detach: one device in, its new state out. */
+	abstract static class StateChange extends LeafCommand {
 		@Parameters(paramLabel = "DEVICE", description = "block device path or MAJ:MIN",
 				converter = DeviceConverter.class)
 		DeviceId device;
 
+		/** Whether the device is tracked after a successful {@link #change}. */
+		abstract boolean tracked();
+
+		abstract void change(Control control, DeviceId device) throws BlksnapException;
+
 		@Override
-		public Integer call() throws Exception {
+		public final Integer call() throws Exception {
 			try (Control control = openControl()) {
-				control.attach(device);
+				change(control, device);
 			}
 			if (json())
-				Output.json(out(), new StateView(device.toString(), nameOf(device), true));
+				Output.json(out(), new StateView(device.toString(), nameOf(device), tracked()));
 			else
-				out().println(label(device) + ": tracker attached");
+				out().println(label(device) + (tracked() ? ": tracker attached" : ": tracker detached"));
 			return ExitCodes.OK;
+		}
+	}
+
+	@Command(name = "attach", mixinStandardHelpOptions = true, versionProvider = BlksnapCommand.CliVersion.class,
+			header = "Start tracking the writes to DEVICE.",
+			description = "Start tracking the writes to DEVICE. The tracker begins a new generation with an empty "
+					+ "map: checkpoint, take a full backup, and use 'blksnap cbt map' for the next ones.")
+	static final class Attach extends StateChange {
+		@Override
+		boolean tracked() {
+			return true;
+		}
+
+		@Override
+		void change(Control control, DeviceId device) throws BlksnapException {
+			control.attach(device);
 		}
 	}
 
 	@Command(name = "detach", mixinStandardHelpOptions = true, versionProvider = BlksnapCommand.CliVersion.class,
 			header = "Stop tracking DEVICE.",
 			description = "Stop tracking DEVICE. Its change map is dropped: the next backup must be full.")
-	static final class Detach extends LeafCommand {
-		@Parameters(paramLabel = "DEVICE", description = "block device path or MAJ:MIN",
-				converter = DeviceConverter.class)
-		DeviceId device;
+	static final class Detach extends StateChange {
+		@Override
+		boolean tracked() {
+			return false;
+		}
 
 		@Override
-		public Integer call() throws Exception {
-			try (Control control = openControl()) {
-				control.detach(device);
-			}
-			if (json())
-				Output.json(out(), new StateView(device.toString(), nameOf(device), false));
-			else
-				out().println(label(device) + ": tracker detached");
-			return ExitCodes.OK;
+		void change(Control control, DeviceId device) throws BlksnapException {
+			control.detach(device);
 		}
 	}
 
