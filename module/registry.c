@@ -268,6 +268,12 @@ static bool __tracker_disk_gone(struct gendisk *disk)
 	return false;
 }
 
+/*
+ * Make @tracker visible to the bio path and to ioctls. Every step that can
+ * fail comes before anything becomes visible, so a failure needs no grace
+ * period: the slot is reserved first (a reserved entry reads as NULL), and
+ * storing into it cannot fail.
+ */
 static int __tracker_publish(struct tracker *tracker)
 {
 	int ret;
@@ -277,13 +283,26 @@ static int __tracker_publish(struct tracker *tracker)
 		return -ENODEV;
 	if (xa_load(&trackers, tracker->dev))
 		return -EALREADY;
-	ret = __tracker_index(tracker);
+	ret = xa_reserve(&trackers, tracker->dev, GFP_KERNEL);
 	if (ret)
 		return ret;
-	ret = xa_insert(&trackers, tracker->dev, tracker, GFP_KERNEL);
-	if (ret)
-		__tracker_unindex(tracker);
-	return ret == -EBUSY ? -EALREADY : ret;
+	ret = __tracker_index(tracker);
+	if (ret) {
+		xa_release(&trackers, tracker->dev);
+		return ret;
+	}
+	xa_store(&trackers, tracker->dev, tracker, GFP_KERNEL);
+	return 0;
+}
+
+static bool tracker_attached(dev_t dev)
+{
+	bool attached;
+
+	rcu_read_lock();
+	attached = xa_load(&trackers, dev);
+	rcu_read_unlock();
+	return attached;
 }
 
 /**
@@ -301,6 +320,9 @@ int tracker_attach(dev_t dev)
 	struct compat_bdev h;
 	int ret;
 
+	/* The cheap answer first; __tracker_publish() has the final word. */
+	if (tracker_attached(dev))
+		return -EALREADY;
 	/*
 	 * Open before taking registry_mutex: opening may load a driver or
 	 * take driver locks held around del_gendisk, whose hook takes
@@ -333,9 +355,7 @@ int tracker_attach(dev_t dev)
 	return 0;
 
 out_unseen:
-	/* Bios sent to the whole disk may have found it in the index. */
-	synchronize_rcu();
-	cancel_work_sync(&tracker->resize_work);
+	/* Never visible (see __tracker_publish()): no bio can hold it. */
 	tracker_put(tracker);
 out_close:
 	compat_bdev_close(&h);

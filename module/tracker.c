@@ -34,7 +34,10 @@ static void tracker_release(struct kref *kref)
 {
 	struct tracker *tracker = container_of(kref, struct tracker, kref);
 
-	/* Only reached after a grace period since the tracker left the xarray. */
+	/*
+	 * Only reached after a grace period since the tracker left the xarray,
+	 * or when it never entered it.
+	 */
 	cbt_map_destroy(rcu_dereference_protected(tracker->map, 1));
 	kfree(tracker);
 }

@@ -150,6 +150,22 @@ final class DiskIo implements AutoCloseable {
         return out;
     }
 
+    /** The bytes {@link #direct(long, int, SplittableRandom)} writes for a generator in this state. */
+    static byte[] pattern(int length, SplittableRandom rnd) {
+        ByteBuffer buf = ByteBuffer.allocate(length);
+        fill(buf, rnd);
+        return buf.array();
+    }
+
+    /** Whether the device holds, at {@code offset}, what a direct write with {@code rnd} put there. */
+    boolean holds(long offset, int length, SplittableRandom rnd) throws IOException {
+        return holdsBytes(offset, pattern(length, rnd));
+    }
+
+    boolean holdsBytes(long offset, byte[] want) throws IOException {
+        return java.util.Arrays.equals(want, readDirect(offset, want.length));
+    }
+
     @Override
     public void close() throws IOException {
         try (direct; buffered) {

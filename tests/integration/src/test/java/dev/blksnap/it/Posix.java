@@ -23,6 +23,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 @SuppressWarnings("restricted") // the point of this class: plain libc calls
 final class Posix {
+    static final int EIO = 5;
     static final int O_RDONLY = 0;
     static final int O_WRONLY = 1;
     static final int O_RDWR = 2;
@@ -93,6 +94,19 @@ final class Posix {
                         + (n < 0 ? ", errno " + errno(st) : ""));
             }
         } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** pwrite(2) as it is: the byte count, or -errno. */
+    static long pwriteRaw(int fd, MemorySegment buf, long offset) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            long n = (long) PWRITE.invokeExact(st, fd, buf, buf.byteSize(), offset);
+            return n >= 0 ? n : -errno(st);
+        } catch (RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {
             throw new IllegalStateException(t);

@@ -29,6 +29,12 @@ import java.util.stream.Stream;
  */
 final class Devices {
     static final int LOOP_MAJOR = 7;
+    /**
+     * Majors whose driver creates a disk when a missing minor is opened
+     * (the block layer's probe on open): loop, and md where it is built in
+     * (the debug lane), so attaching to 9:0 creates md0.
+     */
+    private static final Set<Integer> CREATED_ON_OPEN = Set.of(LOOP_MAJOR, 9);
     private static final long LOOP_CTL_REMOVE = 0x4C81;
     private static final long MIB = 1 << 20;
 
@@ -133,11 +139,12 @@ final class Devices {
     /**
      * Whether a device number may name a block device (now or earlier in the
      * run): only such a number can get a tracker. The whole loop major
-     * counts, since the chaos thread creates loop devices at any time.
+     * counts, since the chaos thread creates loop devices at any time, and
+     * so does every major whose devices appear on open.
      */
     boolean mayExist(int major, int minor) {
         return major >= 0 && minor >= 0 && major <= DeviceId.MAX_MAJOR && minor <= DeviceId.MAX_MINOR
-                && (major == LOOP_MAJOR || seen.contains(new DeviceId(major, minor)));
+                && (CREATED_ON_OPEN.contains(major) || seen.contains(new DeviceId(major, minor)));
     }
 
     private void plug(Loop l) throws IOException {

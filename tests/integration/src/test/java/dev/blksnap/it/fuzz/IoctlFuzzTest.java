@@ -12,7 +12,6 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -20,7 +19,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
@@ -54,10 +52,14 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * and never claims to have used memory that is not there. Afterwards every
  * tracker detaches, the list is empty, the module unloads and loads again,
  * and the kernel log has no new report (the VM bench also judges it: an
- * oops fails the lane).
+ * oops fails the lane; on the debug lane the per-test kmemleak check,
+ * dev.blksnap.it.kernel.KmemleakCheck, sees what the run and the unload
+ * left behind).
  *
  * <p>Environment: BLKSNAP_FUZZ_CALLS (ioctl calls in all, default 20000;
- * 0 skips), BLKSNAP_FUZZ_THREADS (default 4), BLKSNAP_FUZZ_SEED (default
+ * 0 skips), BLKSNAP_FUZZ_THREADS (default 16:
+ * most calls that succeed wait for an RCU grace period, so threads beyond
+ * the CPU count still add calls per second), BLKSNAP_FUZZ_SEED (default
  * random). Every thread draws from its own generator split off the seed, so
  * a seed replays each thread's sequence of calls exactly (the interleaving
  * of the threads and of the hot-plug events is up to the scheduler).
@@ -68,7 +70,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 @Order(100)
 class IoctlFuzzTest {
     private static final Path CONTROL = Path.of("/dev/blksnap-control");
-    private static final Path KMEMLEAK = Path.of("/sys/kernel/debug/kmemleak");
     private static final Pattern KERNEL_REPORT = Pattern.compile(
             "BUG:|WARNING:|KASAN|UBSAN|KFENCE|Oops|general protection|possible circular|possible recursive"
                     + "|suspected memory leak|lockdep|INFO: task .* blocked|stack-protector|refcount_t");
@@ -96,6 +97,8 @@ class IoctlFuzzTest {
         final long calls;
         final SplittableRandom rnd;
         final long[][] counts = new long[table.size()][POSITIVE + 1];
+        /** Nanoseconds spent in the kernel per ioctl and result, to see what the run's time goes to. */
+        final long[][] nanos = new long[table.size()][POSITIVE + 1];
         final byte[] sent = new byte[64];
 
         Worker(int index, long calls, SplittableRandom rnd) {
@@ -150,8 +153,11 @@ class IoctlFuzzTest {
             }
             boolean argBad = place(c, size);
             MemorySegment.copy(c.scratch, JAVA_BYTE, 0, sent, 0, (int) size);
+            long t0 = System.nanoTime();
             int rc = RawIoctl.ioctl(fd, c.request, MemorySegment.ofAddress(c.argAddress));
-            counts[k][rc == 0 ? 0 : rc > 0 ? POSITIVE : Math.min(-rc, POSITIVE - 1)]++;
+            int column = rc == 0 ? 0 : rc > 0 ? POSITIVE : Math.min(-rc, POSITIVE - 1);
+            nanos[k][column] += System.nanoTime() - t0;
+            counts[k][column]++;
 
             String wrong;
             if (spec.unknown()) {
@@ -232,12 +238,12 @@ class IoctlFuzzTest {
     @Timeout(value = 12, unit = TimeUnit.HOURS) // the VM's own timeout is the real limit
     void ioctlsWithRandomAndBoundaryInputFromManyThreads() throws Exception {
         long calls = envLong("BLKSNAP_FUZZ_CALLS", 20000);
-        int threads = (int) envLong("BLKSNAP_FUZZ_THREADS", 4);
+        int threads = (int) envLong("BLKSNAP_FUZZ_THREADS", 16);
         long seed = envLong("BLKSNAP_FUZZ_SEED", new SplittableRandom().nextLong() & Long.MAX_VALUE);
         assumeTrue(calls > 0, "BLKSNAP_FUZZ_CALLS=0: fuzzing skipped");
         String lane = System.getenv().getOrDefault("BLKSNAP_LANE", "LANE");
         System.out.println("[seed] IoctlFuzzTest: seed " + seed + ", " + calls + " calls, " + threads
-                + " threads; replay with: " + (threads != 4 ? "BLKSNAP_FUZZ_THREADS=" + threads + " " : "")
+                + " threads; replay with: " + (threads != 16 ? "BLKSNAP_FUZZ_THREADS=" + threads + " " : "")
                 + "tests/run-vm-suite --lanes " + lane + " --fuzz-calls " + calls + " --fuzz-seed " + seed);
 
         ensureModuleLoaded();
@@ -249,7 +255,6 @@ class IoctlFuzzTest {
         }
         Native.runOk("modprobe", "-d", env("BLKSNAP_LANE_ROOT"), "loop");
         int dmesgBefore = dmesg().size();
-        Set<String> leaksBefore = kmemleak();
 
         List<Path> disks = new ArrayList<>();
         for (String d : env("BLKSNAP_DISKS").trim().split("\\s+")) {
@@ -334,8 +339,6 @@ class IoctlFuzzTest {
         Native.Result rm = Native.run("rmmod", "blksnap");
         assertEquals(0, rm.exit(), () -> "rmmod after the fuzzing failed: " + rm + "; seed " + seed);
         assertFalse(Files.isDirectory(Path.of("/sys/module/blksnap")), "/sys/module/blksnap after rmmod");
-        Set<String> leaks = kmemleak();
-        leaks.removeAll(leaksBefore);
         ensureModuleLoaded();
 
         List<String> kernel = new ArrayList<>();
@@ -359,10 +362,6 @@ class IoctlFuzzTest {
             why.append("the kernel reported during the run:\n");
             kernel.stream().limit(40).forEach(l -> why.append("  ").append(l).append('\n'));
         }
-        if (!leaks.isEmpty()) {
-            why.append("kmemleak: ").append(leaks.size()).append(" new unreferenced objects after rmmod:\n");
-            leaks.stream().limit(10).forEach(l -> why.append(l).append('\n'));
-        }
         if (!why.isEmpty()) {
             fail(why + "replay: tests/run-vm-suite --lanes " + lane + " --fuzz-calls " + calls + " --fuzz-seed "
                     + seed);
@@ -372,10 +371,12 @@ class IoctlFuzzTest {
 
     private void printTable(List<Worker> workers, double secs) {
         long[][] all = new long[table.size()][POSITIVE + 1];
+        long[][] nanos = new long[table.size()][POSITIVE + 1];
         for (Worker w : workers) {
             for (int k = 0; k < all.length; k++) {
                 for (int e = 0; e <= POSITIVE; e++) {
                     all[k][e] += w.counts[k][e];
+                    nanos[k][e] += w.nanos[k][e];
                 }
             }
         }
@@ -389,23 +390,34 @@ class IoctlFuzzTest {
                 }
             }
         }
-        StringBuilder sb = new StringBuilder(String.format("[fuzz] %-18s", "ioctl \\ result"));
+        long[][] micros = new long[all.length][POSITIVE + 1];
+        for (int k = 0; k < all.length; k++) {
+            for (int e : columns) {
+                micros[k][e] = all[k][e] == 0 ? 0 : nanos[k][e] / all[k][e] / 1000;
+            }
+        }
+        System.out.print(table("calls by ioctl and result", all, columns, true)
+                + table("mean time in the call, us", micros, columns, false));
+        System.out.printf("[fuzz] %d calls in %.1f s, %.0f calls/s, %d distinct (ioctl, result) outcomes,"
+                + " %d contract violations%n", done.get(), secs, done.get() / secs, outcomes, violationCount.get());
+    }
+
+    private String table(String title, long[][] cells, Set<Integer> columns, boolean total) {
+        StringBuilder sb = new StringBuilder(String.format("[fuzz] %s%n[fuzz] %-18s", title, "ioctl \\ result"));
         for (int e : columns) {
             sb.append(String.format("%10s", e == 0 ? "0" : e == POSITIVE ? ">0" : Errno.name(e)));
         }
-        sb.append(String.format("%10s%n", "total"));
-        for (int k = 0; k < all.length; k++) {
+        sb.append(total ? String.format("%10s%n", "total") : "\n");
+        for (int k = 0; k < cells.length; k++) {
             sb.append(String.format("[fuzz] %-18s", table.get(k).name()));
             long sum = 0;
             for (int e : columns) {
-                sb.append(String.format("%10d", all[k][e]));
-                sum += all[k][e];
+                sb.append(String.format("%10d", cells[k][e]));
+                sum += cells[k][e];
             }
-            sb.append(String.format("%10d%n", sum));
+            sb.append(total ? String.format("%10d%n", sum) : "\n");
         }
-        System.out.print(sb);
-        System.out.printf("[fuzz] %d calls in %.1f s, %.0f calls/s, %d distinct (ioctl, result) outcomes,"
-                + " %d contract violations%n", done.get(), secs, done.get() / secs, outcomes, violationCount.get());
+        return sb.toString();
     }
 
     private static String env(String name) {
@@ -429,35 +441,5 @@ class IoctlFuzzTest {
 
     private static List<String> dmesg() {
         return Native.runOk("dmesg").lines().toList();
-    }
-
-    /**
-     * The objects kmemleak holds unreferenced now (each with its backtrace),
-     * after two scans; empty when the kernel has no kmemleak (stock lanes).
-     */
-    private static Set<String> kmemleak() throws IOException, InterruptedException {
-        Set<String> out = new LinkedHashSet<>();
-        if (!Files.exists(KMEMLEAK)) {
-            return out;
-        }
-        for (int i = 0; i < 2; i++) {
-            Files.writeString(KMEMLEAK, "scan");
-        }
-        StringBuilder cur = null;
-        for (String line : Files.readAllLines(KMEMLEAK)) {
-            if (line.startsWith("unreferenced object")) {
-                if (cur != null) {
-                    out.add(cur.toString());
-                }
-                cur = new StringBuilder();
-            }
-            if (cur != null) {
-                cur.append(line).append('\n');
-            }
-        }
-        if (cur != null) {
-            out.add(cur.toString());
-        }
-        return out;
     }
 }

@@ -1,0 +1,505 @@
+// SPDX-License-Identifier: GPL-2.0
+package dev.blksnap.it;
+
+import dev.blksnap.BlksnapControl;
+import dev.blksnap.BlksnapException;
+import dev.blksnap.CbtInfo;
+import dev.blksnap.DeviceId;
+import dev.blksnap.KernelOutOfMemoryException;
+import dev.blksnap.SectorRange;
+import dev.blksnap.internal.RawIoctl;
+import dev.blksnap.it.fault.Aim;
+import dev.blksnap.it.fault.FailNth;
+import dev.blksnap.it.fault.FaultInjector;
+import dev.blksnap.it.fault.FaultPoint;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+import org.junit.jupiter.api.TestInstance;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static dev.blksnap.it.fault.FaultPoint.MAKE_REQUEST;
+import static dev.blksnap.it.fault.FaultPoint.PAGE_ALLOC;
+import static dev.blksnap.it.fault.FaultPoint.SLAB;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * blksnap.ko under injected faults (the debug lane; skipped on kernels
+ * without fault injection): every allocation the module's load and each
+ * ioctl make fails once in turn; random allocation failures hit write
+ * tracking under load, a resize, hot-unplug and unload; I/O errors hit a
+ * tracked disk. Each failure must end in a clean errno or a tracker that
+ * reports itself broken, never an oops, a leak (the per-test kmemleak
+ * check), a hang, or a failed or lost write on the device. Every test
+ * prints how many faults it injected; the class prints the total.
+ */
+@Order(8)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class FaultInjectionTest extends ItBase {
+    private static final long LOOP_CTL_REMOVE = 0x4C81;
+    private final Path disk = Guest.disk(1);
+    private final Path ioErrorDisk = Guest.disk(2);
+    private final Map<String, Long> injected = new LinkedHashMap<>();
+
+    @BeforeAll
+    void faultInjectionKernel() {
+        assumeTrue(FaultPoint.allAvailable(), "this kernel has no fault injection in debugfs (the debug lane has)");
+    }
+
+    @AfterAll
+    void total() {
+        long sum = injected.values().stream().mapToLong(Long::longValue).sum();
+        System.out.println("[faults] FaultInjectionTest: " + sum + " faults injected and survived " + injected);
+    }
+
+    private void count(String what, long faults) {
+        injected.merge(what, faults, Long::sum);
+        System.out.println("[faults] " + what + ": " + faults + " faults injected");
+    }
+
+    /** "ok" or the errno name a library call ended with. */
+    private static String outcome(BlksnapCall call) {
+        try {
+            call.run();
+            return "ok";
+        } catch (BlksnapException e) {
+            return e.errnoName();
+        }
+    }
+
+    @FunctionalInterface
+    private interface BlksnapCall {
+        void run() throws BlksnapException;
+    }
+
+    private static List<String> insmod() {
+        List<String> cmd = Guest.list("insmod", Guest.moduleFile().toString());
+        cmd.addAll(Guest.insmodArgs());
+        return cmd;
+    }
+
+    private static void rmmod() {
+        Guest.runOk("rmmod", "blksnap");
+        assertFalse(Guest.moduleLoaded(), "/sys/module/blksnap after rmmod");
+    }
+
+    @Test
+    @Order(1)
+    void moduleLoadSurvivesEachOfItsAllocationsFailing() throws Exception {
+        ctl.close();
+        ctl = null;
+        rmmod();
+        long faults = 0;
+        FailNth.aimAt(Aim.MODULE_AREA);
+        try {
+            for (int n = 1; ; n++) {
+                assertTrue(n <= 500, "module load still reaches new allocations after 500 runs");
+                long before = FailNth.times();
+                Guest.Result r = Guest.run(Aim.failNth(n, insmod()), Map.of());
+                boolean fired = FailNth.times() < before;
+                faults += fired ? 1 : 0;
+                if (r.exit() != 0) {
+                    assertTrue(fired, "insmod failed with no fault injected: " + r.stderr());
+                    assertFalse(Guest.moduleLoaded(), "a failed load left /sys/module/blksnap");
+                    assertFalse(Files.exists(Guest.CONTROL), "a failed load left " + Guest.CONTROL);
+                    assertTrue(r.stderr().contains("Cannot allocate memory"),
+                            "allocation " + n + " of the load failed, insmod said: " + r.stderr().strip());
+                    continue;
+                }
+                // Loaded, with or without a fault on the way: it must work.
+                Guest.waitUntil(Guest.CONTROL + " to appear", Duration.ofSeconds(10),
+                        () -> Files.exists(Guest.CONTROL));
+                try (BlksnapControl c = BlksnapControl.open()) {
+                    c.version();
+                    assertEquals(List.of(), c.trackers());
+                }
+                if (!fired) {
+                    System.out.println("[faults] module load: " + (n - 1) + " allocations, each failed once");
+                    break;
+                }
+                rmmod();
+            }
+        } finally {
+            FailNth.resetPoints();
+            Guest.ensureModuleLoaded();
+        }
+        count("module load", faults);
+    }
+
+    @Test
+    @Order(2)
+    void everyIoctlSurvivesEachOfItsAllocationsFailing(TestInfo ti) throws Exception {
+        SplittableRandom rnd = Seeds.forTest(ti);
+        DeviceId id = DeviceId.of(disk);
+        Guest.settle(disk);
+        long faults = 0;
+        try (DiskIo io = new DiskIo(disk); FailNth nth = new FailNth(Aim.module("blksnap", 32))) {
+            faults += nth.sweep("attach " + disk, 300, n -> outcome(() -> ctl.attach(id)), (n, fired, out) -> {
+                boolean listed = ctl.trackers().contains(id);
+                assertTrue(out.equals("ok") || fired && out.equals("ENOMEM"),
+                        "attach with allocation " + n + " failing (" + fired + "): " + out);
+                assertEquals(out.equals("ok"), listed, "attach answered " + out + ", tracker listed: " + listed);
+                if (fired && listed) {
+                    ctl.detach(id);
+                }
+            });
+            stillTracks(io, id, rnd, "attach");
+            List<SectorRange> ranges = new ArrayList<>();
+            long sectors = Guest.sizeSectors(disk);
+            for (int i = 0; i < 64; i++) {
+                ranges.add(new SectorRange(rnd.nextLong(sectors - 8), 1 + rnd.nextInt(8)));
+            }
+            Map<String, BlksnapCall> calls = new LinkedHashMap<>();
+            calls.put("cbt info", () -> ctl.cbtInfo(id));
+            calls.put("cbt read", () -> ctl.readMap(id));
+            calls.put("cbt mark-dirty", () -> ctl.markDirty(id, ranges));
+            calls.put("cbt checkpoint", () -> ctl.checkpoint(id));
+            calls.put("tracker list", () -> ctl.trackers());
+            for (Map.Entry<String, BlksnapCall> call : calls.entrySet()) {
+                faults += nth.sweep(call.getKey(), 300, n -> outcome(call.getValue()), (n, fired, out) -> {
+                    assertTrue(out.equals("ok") || fired && out.equals("ENOMEM"),
+                            call.getKey() + " with allocation " + n + " failing (" + fired + "): " + out);
+                    assertTrue(ctl.trackers().contains(id), "tracker gone after " + call.getKey());
+                });
+                stillTracks(io, id, rnd, call.getKey());
+            }
+            BitSet marked = Blocks.changed(ctl.readMap(id), 0);
+            CbtInfo info = ctl.cbtInfo(id);
+            for (SectorRange r : ranges) {
+                Blocks want = expect(info).cover(r.offset() * 512, r.count() * 512);
+                BitSet missing = want.bits();
+                missing.andNot(marked);
+                assertTrue(missing.isEmpty(), "mark-dirty range " + r + " not in the map: blocks " + missing);
+            }
+            faults += nth.sweep("detach " + disk, 300, n -> outcome(() -> ctl.detach(id)), (n, fired, out) -> {
+                boolean listed = ctl.trackers().contains(id);
+                assertTrue(out.equals("ok") || fired && out.equals("ENOMEM"),
+                        "detach with allocation " + n + " failing (" + fired + "): " + out);
+                assertEquals(!out.equals("ok"), listed, "detach answered " + out + ", tracker listed: " + listed);
+                if (fired && !listed) {
+                    ctl.attach(id);
+                }
+            });
+        } finally {
+            if (ctl.trackers().contains(id)) {
+                ctl.detach(id);
+            }
+        }
+        count("ioctls, each allocation failed once", faults);
+    }
+
+    /** A write after the faults is still marked: the tracker survived. */
+    private void stillTracks(DiskIo io, DeviceId id, SplittableRandom rnd, String after) throws Exception {
+        CbtInfo info = ctl.cbtInfo(id);
+        assertFalse(info.corrupted(), "the map reports itself incomplete after faults in " + after);
+        long page = rnd.nextLong(info.capacityBytes() / DiskIo.PAGE);
+        io.direct(page * DiskIo.PAGE, DiskIo.PAGE, rnd);
+        int block = (int) (page * DiskIo.PAGE / info.blockSize());
+        assertTrue(Blocks.changed(ctl.readMap(id), 0).get(block),
+                "a write to block " + block + " after faults in " + after + " is not in the map");
+    }
+
+    @Test
+    @Order(3)
+    void trackedWritesUnderRandomAllocationFailuresLandAndAreMarked(TestInfo ti) throws Exception {
+        SplittableRandom rnd = Seeds.forTest(ti);
+        for (int probability : new int[] {10, 100}) {
+            DeviceId id = attach(disk);
+            long pages = Guest.sizeSectors(disk) * 512 / DiskIo.PAGE;
+            Map<Long, Long> written = new ConcurrentHashMap<>();
+            AtomicReference<Throwable> writerFailed = new AtomicReference<>();
+            Map<String, AtomicLong> answers = new ConcurrentHashMap<>();
+            long faults;
+            long writerSeed = rnd.nextLong();
+            try (DiskIo io = new DiskIo(disk);
+                    FaultInjector f = FaultInjector.arm(Set.of(SLAB, PAGE_ALLOC), Aim.module("blksnap", 32),
+                            probability)) {
+                AtomicBoolean done = new AtomicBoolean();
+                Thread writer = Thread.ofPlatform().name("fault-writer").start(() -> {
+                    SplittableRandom w = new SplittableRandom(writerSeed);
+                    try {
+                        for (int i = 0; i < 400; i++) {
+                            long page = w.nextLong(pages);
+                            long seed = w.nextLong();
+                            io.direct(page * DiskIo.PAGE, DiskIo.PAGE, new SplittableRandom(seed));
+                            written.put(page, seed);
+                        }
+                    } catch (Throwable t) {
+                        writerFailed.set(t);
+                    } finally {
+                        done.set(true);
+                    }
+                });
+                List<SectorRange> one = List.of(new SectorRange(0, 1));
+                List<BlksnapCall> calls = List.of(() -> ctl.cbtInfo(id), () -> ctl.readMap(id),
+                        () -> ctl.markDirty(id, one), () -> ctl.checkpoint(id), () -> ctl.trackers());
+                while (!done.get()) {
+                    String out = outcome(calls.get(rnd.nextInt(calls.size())));
+                    answers.computeIfAbsent(out, k -> new AtomicLong()).incrementAndGet();
+                    assertTrue(out.equals("ok") || out.equals("ENOMEM"), "an ioctl under faults answered " + out);
+                }
+                writer.join();
+                faults = f.injected();
+            }
+            if (writerFailed.get() != null) {
+                throw new AssertionError("a write to the tracked disk failed under allocation faults ("
+                        + probability + "%)", writerFailed.get());
+            }
+            System.out.println("[faults] " + probability + "%: ioctl answers " + answers + ", " + written.size()
+                    + " pages written");
+            verifyPages(disk, written);
+            CbtInfo info = ctl.cbtInfo(id);
+            if (info.corrupted()) {
+                System.out.println("[faults] the map reports itself incomplete after " + probability + "%");
+            } else {
+                BitSet marked = Blocks.changed(ctl.readMap(id), 0);
+                for (long page : written.keySet()) {
+                    int block = (int) (page * DiskIo.PAGE / info.blockSize());
+                    assertTrue(marked.get(block), "page " + page + " written under faults, block " + block
+                            + " not marked, map not flagged incomplete");
+                }
+            }
+            detach(id);
+            count("write tracking at " + probability + "%", faults);
+        }
+    }
+
+    /** Reads back every page and compares it with what its seed generates. */
+    private static void verifyPages(Path dev, Map<Long, Long> written) throws Exception {
+        try (DiskIo io = new DiskIo(dev)) {
+            for (Map.Entry<Long, Long> e : written.entrySet()) {
+                assertTrue(io.holds(e.getKey() * DiskIo.PAGE, DiskIo.PAGE, new SplittableRandom(e.getValue())),
+                        "page " + e.getKey() + " of " + dev + " does not hold what was written to it");
+            }
+        }
+    }
+
+    @Test
+    @Order(4)
+    void resizeUnderAllocationFailuresFollowsOrReportsTheMapIncomplete(TestInfo ti) throws Exception {
+        SplittableRandom rnd = Seeds.forTest(ti);
+        Path file = Path.of("/tmp/blksnap-fault-resize.img");
+        Guest.runOk("truncate", "-s", "32M", file.toString());
+        Path loop = Path.of(Guest.runOk("losetup", "-f", "--show", file.toString()).strip());
+        try {
+            DeviceId id = attach(loop);
+            long faults;
+            Map<Long, Long> written = new LinkedHashMap<>();
+            try (FaultInjector f = FaultInjector.arm(Set.of(SLAB, PAGE_ALLOC), Aim.module("blksnap", 32), 100)) {
+                Guest.runOk("truncate", "-s", "48M", file.toString());
+                Guest.runOk("losetup", "-c", loop.toString());
+                try (DiskIo io = new DiskIo(loop)) {
+                    long page = (40L << 20) / DiskIo.PAGE; // beyond the old end
+                    long seed = rnd.nextLong();
+                    io.direct(page * DiskIo.PAGE, DiskIo.PAGE, new SplittableRandom(seed));
+                    written.put(page, seed);
+                }
+                CbtInfo during = ctl.cbtInfo(id);
+                faults = f.injected();
+                assertTrue(faults > 0, "no fault was injected: the resize allocated nothing?");
+                assertTrue(during.corrupted(), "the map could not follow the resize (all allocations failed) but "
+                        + "does not say so: " + during);
+            }
+            verifyPages(loop, written);
+            CbtInfo after = ctl.cbtInfo(id);
+            assertTrue(after.corrupted() || after.capacitySectors() == (48L << 20) / 512,
+                    "after the faults: " + after);
+            count("resize at 100%", faults);
+        } finally {
+            Guest.run("losetup", "-d", loop.toString());
+            Files.deleteIfExists(file);
+        }
+    }
+
+    @Test
+    @Order(5)
+    void ioErrorsReachTheWriterUnchangedAndTheMapStaysCorrect(TestInfo ti) throws Exception {
+        SplittableRandom rnd = Seeds.forTest(ti);
+        DeviceId id = attach(ioErrorDisk);
+        CbtInfo info = ctl.cbtInfo(id);
+        long pages = info.capacityBytes() / DiskIo.PAGE;
+        Path makeItFail = Path.of("/sys/class/block", Guest.kernelName(ioErrorDisk), "make-it-fail");
+        List<Long> attempted = new ArrayList<>();
+        Map<Long, Long> landed = new LinkedHashMap<>();
+        Map<Long, byte[]> before = new LinkedHashMap<>();
+        int errors = 0;
+        long faults;
+        try (Arena arena = Arena.ofConfined(); DiskIo io = new DiskIo(ioErrorDisk)) {
+            BitSet used = new BitSet();
+            while (attempted.size() < 300) {
+                long page = rnd.nextLong(pages);
+                if (!used.get((int) page)) {
+                    used.set((int) page);
+                    attempted.add(page);
+                    before.put(page, io.readDirect(page * DiskIo.PAGE, DiskIo.PAGE));
+                }
+            }
+            int fd = Posix.open(ioErrorDisk, Posix.O_RDWR | Posix.O_DIRECT);
+            MemorySegment buf = Posix.aligned(arena, DiskIo.PAGE);
+            try {
+                Files.writeString(makeItFail, "1");
+                try (FaultInjector f = FaultInjector.arm(Set.of(MAKE_REQUEST), new Aim.Everywhere(), 30)) {
+                    for (long page : attempted) {
+                        long seed = rnd.nextLong();
+                        MemorySegment.copy(MemorySegment.ofArray(
+                                DiskIo.pattern(DiskIo.PAGE, new SplittableRandom(seed))), 0, buf, 0, DiskIo.PAGE);
+                        long rc = Posix.pwriteRaw(fd, buf, page * DiskIo.PAGE);
+                        if (rc == DiskIo.PAGE) {
+                            landed.put(page, seed);
+                        } else if (rc == -Posix.EIO) {
+                            errors++;
+                        } else {
+                            fail("a 4 KiB O_DIRECT write under fail_make_request returned " + rc
+                                    + " (want 4096 or -EIO)");
+                        }
+                    }
+                    faults = f.injected();
+                } finally {
+                    Files.writeString(makeItFail, "0");
+                }
+            } finally {
+                Posix.close(fd);
+            }
+            assertEquals(faults, errors, "each injected I/O error must reach the writer once, as EIO");
+            assertTrue(errors > 0 && !landed.isEmpty(), errors + " errors, " + landed.size() + " writes landed");
+            for (long page : attempted) {
+                if (!landed.containsKey(page)) {
+                    assertTrue(io.holdsBytes(page * DiskIo.PAGE, before.get(page)),
+                            "page " + page + " changed although its write failed");
+                }
+            }
+        }
+        verifyPages(ioErrorDisk, landed);
+        BitSet marked = Blocks.changed(ctl.readMap(id), 0);
+        Blocks attemptedBlocks = expect(info);
+        for (long page : attempted) {
+            attemptedBlocks.cover(page * DiskIo.PAGE, DiskIo.PAGE);
+        }
+        for (long page : landed.keySet()) {
+            int block = (int) (page * DiskIo.PAGE / info.blockSize());
+            assertTrue(marked.get(block), "page " + page + " was written but block " + block + " is not marked");
+        }
+        BitSet extra = (BitSet) marked.clone();
+        extra.andNot(attemptedBlocks.bits());
+        assertTrue(extra.isEmpty(), "blocks marked that no write touched: " + extra);
+        System.out.println("[faults] " + attempted.size() + " writes, " + errors + " failed with EIO, "
+                + landed.size() + " landed");
+        count("I/O errors (fail_make_request 30%)", faults);
+    }
+
+    @Test
+    @Order(6)
+    void hotUnplugAndUnloadUnderAllocationFailures(TestInfo ti) throws Exception {
+        SplittableRandom rnd = Seeds.forTest(ti);
+        List<Path> files = new ArrayList<>();
+        List<Path> loops = new ArrayList<>();
+        long faults = 0;
+        Map<Long, Long> written = new ConcurrentHashMap<>();
+        try {
+            for (int i = 0; i < 3; i++) {
+                Path file = Path.of("/tmp/blksnap-fault-unplug" + i + ".img");
+                Guest.runOk("truncate", "-s", "16M", file.toString());
+                files.add(file);
+                Path loop = Path.of(Guest.runOk("losetup", "-f", "--show", file.toString()).strip());
+                loops.add(loop);
+                ctl.attach(DeviceId.of(loop));
+            }
+            attach(disk);
+            try (FaultInjector f = FaultInjector.arm(Set.of(SLAB, PAGE_ALLOC), Aim.module("blksnap", 32), 50)) {
+                for (Path loop : loops) {
+                    DeviceId id = DeviceId.of(loop);
+                    int minor = id.minor();
+                    Guest.runOk("losetup", "-d", loop.toString());
+                    int fd = RawIoctl.openControl(Path.of("/dev/loop-control"));
+                    assertTrue(fd >= 0, "open /dev/loop-control: " + fd);
+                    try {
+                        Guest.waitUntil("LOOP_CTL_REMOVE of " + loop, Duration.ofSeconds(20),
+                                () -> RawIoctl.ioctlAddress(fd, LOOP_CTL_REMOVE, minor) == 0);
+                    } finally {
+                        RawIoctl.close(fd);
+                    }
+                    Guest.waitUntil("the tracker of the removed " + loop + " to leave the list",
+                            Duration.ofSeconds(15), () -> listedWithout(id));
+                }
+                // Unload while the tracked disk is written to, faults still on.
+                AtomicBoolean stop = new AtomicBoolean();
+                AtomicReference<Throwable> writerFailed = new AtomicReference<>();
+                long pages = Guest.sizeSectors(disk) * 512 / DiskIo.PAGE;
+                long writerSeed = rnd.nextLong();
+                Thread writer = Thread.ofPlatform().name("fault-unload-writer").start(() -> {
+                    SplittableRandom w = new SplittableRandom(writerSeed);
+                    try (DiskIo io = new DiskIo(disk)) {
+                        while (!stop.get()) {
+                            long page = w.nextLong(pages);
+                            long seed = w.nextLong();
+                            io.direct(page * DiskIo.PAGE, DiskIo.PAGE, new SplittableRandom(seed));
+                            written.put(page, seed);
+                        }
+                    } catch (Throwable t) {
+                        writerFailed.set(t);
+                    }
+                });
+                try {
+                    Thread.sleep(500);
+                    ctl.close();
+                    ctl = null;
+                    rmmod();
+                    Thread.sleep(500);
+                } finally {
+                    stop.set(true);
+                    writer.join();
+                }
+                faults = f.injected();
+                if (writerFailed.get() != null) {
+                    throw new AssertionError("a write failed while the module unloaded under faults",
+                            writerFailed.get());
+                }
+            }
+            verifyPages(disk, written);
+            System.out.println("[faults] " + written.size() + " pages written across the unload");
+        } finally {
+            for (Path loop : loops) {
+                Guest.run("losetup", "-d", loop.toString());
+            }
+            for (Path file : files) {
+                Files.deleteIfExists(file);
+            }
+            Guest.ensureModuleLoaded();
+            ctl = BlksnapControl.open();
+        }
+        count("hot-unplug and unload at 50%", faults);
+    }
+
+    /** Whether the tracker list, when the faults let it through, no longer has {@code id}. */
+    private boolean listedWithout(DeviceId id) {
+        try {
+            return !ctl.trackers().contains(id);
+        } catch (KernelOutOfMemoryException injected) {
+            return false;
+        } catch (BlksnapException e) {
+            throw new AssertionError("tracker list under allocation faults: " + e.getMessage(), e);
+        }
+    }
+}
