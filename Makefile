@@ -21,7 +21,8 @@ help:
 	@echo "make            build blksnap.ko for the running kernel (or KDIR=...) and the Java artifacts"
 	@echo "make check      install what is missing (as root), build on every lane, run unit and VM tests"
 	@echo "make demo       boot a VM, track an ext4 disk under load, print CBT info and changed ranges"
-	@echo "make check-debug  the VM suite on a KASAN/lockdep/kmemleak kernel (built once, cached)"
+	@echo "make check-debug  the VM suite, fault injection and 10^6 fuzzed ioctls on a KASAN/lockdep/kmemleak"
+	@echo "                 kernel (built once, cached; make check runs it too once it is cached)"
 	@echo "make bench-cbt  fio overhead of the filter and the tracker, side by side in one VM run"
 	@echo "make modules    build build/lanes/{$(LANES)}/blksnap.ko with W=1 (warnings fail)"
 	@echo "make install    module into /lib/modules/\$$(uname -r)/extra, launcher into $(PREFIX)/bin"
@@ -49,19 +50,20 @@ java-test: java-home
 vm-selftest:
 	tests/vm/selftest $(LANES)
 
+# Runs the debug lane too when its kernel is cached (see check-debug).
 vm-suite: modules java
 	tests/run-vm-suite --lanes "$(LANES)"
 
 check: deps modules java-test vm-selftest vm-suite
 
 # The debug-kernel lane (KASAN, lockdep, kmemleak, UBSAN, fault injection):
-# the first run builds the kernel (15-40 minutes on 2 cores, cached).
+# the first run builds the kernel (15-40 minutes on 2 cores, cached); from
+# then on make check (and CI on this machine) runs the lane as well.
 debug-kernel: deps
 	tests/vm/debug-kernel/build
 
 check-debug: debug-kernel java
-	scripts/build-module debug
-	tests/run-vm-suite --lanes debug
+	tests/run-vm-suite --lanes debug --debug no
 
 demo: deps modules java
 	tests/vm/run --kernel 6.1 --disks 1x1G --timeout 900 \

@@ -31,6 +31,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -70,8 +71,11 @@ class FaultInjectionTest extends ItBase {
 
     @AfterAll
     void total() {
+        if (injected.isEmpty()) {
+            return;
+        }
         long sum = injected.values().stream().mapToLong(Long::longValue).sum();
-        System.out.println("[faults] FaultInjectionTest: " + sum + " faults injected and survived " + injected);
+        System.out.println("[faults] FaultInjectionTest: " + sum + " faults injected " + injected);
     }
 
     private void count(String what, long faults) {
@@ -155,8 +159,10 @@ class FaultInjectionTest extends ItBase {
         DeviceId id = DeviceId.of(disk);
         Guest.settle(disk);
         long faults = 0;
+        Map<String, Integer> answers = new TreeMap<>(); // "ioctl: answer" -> runs with a fault injected
         try (DiskIo io = new DiskIo(disk); FailNth nth = new FailNth(Aim.module("blksnap", 32))) {
             faults += nth.sweep("attach " + disk, 300, n -> outcome(() -> ctl.attach(id)), (n, fired, out) -> {
+                answers.merge("attach: " + out, fired ? 1 : 0, Integer::sum);
                 boolean listed = ctl.trackers().contains(id);
                 assertTrue(out.equals("ok") || fired && out.equals("ENOMEM"),
                         "attach with allocation " + n + " failing (" + fired + "): " + out);
@@ -179,6 +185,7 @@ class FaultInjectionTest extends ItBase {
             calls.put("tracker list", () -> ctl.trackers());
             for (Map.Entry<String, BlksnapCall> call : calls.entrySet()) {
                 faults += nth.sweep(call.getKey(), 300, n -> outcome(call.getValue()), (n, fired, out) -> {
+                    answers.merge(call.getKey() + ": " + out, fired ? 1 : 0, Integer::sum);
                     assertTrue(out.equals("ok") || fired && out.equals("ENOMEM"),
                             call.getKey() + " with allocation " + n + " failing (" + fired + "): " + out);
                     assertTrue(ctl.trackers().contains(id), "tracker gone after " + call.getKey());
@@ -194,6 +201,7 @@ class FaultInjectionTest extends ItBase {
                 assertTrue(missing.isEmpty(), "mark-dirty range " + r + " not in the map: blocks " + missing);
             }
             faults += nth.sweep("detach " + disk, 300, n -> outcome(() -> ctl.detach(id)), (n, fired, out) -> {
+                answers.merge("detach: " + out, fired ? 1 : 0, Integer::sum);
                 boolean listed = ctl.trackers().contains(id);
                 assertTrue(out.equals("ok") || fired && out.equals("ENOMEM"),
                         "detach with allocation " + n + " failing (" + fired + "): " + out);
@@ -207,6 +215,7 @@ class FaultInjectionTest extends ItBase {
                 ctl.detach(id);
             }
         }
+        System.out.println("[faults] answers with one allocation failing: " + answers);
         count("ioctls, each allocation failed once", faults);
     }
 
@@ -227,45 +236,21 @@ class FaultInjectionTest extends ItBase {
         SplittableRandom rnd = Seeds.forTest(ti);
         for (int probability : new int[] {10, 100}) {
             DeviceId id = attach(disk);
-            long pages = Guest.sizeSectors(disk) * 512 / DiskIo.PAGE;
-            Map<Long, Long> written = new ConcurrentHashMap<>();
-            AtomicReference<Throwable> writerFailed = new AtomicReference<>();
             Map<String, AtomicLong> answers = new ConcurrentHashMap<>();
+            Map<Long, Long> written;
             long faults;
-            long writerSeed = rnd.nextLong();
-            try (DiskIo io = new DiskIo(disk);
-                    FaultInjector f = FaultInjector.arm(Set.of(SLAB, PAGE_ALLOC), Aim.module("blksnap", 32),
-                            probability)) {
-                AtomicBoolean done = new AtomicBoolean();
-                Thread writer = Thread.ofPlatform().name("fault-writer").start(() -> {
-                    SplittableRandom w = new SplittableRandom(writerSeed);
-                    try {
-                        for (int i = 0; i < 400; i++) {
-                            long page = w.nextLong(pages);
-                            long seed = w.nextLong();
-                            io.direct(page * DiskIo.PAGE, DiskIo.PAGE, new SplittableRandom(seed));
-                            written.put(page, seed);
-                        }
-                    } catch (Throwable t) {
-                        writerFailed.set(t);
-                    } finally {
-                        done.set(true);
-                    }
-                });
+            try (FaultInjector f = FaultInjector.arm(Set.of(SLAB, PAGE_ALLOC), Aim.module("blksnap", 32),
+                    probability); PageWriter writer = new PageWriter(disk, rnd.nextLong(), 400)) {
                 List<SectorRange> one = List.of(new SectorRange(0, 1));
                 List<BlksnapCall> calls = List.of(() -> ctl.cbtInfo(id), () -> ctl.readMap(id),
                         () -> ctl.markDirty(id, one), () -> ctl.checkpoint(id), () -> ctl.trackers());
-                while (!done.get()) {
+                while (writer.running()) {
                     String out = outcome(calls.get(rnd.nextInt(calls.size())));
                     answers.computeIfAbsent(out, k -> new AtomicLong()).incrementAndGet();
                     assertTrue(out.equals("ok") || out.equals("ENOMEM"), "an ioctl under faults answered " + out);
                 }
-                writer.join();
+                written = writer.finish("to the tracked disk under allocation faults (" + probability + "%)");
                 faults = f.injected();
-            }
-            if (writerFailed.get() != null) {
-                throw new AssertionError("a write to the tracked disk failed under allocation faults ("
-                        + probability + "%)", writerFailed.get());
             }
             System.out.println("[faults] " + probability + "%: ioctl answers " + answers + ", " + written.size()
                     + " pages written");
@@ -283,6 +268,62 @@ class FaultInjectionTest extends ItBase {
             }
             detach(id);
             count("write tracking at " + probability + "%", faults);
+        }
+    }
+
+    /** Writes random pages of a device with O_DIRECT on a thread of its own, remembering what it wrote. */
+    private static final class PageWriter implements AutoCloseable {
+        private final Map<Long, Long> written = new ConcurrentHashMap<>();
+        private final AtomicBoolean stop = new AtomicBoolean();
+        private final AtomicReference<Throwable> failed = new AtomicReference<>();
+        private final Thread thread;
+
+        /** Starts writing {@code limit} pages, or until {@link #finish}; page content comes from {@code seed}. */
+        PageWriter(Path dev, long seed, int limit) {
+            long pages = Guest.sizeSectors(dev) * 512 / DiskIo.PAGE;
+            thread = Thread.ofPlatform().name("page-writer").start(() -> {
+                SplittableRandom w = new SplittableRandom(seed);
+                try (DiskIo io = new DiskIo(dev)) {
+                    for (int i = 0; i < limit && !stop.get(); i++) {
+                        long page = w.nextLong(pages);
+                        long pageSeed = w.nextLong();
+                        io.direct(page * DiskIo.PAGE, DiskIo.PAGE, new SplittableRandom(pageSeed));
+                        written.put(page, pageSeed);
+                    }
+                } catch (Throwable t) {
+                    failed.set(t);
+                }
+            });
+        }
+
+        boolean running() {
+            return thread.isAlive();
+        }
+
+        /** Stops, waits, fails if a write failed; returns page → content seed of every write. */
+        Map<Long, Long> finish(String when) {
+            close();
+            if (failed.get() != null) {
+                throw new AssertionError("a write failed " + when, failed.get());
+            }
+            return Map.copyOf(written);
+        }
+
+        /** Stops and waits: a test must not go on while its writer still writes. */
+        @Override
+        public void close() {
+            stop.set(true);
+            boolean interrupted = false;
+            while (thread.isAlive()) {
+                try {
+                    thread.join();
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 
@@ -415,8 +456,8 @@ class FaultInjectionTest extends ItBase {
         SplittableRandom rnd = Seeds.forTest(ti);
         List<Path> files = new ArrayList<>();
         List<Path> loops = new ArrayList<>();
-        long faults = 0;
-        Map<Long, Long> written = new ConcurrentHashMap<>();
+        long faults;
+        Map<Long, Long> written;
         try {
             for (int i = 0; i < 3; i++) {
                 Path file = Path.of("/tmp/blksnap-fault-unplug" + i + ".img");
@@ -444,38 +485,15 @@ class FaultInjectionTest extends ItBase {
                             Duration.ofSeconds(15), () -> listedWithout(id));
                 }
                 // Unload while the tracked disk is written to, faults still on.
-                AtomicBoolean stop = new AtomicBoolean();
-                AtomicReference<Throwable> writerFailed = new AtomicReference<>();
-                long pages = Guest.sizeSectors(disk) * 512 / DiskIo.PAGE;
-                long writerSeed = rnd.nextLong();
-                Thread writer = Thread.ofPlatform().name("fault-unload-writer").start(() -> {
-                    SplittableRandom w = new SplittableRandom(writerSeed);
-                    try (DiskIo io = new DiskIo(disk)) {
-                        while (!stop.get()) {
-                            long page = w.nextLong(pages);
-                            long seed = w.nextLong();
-                            io.direct(page * DiskIo.PAGE, DiskIo.PAGE, new SplittableRandom(seed));
-                            written.put(page, seed);
-                        }
-                    } catch (Throwable t) {
-                        writerFailed.set(t);
-                    }
-                });
-                try {
+                try (PageWriter writer = new PageWriter(disk, rnd.nextLong(), Integer.MAX_VALUE)) {
                     Thread.sleep(500);
                     ctl.close();
                     ctl = null;
                     rmmod();
                     Thread.sleep(500);
-                } finally {
-                    stop.set(true);
-                    writer.join();
+                    written = writer.finish("while the module unloaded under allocation faults");
                 }
                 faults = f.injected();
-                if (writerFailed.get() != null) {
-                    throw new AssertionError("a write failed while the module unloaded under faults",
-                            writerFailed.get());
-                }
             }
             verifyPages(disk, written);
             System.out.println("[faults] " + written.size() + " pages written across the unload");

@@ -6,6 +6,7 @@ import dev.blksnap.DeviceId;
 import dev.blksnap.NotTrackedException;
 import dev.blksnap.internal.Errno;
 import dev.blksnap.internal.RawIoctl;
+import dev.blksnap.internal.Uapi;
 import dev.blksnap.it.fuzz.IoctlTable.Field;
 import dev.blksnap.it.fuzz.IoctlTable.IoctlSpec;
 import org.junit.jupiter.api.Order;
@@ -13,6 +14,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.reflect.Modifier;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -72,7 +74,7 @@ class IoctlFuzzTest {
     private static final Path CONTROL = Path.of("/dev/blksnap-control");
     private static final Pattern KERNEL_REPORT = Pattern.compile(
             "BUG:|WARNING:|KASAN|UBSAN|KFENCE|Oops|general protection|possible circular|possible recursive"
-                    + "|suspected memory leak|lockdep|INFO: task .* blocked|stack-protector|refcount_t");
+                    + "|lockdep|INFO: task .* blocked|stack-protector|refcount_t");
     /** Bytes of user buffers per thread: 65537 ranges of mark-dirty, with room to spare. */
     private static final long BUFFER = 2L << 20;
     private static final int POSITIVE = 200;
@@ -234,7 +236,27 @@ class IoctlFuzzTest {
         return n.toString();
     }
 
+    /** A new ioctl in the contract must join the fuzzer: every NR_ constant of the header has an entry. */
     @Test
+    @Order(1)
+    void everyIoctlOfTheHeaderIsInTheTable() throws IllegalAccessException {
+        Set<Integer> header = new TreeSet<>();
+        for (java.lang.reflect.Field f : Uapi.class.getFields()) {
+            if (f.getName().startsWith("NR_") && Modifier.isStatic(f.getModifiers())) {
+                header.add(f.getInt(null));
+            }
+        }
+        Set<Integer> fuzzed = new TreeSet<>();
+        for (IoctlSpec spec : table) {
+            fuzzed.add(IoctlTable.nr(spec));
+        }
+        fuzzed.remove(-1);
+        assertFalse(header.isEmpty(), "no NR_ constants found in " + Uapi.class);
+        assertEquals(header, fuzzed, "ioctl numbers of the header vs entries of IoctlTable.ALL");
+    }
+
+    @Test
+    @Order(2)
     @Timeout(value = 12, unit = TimeUnit.HOURS) // the VM's own timeout is the real limit
     void ioctlsWithRandomAndBoundaryInputFromManyThreads() throws Exception {
         long calls = envLong("BLKSNAP_FUZZ_CALLS", 20000);

@@ -410,8 +410,6 @@ final class IoctlTable {
                     ATTACH_CHECK),
             new IoctlSpec("TRACKER_DETACH", fixed(RawIoctl.TRACKER_DETACH), Layouts.BDEV, errnos(ENOENT), 8,
                     List.of(f(Layouts.BDEV, null, TRACKED_DEVICE)), (c, a) -> trackedOnly(c)),
-            // ENOMEM is not in the header for TRACKER_LIST, but the module allocates capacity-sized
-            // arrays (up to 1 MiB): a header gap, reported, tolerated here.
             new IoctlSpec("TRACKER_LIST", fixed(RawIoctl.TRACKER_LIST), Layouts.TRACKER_LIST,
                     errnos(E2BIG, ENOMEM), 10,
                     List.of(f(Layouts.TRACKER_LIST, "capacity", LIST_CAPACITY),
@@ -432,8 +430,6 @@ final class IoctlTable {
                             f(Layouts.CBT_READ, "length", READ_LENGTH), f(Layouts.CBT_READ, "buffer", READ_BUFFER),
                             f(Layouts.CBT_READ, "generation_id", GARBAGE)),
                     READ_CHECK),
-            // ENOMEM: not in the header for CBT_MARK_DIRTY, but the module copies up to 1 MiB of
-            // ranges with vmemdup_user(): a header gap, reported, tolerated here.
             new IoctlSpec("CBT_MARK_DIRTY", fixed(RawIoctl.CBT_MARK_DIRTY), Layouts.CBT_MARK_DIRTY,
                     errnos(EINVAL, ENOENT, E2BIG, ERANGE, ENOMEM), 16,
                     List.of(f(Layouts.CBT_MARK_DIRTY, "dev", TRACKED_DEVICE),
@@ -451,6 +447,11 @@ final class IoctlTable {
                     CHECKPOINT_CHECK),
             new IoctlSpec("(unknown request)", IoctlTable::unknownRequest, null, Set.of(ENOTTY), 5,
                     List.of(), NONE));
+
+    /** The ioctl number (_IOC_NR) of an entry's request; -1 for the unknown-request entry. */
+    static int nr(IoctlSpec spec) {
+        return spec.unknown() ? -1 : (int) (spec.request().applyAsLong(new SplittableRandom(0)) & 0xff);
+    }
 
     /** Picks an entry by weight. */
     static int pick(SplittableRandom r) {
