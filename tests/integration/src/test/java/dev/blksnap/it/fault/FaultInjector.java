@@ -88,16 +88,18 @@ public final class FaultInjector implements AutoCloseable {
         }
     }
 
-    /** Puts a point back to its boot state: off, unfiltered, allocations that may sleep spared. */
+    /** Puts a point back to its boot state: off, unfiltered, sparing what it spares by default. */
     static void reset(FaultPoint p) {
-        p.write("probability", 0);
+        configure(p, new Aim.Everywhere());
         p.write("times", 1);
-        configure(p, new Aim.MarkedTasks());
-        p.write("task-filter", "N");
+        p.write("verbose", 2);
         if (p.allocator()) {
             p.write("ignore-gfp-wait", "Y");
         }
-        p.write("verbose", 2);
+        if (p == FaultPoint.PAGE_ALLOC) {
+            p.write("ignore-gfp-highmem", "Y");
+            p.write("min-order", 1);
+        }
     }
 
     /** Faults injected so far (all points together). */
