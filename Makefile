@@ -13,7 +13,7 @@ JAVA_HOME := $(shell scripts/find-jdk 2>/dev/null)
 MVN = JAVA_HOME=$(JAVA_HOME) MAVEN_OPTS="--sun-misc-unsafe-memory-access=allow" mvn -B --no-transfer-progress
 
 .PHONY: all help deps java-home module modules java java-test vm-selftest vm-suite check debug-kernel check-debug demo \
-	bench-cbt install uninstall clean
+	bench-cbt bench-cbt-nullb install uninstall clean
 
 all: module java
 
@@ -24,6 +24,7 @@ help:
 	@echo "make check-debug  the VM suite, fault injection and 10^6 fuzzed ioctls on a KASAN/lockdep/kmemleak"
 	@echo "                 kernel (built once, cached; make check runs it too once it is cached)"
 	@echo "make bench-cbt  fio overhead of the filter and the tracker, side by side in one VM run"
+	@echo "make bench-cbt-nullb  the same on null_blk: the CPU cost per bio, no device time"
 	@echo "make modules    build build/lanes/{$(LANES)}/blksnap.ko with W=1 (warnings fail)"
 	@echo "make install    module into /lib/modules/\$$(uname -r)/extra, launcher into $(PREFIX)/bin"
 	@echo "make uninstall  undo make install"
@@ -71,6 +72,11 @@ demo: deps modules java
 
 bench-cbt: deps modules java
 	tests/vm/run --kernel 6.1 --disks 2x1G --timeout 3000 \
+		--module build/lanes/6.1/blksnap.ko -- tests/bench/guest-bench-cbt
+
+# The same on null_blk: no device time, only the CPU cost per bio.
+bench-cbt-nullb: deps modules java
+	tests/vm/run --kernel 6.1 --timeout 3000 --env BENCH_DEVICE=nullb \
 		--module build/lanes/6.1/blksnap.ko -- tests/bench/guest-bench-cbt
 
 install: module java
