@@ -86,17 +86,10 @@ final class Posix {
 
     /** pwrite(2) all of {@code buf}; a short write is an error (block devices do not do them). */
     static void pwrite(int fd, MemorySegment buf, long offset) throws IOException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment st = a.allocate(CAPTURE);
-            long n = (long) PWRITE.invokeExact(st, fd, buf, buf.byteSize(), offset);
-            if (n != buf.byteSize()) {
-                throw new IOException("pwrite " + buf.byteSize() + " bytes at " + offset + ": returned " + n
-                        + (n < 0 ? ", errno " + errno(st) : ""));
-            }
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
+        long n = pwriteRaw(fd, buf, offset);
+        if (n != buf.byteSize()) {
+            throw new IOException("pwrite " + buf.byteSize() + " bytes at " + offset + ": "
+                    + (n < 0 ? "errno " + -n : "returned " + n));
         }
     }
 
