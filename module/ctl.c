@@ -28,6 +28,13 @@ static_assert(sizeof(struct blksnap_cbt_read) == 40);
 static_assert(sizeof(struct blksnap_sector_range) == 16);
 static_assert(sizeof(struct blksnap_cbt_mark_dirty) == 24);
 static_assert(sizeof(struct blksnap_cbt_checkpoint) == 32);
+static_assert(sizeof(struct blksnap_snapshot_create) == 40);
+static_assert(sizeof(struct blksnap_snapshot_destroy) == 16);
+static_assert(sizeof(struct blksnap_snapshot_add) == 24);
+static_assert(sizeof(struct blksnap_snapshot_take) == 40);
+static_assert(sizeof(struct blksnap_snapshot_list) == 16);
+static_assert(sizeof(struct blksnap_snapshot_device) == 120);
+static_assert(sizeof(struct blksnap_snapshot_info) == 104);
 
 /* A device number that does not fit dev_t names no device. */
 static int ctl_dev(const struct blksnap_bdev *b, dev_t *dev)

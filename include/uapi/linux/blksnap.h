@@ -36,11 +36,13 @@
  * minor only adds ioctls or gives reserved members a meaning.
  */
 #define BLKSNAP_VERSION_MAJOR	1
-#define BLKSNAP_VERSION_MINOR	0
+#define BLKSNAP_VERSION_MINOR	1
 #define BLKSNAP_VERSION_PATCH	0
 
 /* Feature bits reported in &struct blksnap_version.features. */
 #define BLKSNAP_FEATURE_CBT	(1ULL << 0)
+/* Copy-on-write snapshots: the BLKSNAP_IOCTL_SNAPSHOT_* ioctls (minor 1). */
+#define BLKSNAP_FEATURE_SNAPSHOT	(1ULL << 1)
 
 /* Length of a generation identifier (a random UUID). */
 #define BLKSNAP_UUID_SIZE	16
@@ -60,6 +62,12 @@ enum blksnap_ioctl_nr {
 	blksnap_ioctl_nr_cbt_read,
 	blksnap_ioctl_nr_cbt_mark_dirty,
 	blksnap_ioctl_nr_cbt_checkpoint,
+	blksnap_ioctl_nr_snapshot_create,
+	blksnap_ioctl_nr_snapshot_destroy,
+	blksnap_ioctl_nr_snapshot_add,
+	blksnap_ioctl_nr_snapshot_take,
+	blksnap_ioctl_nr_snapshot_list,
+	blksnap_ioctl_nr_snapshot_info,
 };
 
 /**
@@ -229,13 +237,298 @@ struct blksnap_cbt_checkpoint {
 	__u8 reserved[6];
 };
 
+/*
+ * Snapshots (BLKSNAP_FEATURE_SNAPSHOT, minor 1).
+ *
+ * A snapshot is a set of devices whose contents are frozen at one instant
+ * (take) and shown, read-only, by one image block device per device
+ * (/dev/blksnap-imageN) until the snapshot is destroyed. The first write to
+ * a chunk of a device after take is held until the chunk's original data
+ * has been read; the original goes to the snapshot's difference storage.
+ *
+ * Life cycle: CREATE (with its storage) -> ADD each device -> TAKE ->
+ * read the images -> DESTROY. A snapshot belongs to the open control file
+ * that created it and is destroyed when that file is closed (a crashed
+ * backup leaves nothing behind), unless it was created with
+ * BLKSNAP_SNAPSHOT_FLAG_KEEP; any open control file may use or destroy any
+ * snapshot by its identifier. Identifiers are never reused while the
+ * module is loaded; 0 names no snapshot.
+ *
+ * When copy-on-write cannot go on (storage full, a storage I/O error, no
+ * memory, an origin removed or resized) the snapshot becomes BROKEN: its
+ * images fail every read with EIO and the originals' I/O goes on untouched.
+ * The original device never fails, waits for ever or changes because of a
+ * snapshot.
+ *
+ * A module that does not report BLKSNAP_FEATURE_SNAPSHOT answers these
+ * ioctls with ENOTTY.
+ */
+
+/* Most devices in one snapshot. */
+#define BLKSNAP_SNAPSHOT_MAX_DEVICES	64
+
+/* Upper bound of &struct blksnap_snapshot_list.capacity in one call. */
+#define BLKSNAP_SNAPSHOT_LIST_MAX	4096
+
+/*
+ * The snapshot survives the close of the control file that created it; it
+ * lasts until BLKSNAP_IOCTL_SNAPSHOT_DESTROY and keeps the module loaded.
+ */
+#define BLKSNAP_SNAPSHOT_FLAG_KEEP	(1U << 0)
+
+/**
+ * struct blksnap_snapshot_create - create an empty snapshot.
+ * @storage_fd: in: an open file naming the difference storage:
+ *	- a block device: the module opens it exclusively by its device number
+ *	  and writes to it directly; its data is overwritten;
+ *	- a regular file: used from offset 0 with direct I/O where its file
+ *	  system offers it, first extended with fallocate(2) to @limit bytes;
+ *	- a directory: the module creates an unnamed temporary file there
+ *	  (O_TMPFILE) of @limit bytes, gone with the snapshot.
+ *	The descriptor is not kept: it may be closed once the call returns.
+ * @flags: in: BLKSNAP_SNAPSHOT_FLAG_* bits.
+ * @limit: in: bytes of the storage the snapshot may use, rounded down to
+ *	4096; 0 means the whole block device or the file's current size (for
+ *	a directory @limit must not be 0). All of it is reserved at once.
+ * @id: out: the identifier of the new snapshot.
+ * @reserved: zero.
+ *
+ * The storage must not lie on a device in a snapshot, nor be a snapshot
+ * image.
+ *
+ * Errors: EBADF @storage_fd is not an open file; EOPNOTSUPP it is neither a
+ * block device, a regular file nor a directory, or its file system cannot
+ * create a temporary file or reserve space; EINVAL @limit is 0 for a
+ * directory, a regular file is empty and @limit is 0, or @limit is below
+ * 4096; ENOSPC the block device is smaller than @limit, or the file system
+ * has no room for it; EFBIG @limit is larger than the file system allows;
+ * EBUSY the block device is open exclusively by someone else (mounted, a
+ * member of md or dm, another snapshot's storage); EDEADLK the storage lies
+ * on a device that is in a snapshot; EROFS the storage is read-only (a
+ * read-only file system or device, a snapshot image); EINTR a fatal signal
+ * came while space was reserved; EIO an I/O error while reserving space;
+ * ENOMEM.
+ */
+struct blksnap_snapshot_create {
+	__s32 storage_fd;
+	__u32 flags;
+	__u64 limit;
+	__u64 id;
+	__u64 reserved[2];
+};
+
+/**
+ * struct blksnap_snapshot_destroy - destroy a snapshot.
+ * @id: in: the snapshot.
+ * @flags: in: zero; no flags are defined yet.
+ * @reserved: zero.
+ *
+ * Stops copy-on-write, releases every held write, removes the images (a
+ * reader still holding one open gets EIO) and frees the storage. The
+ * trackers that BLKSNAP_IOCTL_SNAPSHOT_ADD attached stay attached, so the
+ * next backup can be incremental.
+ *
+ * Errors: ENOENT no such snapshot.
+ */
+struct blksnap_snapshot_destroy {
+	__u64 id;
+	__u32 flags;
+	__u32 reserved;
+};
+
+/**
+ * struct blksnap_snapshot_add - add a device to a snapshot not yet taken.
+ * @id: in: the snapshot.
+ * @dev: in: the device: a whole disk, a partition, a dm or md device.
+ * @flags: in: zero; no flags are defined yet.
+ * @reserved: zero.
+ *
+ * Attaches a tracker to the device if it has none (see
+ * BLKSNAP_IOCTL_TRACKER_ATTACH), and holds the device open until the
+ * snapshot is destroyed: its partition cannot be deleted or moved meanwhile
+ * (a resize breaks the snapshot, never the device). While the device is in
+ * a snapshot its tracker cannot be detached (EBUSY).
+ *
+ * Errors: ENOENT no such snapshot; ENODEV no such block device, or it has
+ * no sectors; EALREADY the snapshot was already taken (or is broken);
+ * EBUSY the device is already in a snapshot (this one or another); E2BIG
+ * the snapshot has BLKSNAP_SNAPSHOT_MAX_DEVICES devices; EOPNOTSUPP the
+ * device is a DAX or zoned device, or a snapshot image; EDEADLK the
+ * snapshot's storage, or another snapshot's, lies on the device (or on its
+ * whole disk or one of its partitions); ENOMEM.
+ */
+struct blksnap_snapshot_add {
+	__u64 id;
+	struct blksnap_bdev dev;
+	__u32 flags;
+	__u32 reserved;
+};
+
+/* Take without freezing file systems: the images are crash-consistent. */
+#define BLKSNAP_TAKE_FLAG_NO_FREEZE	(1U << 0)
+
+/**
+ * struct blksnap_snapshot_take - take the snapshot: its instant is now.
+ * @id: in: the snapshot.
+ * @flags: in: BLKSNAP_TAKE_FLAG_* bits.
+ * @reserved: zero.
+ * @hold_ns: out: nanoseconds during which writes to the devices were held
+ *	back (from the first device held to the release of all of them).
+ * @freeze_ns: out: nanoseconds from the first freeze to the last thaw.
+ * @frozen: out: devices whose file system was frozen.
+ * @freeze_failed: out: devices whose file system could not be frozen; the
+ *	snapshot of such a device is only crash-consistent (see
+ *	&struct blksnap_snapshot_device.freeze).
+ *
+ * Freezes the file systems on the devices (unless
+ * BLKSNAP_TAKE_FLAG_NO_FREEZE), holds new writes to all of them, waits for
+ * the writes already submitted to complete, closes each device's CBT change
+ * number (&struct blksnap_snapshot_device.closed_number), starts
+ * copy-on-write on all of them at that one instant, releases the held
+ * writes, thaws, and then creates the image devices. Writes held at take
+ * carry the next change number.
+ *
+ * Errors: ENOENT no such snapshot; EALREADY already taken (or broken);
+ * EINVAL the snapshot has no device; ENOMEM; other errors from creating the
+ * image devices, after which the snapshot is BROKEN.
+ */
+struct blksnap_snapshot_take {
+	__u64 id;
+	__u32 flags;
+	__u32 reserved;
+	__u64 hold_ns;
+	__u64 freeze_ns;
+	__u32 frozen;
+	__u32 freeze_failed;
+};
+
+/**
+ * struct blksnap_snapshot_list - the identifiers of the snapshots.
+ * @ids: in: user pointer to an array of __u64.
+ * @capacity: in: entries the array holds (at most BLKSNAP_SNAPSHOT_LIST_MAX);
+ *	zero asks only for @count, and then @ids may be zero.
+ * @count: out: snapshots that exist; when larger than @capacity only the
+ *	first @capacity entries (in creation order) were written.
+ *
+ * Errors: E2BIG @capacity above BLKSNAP_SNAPSHOT_LIST_MAX; EFAULT @capacity
+ * is non-zero and @ids is NULL, or entries could not be written to it;
+ * ENOMEM.
+ */
+struct blksnap_snapshot_list {
+	__u64 ids;
+	__u32 capacity;
+	__u32 count;
+};
+
+/* &struct blksnap_snapshot_info.state */
+#define BLKSNAP_SNAPSHOT_STATE_CREATED	1	/* devices may be added */
+#define BLKSNAP_SNAPSHOT_STATE_TAKEN	2	/* copy-on-write, images readable */
+#define BLKSNAP_SNAPSHOT_STATE_BROKEN	3	/* @error says why; images fail */
+
+/* &struct blksnap_snapshot_info.storage_kind */
+#define BLKSNAP_STORAGE_BDEV		1	/* a block device */
+#define BLKSNAP_STORAGE_FILE		2	/* a regular file */
+#define BLKSNAP_STORAGE_TMPFILE		3	/* an unnamed file in a directory */
+
+/* &struct blksnap_snapshot_device.freeze: what take did to the device. */
+#define BLKSNAP_FREEZE_NONE		0	/* not taken yet, or NO_FREEZE */
+#define BLKSNAP_FREEZE_FROZEN		1	/* its file system was frozen */
+#define BLKSNAP_FREEZE_NO_FILESYSTEM	2	/* none mounted: writes flushed */
+#define BLKSNAP_FREEZE_FAILED		3	/* @freeze_error says why */
+
+/**
+ * struct blksnap_snapshot_device - one device of a snapshot.
+ * @origin: the device.
+ * @image: its image device; 0:0 until the snapshot is taken.
+ * @capacity: size of the device (and its image) in 512-byte sectors.
+ * @chunk_size: bytes of a copy-on-write chunk (a power of two).
+ * @error: 0, or the positive errno that broke the snapshot on this device
+ *	(ENODEV: the device was removed; ERANGE: it was resized).
+ * @freeze_error: positive errno of a failed freeze, else 0.
+ * @generation_id: CBT generation of the device's map at take.
+ * @closed_number: the change number take closed: "changed since
+ *	@closed_number" in generation @generation_id names exactly the blocks
+ *	written after the snapshot's instant. 0 when take started a new
+ *	generation (every block is then a change).
+ * @freeze: BLKSNAP_FREEZE_* value.
+ * @reserved1: zero.
+ * @writes_held: write bios held until their chunk's original was read.
+ * @chunks_copied: chunks whose original data was read from the device.
+ * @chunks_stored: chunks whose original data is in the storage.
+ * @discards_dropped: discards completed without being sent, because they
+ *	covered chunks not yet copied (see module/README.md).
+ * @reserved: zero.
+ */
+struct blksnap_snapshot_device {
+	struct blksnap_bdev origin;
+	struct blksnap_bdev image;
+	__u64 capacity;
+	__u32 chunk_size;
+	__u32 error;
+	__u32 freeze_error;
+	__u8 generation_id[BLKSNAP_UUID_SIZE];
+	__u8 closed_number;
+	__u8 freeze;
+	__u8 reserved1[2];
+	__u64 writes_held;
+	__u64 chunks_copied;
+	__u64 chunks_stored;
+	__u64 discards_dropped;
+	__u64 reserved[4];
+};
+
+/**
+ * struct blksnap_snapshot_info - state of a snapshot and of its devices.
+ * @id: in: the snapshot.
+ * @devices: in: user pointer to an array of &struct blksnap_snapshot_device.
+ * @capacity: in: entries the array holds (at most
+ *	BLKSNAP_SNAPSHOT_MAX_DEVICES); zero asks only for the snapshot's state,
+ *	and then @devices may be zero.
+ * @count: out: devices in the snapshot (in the order they were added);
+ *	when larger than @capacity only the first @capacity were written.
+ * @state: out: BLKSNAP_SNAPSHOT_STATE_* value.
+ * @error: out: the positive errno that broke the snapshot (ENOSPC: the
+ *	storage overflowed; EIO: a storage or origin I/O error; ENOMEM; ENODEV:
+ *	an origin was removed; ERANGE: an origin was resized), else 0.
+ * @flags: out: the BLKSNAP_SNAPSHOT_FLAG_* bits it was created with.
+ * @storage_kind: out: BLKSNAP_STORAGE_* value.
+ * @storage_dev: out: the storage block device, or the device of the file
+ *	system holding the storage file.
+ * @storage_used: out: bytes of the storage holding copied chunks.
+ * @storage_size: out: bytes of storage reserved.
+ * @storage_limit: out: bytes the snapshot may use.
+ * @reserved: zero.
+ *
+ * Errors: ENOENT no such snapshot; E2BIG @capacity above
+ * BLKSNAP_SNAPSHOT_MAX_DEVICES; EFAULT @capacity is non-zero and @devices
+ * is NULL, or entries could not be written to it; ENOMEM.
+ */
+struct blksnap_snapshot_info {
+	__u64 id;
+	__u64 devices;
+	__u32 capacity;
+	__u32 count;
+	__u32 state;
+	__u32 error;
+	__u32 flags;
+	__u32 storage_kind;
+	struct blksnap_bdev storage_dev;
+	__u64 storage_used;
+	__u64 storage_size;
+	__u64 storage_limit;
+	__u64 reserved[4];
+};
+
 #define BLKSNAP_IOCTL_VERSION \
 	_IOR(BLKSNAP_IOCTL_MAGIC, blksnap_ioctl_nr_version, \
 	     struct blksnap_version)
 #define BLKSNAP_IOCTL_TRACKER_ATTACH \
 	_IOW(BLKSNAP_IOCTL_MAGIC, blksnap_ioctl_nr_tracker_attach, \
 	     struct blksnap_tracker_attach)
-/* Detach: the argument is the device; ENOENT when it has no tracker. */
+/*
+ * Detach: the argument is the device; ENOENT when it has no tracker, EBUSY
+ * while the device is in a snapshot.
+ */
 #define BLKSNAP_IOCTL_TRACKER_DETACH \
 	_IOW(BLKSNAP_IOCTL_MAGIC, blksnap_ioctl_nr_tracker_detach, \
 	     struct blksnap_bdev)
@@ -254,5 +547,24 @@ struct blksnap_cbt_checkpoint {
 #define BLKSNAP_IOCTL_CBT_CHECKPOINT \
 	_IOWR(BLKSNAP_IOCTL_MAGIC, blksnap_ioctl_nr_cbt_checkpoint, \
 	      struct blksnap_cbt_checkpoint)
+
+#define BLKSNAP_IOCTL_SNAPSHOT_CREATE \
+	_IOWR(BLKSNAP_IOCTL_MAGIC, blksnap_ioctl_nr_snapshot_create, \
+	      struct blksnap_snapshot_create)
+#define BLKSNAP_IOCTL_SNAPSHOT_DESTROY \
+	_IOW(BLKSNAP_IOCTL_MAGIC, blksnap_ioctl_nr_snapshot_destroy, \
+	     struct blksnap_snapshot_destroy)
+#define BLKSNAP_IOCTL_SNAPSHOT_ADD \
+	_IOW(BLKSNAP_IOCTL_MAGIC, blksnap_ioctl_nr_snapshot_add, \
+	     struct blksnap_snapshot_add)
+#define BLKSNAP_IOCTL_SNAPSHOT_TAKE \
+	_IOWR(BLKSNAP_IOCTL_MAGIC, blksnap_ioctl_nr_snapshot_take, \
+	      struct blksnap_snapshot_take)
+#define BLKSNAP_IOCTL_SNAPSHOT_LIST \
+	_IOWR(BLKSNAP_IOCTL_MAGIC, blksnap_ioctl_nr_snapshot_list, \
+	      struct blksnap_snapshot_list)
+#define BLKSNAP_IOCTL_SNAPSHOT_INFO \
+	_IOWR(BLKSNAP_IOCTL_MAGIC, blksnap_ioctl_nr_snapshot_info, \
+	      struct blksnap_snapshot_info)
 
 #endif /* _UAPI_LINUX_BLKSNAP_H */

@@ -92,6 +92,82 @@ int main(void)
 	MEMBER(blksnap_cbt_checkpoint, changes_number);
 	MEMBER(blksnap_cbt_checkpoint, reserved);
 
+	STRUCT(blksnap_snapshot_create);
+	MEMBERS(blksnap_snapshot_create, "storage_fd,flags,limit,id,reserved");
+	MEMBER(blksnap_snapshot_create, storage_fd);
+	MEMBER(blksnap_snapshot_create, flags);
+	MEMBER(blksnap_snapshot_create, limit);
+	MEMBER(blksnap_snapshot_create, id);
+	MEMBER(blksnap_snapshot_create, reserved);
+
+	STRUCT(blksnap_snapshot_destroy);
+	MEMBERS(blksnap_snapshot_destroy, "id,flags,reserved");
+	MEMBER(blksnap_snapshot_destroy, id);
+	MEMBER(blksnap_snapshot_destroy, flags);
+	MEMBER(blksnap_snapshot_destroy, reserved);
+
+	STRUCT(blksnap_snapshot_add);
+	MEMBERS(blksnap_snapshot_add, "id,dev,flags,reserved");
+	MEMBER(blksnap_snapshot_add, id);
+	MEMBER(blksnap_snapshot_add, dev);
+	MEMBER(blksnap_snapshot_add, flags);
+	MEMBER(blksnap_snapshot_add, reserved);
+
+	STRUCT(blksnap_snapshot_take);
+	MEMBERS(blksnap_snapshot_take, "id,flags,reserved,hold_ns,freeze_ns,"
+		"frozen,freeze_failed");
+	MEMBER(blksnap_snapshot_take, id);
+	MEMBER(blksnap_snapshot_take, flags);
+	MEMBER(blksnap_snapshot_take, reserved);
+	MEMBER(blksnap_snapshot_take, hold_ns);
+	MEMBER(blksnap_snapshot_take, freeze_ns);
+	MEMBER(blksnap_snapshot_take, frozen);
+	MEMBER(blksnap_snapshot_take, freeze_failed);
+
+	STRUCT(blksnap_snapshot_list);
+	MEMBERS(blksnap_snapshot_list, "ids,capacity,count");
+	MEMBER(blksnap_snapshot_list, ids);
+	MEMBER(blksnap_snapshot_list, capacity);
+	MEMBER(blksnap_snapshot_list, count);
+
+	STRUCT(blksnap_snapshot_device);
+	MEMBERS(blksnap_snapshot_device, "origin,image,capacity,chunk_size,error,"
+		"freeze_error,generation_id,closed_number,freeze,reserved1,"
+		"writes_held,chunks_copied,chunks_stored,discards_dropped,reserved");
+	MEMBER(blksnap_snapshot_device, origin);
+	MEMBER(blksnap_snapshot_device, image);
+	MEMBER(blksnap_snapshot_device, capacity);
+	MEMBER(blksnap_snapshot_device, chunk_size);
+	MEMBER(blksnap_snapshot_device, error);
+	MEMBER(blksnap_snapshot_device, freeze_error);
+	MEMBER(blksnap_snapshot_device, generation_id);
+	MEMBER(blksnap_snapshot_device, closed_number);
+	MEMBER(blksnap_snapshot_device, freeze);
+	MEMBER(blksnap_snapshot_device, reserved1);
+	MEMBER(blksnap_snapshot_device, writes_held);
+	MEMBER(blksnap_snapshot_device, chunks_copied);
+	MEMBER(blksnap_snapshot_device, chunks_stored);
+	MEMBER(blksnap_snapshot_device, discards_dropped);
+	MEMBER(blksnap_snapshot_device, reserved);
+
+	STRUCT(blksnap_snapshot_info);
+	MEMBERS(blksnap_snapshot_info, "id,devices,capacity,count,state,error,"
+		"flags,storage_kind,storage_dev,storage_used,storage_size,"
+		"storage_limit,reserved");
+	MEMBER(blksnap_snapshot_info, id);
+	MEMBER(blksnap_snapshot_info, devices);
+	MEMBER(blksnap_snapshot_info, capacity);
+	MEMBER(blksnap_snapshot_info, count);
+	MEMBER(blksnap_snapshot_info, state);
+	MEMBER(blksnap_snapshot_info, error);
+	MEMBER(blksnap_snapshot_info, flags);
+	MEMBER(blksnap_snapshot_info, storage_kind);
+	MEMBER(blksnap_snapshot_info, storage_dev);
+	MEMBER(blksnap_snapshot_info, storage_used);
+	MEMBER(blksnap_snapshot_info, storage_size);
+	MEMBER(blksnap_snapshot_info, storage_limit);
+	MEMBER(blksnap_snapshot_info, reserved);
+
 	REQUEST(BLKSNAP_IOCTL_VERSION);
 	REQUEST(BLKSNAP_IOCTL_TRACKER_ATTACH);
 	REQUEST(BLKSNAP_IOCTL_TRACKER_DETACH);
@@ -100,6 +176,12 @@ int main(void)
 	REQUEST(BLKSNAP_IOCTL_CBT_READ);
 	REQUEST(BLKSNAP_IOCTL_CBT_MARK_DIRTY);
 	REQUEST(BLKSNAP_IOCTL_CBT_CHECKPOINT);
+	REQUEST(BLKSNAP_IOCTL_SNAPSHOT_CREATE);
+	REQUEST(BLKSNAP_IOCTL_SNAPSHOT_DESTROY);
+	REQUEST(BLKSNAP_IOCTL_SNAPSHOT_ADD);
+	REQUEST(BLKSNAP_IOCTL_SNAPSHOT_TAKE);
+	REQUEST(BLKSNAP_IOCTL_SNAPSHOT_LIST);
+	REQUEST(BLKSNAP_IOCTL_SNAPSHOT_INFO);
 
 	CONSTANT(BLKSNAP_IOCTL_MAGIC);
 	CONSTANT(BLKSNAP_VERSION_MAJOR);
@@ -110,13 +192,30 @@ int main(void)
 	CONSTANT(BLKSNAP_MARK_DIRTY_MAX_RANGES);
 	CONSTANT(BLKSNAP_TRACKER_LIST_MAX);
 	CONSTANT(BLKSNAP_CBT_FLAG_CORRUPTED);
+	CONSTANT(BLKSNAP_FEATURE_SNAPSHOT);
+	CONSTANT(BLKSNAP_SNAPSHOT_MAX_DEVICES);
+	CONSTANT(BLKSNAP_SNAPSHOT_LIST_MAX);
+	CONSTANT(BLKSNAP_SNAPSHOT_FLAG_KEEP);
+	CONSTANT(BLKSNAP_TAKE_FLAG_NO_FREEZE);
+	CONSTANT(BLKSNAP_SNAPSHOT_STATE_CREATED);
+	CONSTANT(BLKSNAP_SNAPSHOT_STATE_TAKEN);
+	CONSTANT(BLKSNAP_SNAPSHOT_STATE_BROKEN);
+	CONSTANT(BLKSNAP_STORAGE_BDEV);
+	CONSTANT(BLKSNAP_STORAGE_FILE);
+	CONSTANT(BLKSNAP_STORAGE_TMPFILE);
+	CONSTANT(BLKSNAP_FREEZE_NONE);
+	CONSTANT(BLKSNAP_FREEZE_FROZEN);
+	CONSTANT(BLKSNAP_FREEZE_NO_FILESYSTEM);
+	CONSTANT(BLKSNAP_FREEZE_FAILED);
 	printf("BLKSNAP_CTL_NAME=%s\n", BLKSNAP_CTL_NAME);
 
 	ERRNO(EPERM);
 	ERRNO(ENOENT);
 	ERRNO(EINTR);
+	ERRNO(EIO);
 	ERRNO(ENXIO);
 	ERRNO(E2BIG);
+	ERRNO(EBADF);
 	ERRNO(EAGAIN);
 	ERRNO(ENOMEM);
 	ERRNO(EACCES);
@@ -125,7 +224,12 @@ int main(void)
 	ERRNO(ENODEV);
 	ERRNO(EINVAL);
 	ERRNO(ENOTTY);
+	ERRNO(EFBIG);
+	ERRNO(ENOSPC);
+	ERRNO(EROFS);
 	ERRNO(ERANGE);
+	ERRNO(EDEADLK);
+	ERRNO(EOPNOTSUPP);
 	ERRNO(EALREADY);
 	return 0;
 }

@@ -12,10 +12,14 @@ public final class Errno {
 	public static final int ENOENT = 2;
 	/** Interrupted system call. */
 	public static final int EINTR = 4;
+	/** I/O error. */
+	public static final int EIO = 5;
 	/** No such device or address. */
 	public static final int ENXIO = 6;
 	/** Argument list too long. */
 	public static final int E2BIG = 7;
+	/** Bad file number. */
+	public static final int EBADF = 9;
 	/** Try again. */
 	public static final int EAGAIN = 11;
 	/** Out of memory. */
@@ -32,8 +36,18 @@ public final class Errno {
 	public static final int EINVAL = 22;
 	/** Not a typewriter: unknown ioctl. */
 	public static final int ENOTTY = 25;
+	/** File too large. */
+	public static final int EFBIG = 27;
+	/** No space left on device. */
+	public static final int ENOSPC = 28;
+	/** Read-only file system. */
+	public static final int EROFS = 30;
 	/** Math result not representable. */
 	public static final int ERANGE = 34;
+	/** Resource deadlock would occur. */
+	public static final int EDEADLK = 35;
+	/** Operation not supported. */
+	public static final int EOPNOTSUPP = 95;
 	/** Operation already in progress. */
 	public static final int EALREADY = 114;
 

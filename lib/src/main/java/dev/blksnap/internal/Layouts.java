@@ -99,9 +99,89 @@ public final class Layouts {
 			MemoryLayout.sequenceLayout(6, JAVA_BYTE).withName("reserved"))
 			.withName("blksnap_cbt_checkpoint");
 
+	/** {@code struct blksnap_snapshot_create}. */
+	public static final StructLayout SNAPSHOT_CREATE = MemoryLayout.structLayout(
+			JAVA_INT.withName("storage_fd"),
+			JAVA_INT.withName("flags"),
+			JAVA_LONG.withName("limit"),
+			JAVA_LONG.withName("id"),
+			MemoryLayout.sequenceLayout(2, JAVA_LONG).withName("reserved"))
+			.withName("blksnap_snapshot_create");
+
+	/** {@code struct blksnap_snapshot_destroy}. */
+	public static final StructLayout SNAPSHOT_DESTROY = MemoryLayout.structLayout(
+			JAVA_LONG.withName("id"),
+			JAVA_INT.withName("flags"),
+			JAVA_INT.withName("reserved"))
+			.withName("blksnap_snapshot_destroy");
+
+	/** {@code struct blksnap_snapshot_add}. */
+	public static final StructLayout SNAPSHOT_ADD = MemoryLayout.structLayout(
+			JAVA_LONG.withName("id"),
+			BDEV.withName("dev"),
+			JAVA_INT.withName("flags"),
+			JAVA_INT.withName("reserved"))
+			.withName("blksnap_snapshot_add");
+
+	/** {@code struct blksnap_snapshot_take}. */
+	public static final StructLayout SNAPSHOT_TAKE = MemoryLayout.structLayout(
+			JAVA_LONG.withName("id"),
+			JAVA_INT.withName("flags"),
+			JAVA_INT.withName("reserved"),
+			JAVA_LONG.withName("hold_ns"),
+			JAVA_LONG.withName("freeze_ns"),
+			JAVA_INT.withName("frozen"),
+			JAVA_INT.withName("freeze_failed"))
+			.withName("blksnap_snapshot_take");
+
+	/** {@code struct blksnap_snapshot_list}. */
+	public static final StructLayout SNAPSHOT_LIST = MemoryLayout.structLayout(
+			JAVA_LONG.withName("ids"),
+			JAVA_INT.withName("capacity"),
+			JAVA_INT.withName("count"))
+			.withName("blksnap_snapshot_list");
+
+	/** {@code struct blksnap_snapshot_device}. */
+	public static final StructLayout SNAPSHOT_DEVICE = MemoryLayout.structLayout(
+			BDEV.withName("origin"),
+			BDEV.withName("image"),
+			JAVA_LONG.withName("capacity"),
+			JAVA_INT.withName("chunk_size"),
+			JAVA_INT.withName("error"),
+			JAVA_INT.withName("freeze_error"),
+			MemoryLayout.sequenceLayout(Uapi.UUID_SIZE, JAVA_BYTE).withName("generation_id"),
+			JAVA_BYTE.withName("closed_number"),
+			JAVA_BYTE.withName("freeze"),
+			MemoryLayout.sequenceLayout(2, JAVA_BYTE).withName("reserved1"),
+			JAVA_LONG.withName("writes_held"),
+			JAVA_LONG.withName("chunks_copied"),
+			JAVA_LONG.withName("chunks_stored"),
+			JAVA_LONG.withName("discards_dropped"),
+			MemoryLayout.sequenceLayout(4, JAVA_LONG).withName("reserved"))
+			.withName("blksnap_snapshot_device");
+
+	/** {@code struct blksnap_snapshot_info}. */
+	public static final StructLayout SNAPSHOT_INFO = MemoryLayout.structLayout(
+			JAVA_LONG.withName("id"),
+			JAVA_LONG.withName("devices"),
+			JAVA_INT.withName("capacity"),
+			JAVA_INT.withName("count"),
+			JAVA_INT.withName("state"),
+			JAVA_INT.withName("error"),
+			JAVA_INT.withName("flags"),
+			JAVA_INT.withName("storage_kind"),
+			BDEV.withName("storage_dev"),
+			JAVA_LONG.withName("storage_used"),
+			JAVA_LONG.withName("storage_size"),
+			JAVA_LONG.withName("storage_limit"),
+			MemoryLayout.sequenceLayout(4, JAVA_LONG).withName("reserved"))
+			.withName("blksnap_snapshot_info");
+
 	/** Every structure of the contract, for tests and diagnostics. */
 	public static final List<StructLayout> ALL = List.of(VERSION, BDEV, TRACKER_ATTACH,
-			TRACKER_LIST, CBT_INFO, CBT_READ, SECTOR_RANGE, CBT_MARK_DIRTY, CBT_CHECKPOINT);
+			TRACKER_LIST, CBT_INFO, CBT_READ, SECTOR_RANGE, CBT_MARK_DIRTY, CBT_CHECKPOINT,
+			SNAPSHOT_CREATE, SNAPSHOT_DESTROY, SNAPSHOT_ADD, SNAPSHOT_TAKE, SNAPSHOT_LIST,
+			SNAPSHOT_DEVICE, SNAPSHOT_INFO);
 
 	/** blksnap_version.major (short). */
 	public static final VarHandle VERSION_MAJOR = handle(VERSION, "major");

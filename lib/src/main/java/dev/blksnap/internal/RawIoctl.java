@@ -47,6 +47,24 @@ public final class RawIoctl {
 	/** {@code BLKSNAP_IOCTL_CBT_CHECKPOINT}. */
 	public static final long CBT_CHECKPOINT = Ioc.iowr(Uapi.IOCTL_MAGIC, Uapi.NR_CBT_CHECKPOINT,
 			Layouts.CBT_CHECKPOINT);
+	/** {@code BLKSNAP_IOCTL_SNAPSHOT_CREATE}. */
+	public static final long SNAPSHOT_CREATE = Ioc.iowr(Uapi.IOCTL_MAGIC, Uapi.NR_SNAPSHOT_CREATE,
+			Layouts.SNAPSHOT_CREATE);
+	/** {@code BLKSNAP_IOCTL_SNAPSHOT_DESTROY}. */
+	public static final long SNAPSHOT_DESTROY = Ioc.iow(Uapi.IOCTL_MAGIC, Uapi.NR_SNAPSHOT_DESTROY,
+			Layouts.SNAPSHOT_DESTROY);
+	/** {@code BLKSNAP_IOCTL_SNAPSHOT_ADD}. */
+	public static final long SNAPSHOT_ADD = Ioc.iow(Uapi.IOCTL_MAGIC, Uapi.NR_SNAPSHOT_ADD,
+			Layouts.SNAPSHOT_ADD);
+	/** {@code BLKSNAP_IOCTL_SNAPSHOT_TAKE}. */
+	public static final long SNAPSHOT_TAKE = Ioc.iowr(Uapi.IOCTL_MAGIC, Uapi.NR_SNAPSHOT_TAKE,
+			Layouts.SNAPSHOT_TAKE);
+	/** {@code BLKSNAP_IOCTL_SNAPSHOT_LIST}. */
+	public static final long SNAPSHOT_LIST = Ioc.iowr(Uapi.IOCTL_MAGIC, Uapi.NR_SNAPSHOT_LIST,
+			Layouts.SNAPSHOT_LIST);
+	/** {@code BLKSNAP_IOCTL_SNAPSHOT_INFO}. */
+	public static final long SNAPSHOT_INFO = Ioc.iowr(Uapi.IOCTL_MAGIC, Uapi.NR_SNAPSHOT_INFO,
+			Layouts.SNAPSHOT_INFO);
 
 	/** {@code O_RDWR} (asm-generic fcntl). */
 	private static final int O_RDWR = 02;

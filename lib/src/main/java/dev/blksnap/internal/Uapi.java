@@ -14,12 +14,14 @@ public final class Uapi {
 	/** Contract major version this library speaks. */
 	public static final int VERSION_MAJOR = 1;
 	/** Contract minor version this library knows. */
-	public static final int VERSION_MINOR = 0;
+	public static final int VERSION_MINOR = 1;
 	/** Contract patch level this library knows. */
 	public static final int VERSION_PATCH = 0;
 
 	/** Feature bit: changed-block tracking. */
 	public static final long FEATURE_CBT = 1L << 0;
+	/** Feature bit: copy-on-write snapshots (the SNAPSHOT_* ioctls). */
+	public static final long FEATURE_SNAPSHOT = 1L << 1;
 	/** Bytes in a generation identifier. */
 	public static final int UUID_SIZE = 16;
 	/** Most ranges one CBT_MARK_DIRTY call accepts. */
@@ -28,6 +30,35 @@ public final class Uapi {
 	public static final int TRACKER_LIST_MAX = 65536;
 	/** Flag of blksnap_cbt_info.flags: the map can no longer be trusted. */
 	public static final int CBT_FLAG_CORRUPTED = 1 << 0;
+
+	/** Most devices in one snapshot. */
+	public static final int SNAPSHOT_MAX_DEVICES = 64;
+	/** Most entries one SNAPSHOT_LIST call fills. */
+	public static final int SNAPSHOT_LIST_MAX = 4096;
+	/** blksnap_snapshot_create.flags: the snapshot outlives its creator's control file. */
+	public static final int SNAPSHOT_FLAG_KEEP = 1 << 0;
+	/** blksnap_snapshot_take.flags: do not freeze file systems (crash-consistent images). */
+	public static final int TAKE_FLAG_NO_FREEZE = 1 << 0;
+	/** blksnap_snapshot_info.state: devices may be added. */
+	public static final int SNAPSHOT_STATE_CREATED = 1;
+	/** blksnap_snapshot_info.state: copy-on-write active, images readable. */
+	public static final int SNAPSHOT_STATE_TAKEN = 2;
+	/** blksnap_snapshot_info.state: broken, images fail with EIO. */
+	public static final int SNAPSHOT_STATE_BROKEN = 3;
+	/** blksnap_snapshot_info.storage_kind: a block device. */
+	public static final int STORAGE_BDEV = 1;
+	/** blksnap_snapshot_info.storage_kind: a regular file. */
+	public static final int STORAGE_FILE = 2;
+	/** blksnap_snapshot_info.storage_kind: an unnamed file in a directory. */
+	public static final int STORAGE_TMPFILE = 3;
+	/** blksnap_snapshot_device.freeze: not taken yet, or taken without freezing. */
+	public static final int FREEZE_NONE = 0;
+	/** blksnap_snapshot_device.freeze: its file system was frozen. */
+	public static final int FREEZE_FROZEN = 1;
+	/** blksnap_snapshot_device.freeze: no file system on it; writes were flushed. */
+	public static final int FREEZE_NO_FILESYSTEM = 2;
+	/** blksnap_snapshot_device.freeze: the freeze failed (freeze_error). */
+	public static final int FREEZE_FAILED = 3;
 
 	/** ioctl number of VERSION within the magic. */
 	public static final int NR_VERSION = 0;
@@ -45,6 +76,18 @@ public final class Uapi {
 	public static final int NR_CBT_MARK_DIRTY = 6;
 	/** ioctl number of CBT_CHECKPOINT within the magic. */
 	public static final int NR_CBT_CHECKPOINT = 7;
+	/** ioctl number of SNAPSHOT_CREATE within the magic. */
+	public static final int NR_SNAPSHOT_CREATE = 8;
+	/** ioctl number of SNAPSHOT_DESTROY within the magic. */
+	public static final int NR_SNAPSHOT_DESTROY = 9;
+	/** ioctl number of SNAPSHOT_ADD within the magic. */
+	public static final int NR_SNAPSHOT_ADD = 10;
+	/** ioctl number of SNAPSHOT_TAKE within the magic. */
+	public static final int NR_SNAPSHOT_TAKE = 11;
+	/** ioctl number of SNAPSHOT_LIST within the magic. */
+	public static final int NR_SNAPSHOT_LIST = 12;
+	/** ioctl number of SNAPSHOT_INFO within the magic. */
+	public static final int NR_SNAPSHOT_INFO = 13;
 
 	private Uapi() {
 	}

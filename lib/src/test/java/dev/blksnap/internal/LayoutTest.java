@@ -86,22 +86,30 @@ class LayoutTest {
 
 	@Test
 	void nestedDeviceMembersAreTheBdevLayout() {
+		var names = java.util.Set.of("dev", "origin", "image", "storage_dev");
 		for (StructLayout layout : Layouts.ALL) {
-			layout.memberLayouts().stream().filter(m -> m.name().orElseThrow().equals("dev"))
-					.forEach(m -> assertEquals(Layouts.BDEV.withName("dev"), m, layout + ".dev"));
+			layout.memberLayouts().stream().filter(m -> names.contains(m.name().orElseThrow()))
+					.forEach(m -> assertEquals(Layouts.BDEV.withName(m.name().orElseThrow()), m,
+							layout + "." + m.name().orElseThrow()));
 		}
 	}
 
 	/** Request numbers, by the name of their C macro. */
-	private static final Map<String, Long> REQUESTS = Map.of(
-			"BLKSNAP_IOCTL_VERSION", RawIoctl.VERSION,
-			"BLKSNAP_IOCTL_TRACKER_ATTACH", RawIoctl.TRACKER_ATTACH,
-			"BLKSNAP_IOCTL_TRACKER_DETACH", RawIoctl.TRACKER_DETACH,
-			"BLKSNAP_IOCTL_TRACKER_LIST", RawIoctl.TRACKER_LIST,
-			"BLKSNAP_IOCTL_CBT_INFO", RawIoctl.CBT_INFO,
-			"BLKSNAP_IOCTL_CBT_READ", RawIoctl.CBT_READ,
-			"BLKSNAP_IOCTL_CBT_MARK_DIRTY", RawIoctl.CBT_MARK_DIRTY,
-			"BLKSNAP_IOCTL_CBT_CHECKPOINT", RawIoctl.CBT_CHECKPOINT);
+	private static final Map<String, Long> REQUESTS = Map.ofEntries(
+			Map.entry("BLKSNAP_IOCTL_VERSION", RawIoctl.VERSION),
+			Map.entry("BLKSNAP_IOCTL_TRACKER_ATTACH", RawIoctl.TRACKER_ATTACH),
+			Map.entry("BLKSNAP_IOCTL_TRACKER_DETACH", RawIoctl.TRACKER_DETACH),
+			Map.entry("BLKSNAP_IOCTL_TRACKER_LIST", RawIoctl.TRACKER_LIST),
+			Map.entry("BLKSNAP_IOCTL_CBT_INFO", RawIoctl.CBT_INFO),
+			Map.entry("BLKSNAP_IOCTL_CBT_READ", RawIoctl.CBT_READ),
+			Map.entry("BLKSNAP_IOCTL_CBT_MARK_DIRTY", RawIoctl.CBT_MARK_DIRTY),
+			Map.entry("BLKSNAP_IOCTL_CBT_CHECKPOINT", RawIoctl.CBT_CHECKPOINT),
+			Map.entry("BLKSNAP_IOCTL_SNAPSHOT_CREATE", RawIoctl.SNAPSHOT_CREATE),
+			Map.entry("BLKSNAP_IOCTL_SNAPSHOT_DESTROY", RawIoctl.SNAPSHOT_DESTROY),
+			Map.entry("BLKSNAP_IOCTL_SNAPSHOT_ADD", RawIoctl.SNAPSHOT_ADD),
+			Map.entry("BLKSNAP_IOCTL_SNAPSHOT_TAKE", RawIoctl.SNAPSHOT_TAKE),
+			Map.entry("BLKSNAP_IOCTL_SNAPSHOT_LIST", RawIoctl.SNAPSHOT_LIST),
+			Map.entry("BLKSNAP_IOCTL_SNAPSHOT_INFO", RawIoctl.SNAPSHOT_INFO));
 
 	@Test
 	void requestNumbersMatchTheHeader() {
@@ -119,16 +127,31 @@ class LayoutTest {
 
 	@Test
 	void constantsMatchTheHeader() {
-		Map<String, Long> constants = Map.of(
-				"BLKSNAP_IOCTL_MAGIC", (long) Uapi.IOCTL_MAGIC,
-				"BLKSNAP_VERSION_MAJOR", (long) Uapi.VERSION_MAJOR,
-				"BLKSNAP_VERSION_MINOR", (long) Uapi.VERSION_MINOR,
-				"BLKSNAP_VERSION_PATCH", (long) Uapi.VERSION_PATCH,
-				"BLKSNAP_FEATURE_CBT", Uapi.FEATURE_CBT,
-				"BLKSNAP_UUID_SIZE", (long) Uapi.UUID_SIZE,
-				"BLKSNAP_MARK_DIRTY_MAX_RANGES", (long) Uapi.MARK_DIRTY_MAX_RANGES,
-				"BLKSNAP_TRACKER_LIST_MAX", (long) Uapi.TRACKER_LIST_MAX,
-				"BLKSNAP_CBT_FLAG_CORRUPTED", (long) Uapi.CBT_FLAG_CORRUPTED);
+		Map<String, Long> constants = Map.ofEntries(
+				Map.entry("BLKSNAP_IOCTL_MAGIC", (long) Uapi.IOCTL_MAGIC),
+				Map.entry("BLKSNAP_VERSION_MAJOR", (long) Uapi.VERSION_MAJOR),
+				Map.entry("BLKSNAP_VERSION_MINOR", (long) Uapi.VERSION_MINOR),
+				Map.entry("BLKSNAP_VERSION_PATCH", (long) Uapi.VERSION_PATCH),
+				Map.entry("BLKSNAP_FEATURE_CBT", Uapi.FEATURE_CBT),
+				Map.entry("BLKSNAP_UUID_SIZE", (long) Uapi.UUID_SIZE),
+				Map.entry("BLKSNAP_MARK_DIRTY_MAX_RANGES", (long) Uapi.MARK_DIRTY_MAX_RANGES),
+				Map.entry("BLKSNAP_TRACKER_LIST_MAX", (long) Uapi.TRACKER_LIST_MAX),
+				Map.entry("BLKSNAP_CBT_FLAG_CORRUPTED", (long) Uapi.CBT_FLAG_CORRUPTED),
+				Map.entry("BLKSNAP_FEATURE_SNAPSHOT", Uapi.FEATURE_SNAPSHOT),
+				Map.entry("BLKSNAP_SNAPSHOT_MAX_DEVICES", (long) Uapi.SNAPSHOT_MAX_DEVICES),
+				Map.entry("BLKSNAP_SNAPSHOT_LIST_MAX", (long) Uapi.SNAPSHOT_LIST_MAX),
+				Map.entry("BLKSNAP_SNAPSHOT_FLAG_KEEP", (long) Uapi.SNAPSHOT_FLAG_KEEP),
+				Map.entry("BLKSNAP_TAKE_FLAG_NO_FREEZE", (long) Uapi.TAKE_FLAG_NO_FREEZE),
+				Map.entry("BLKSNAP_SNAPSHOT_STATE_CREATED", (long) Uapi.SNAPSHOT_STATE_CREATED),
+				Map.entry("BLKSNAP_SNAPSHOT_STATE_TAKEN", (long) Uapi.SNAPSHOT_STATE_TAKEN),
+				Map.entry("BLKSNAP_SNAPSHOT_STATE_BROKEN", (long) Uapi.SNAPSHOT_STATE_BROKEN),
+				Map.entry("BLKSNAP_STORAGE_BDEV", (long) Uapi.STORAGE_BDEV),
+				Map.entry("BLKSNAP_STORAGE_FILE", (long) Uapi.STORAGE_FILE),
+				Map.entry("BLKSNAP_STORAGE_TMPFILE", (long) Uapi.STORAGE_TMPFILE),
+				Map.entry("BLKSNAP_FREEZE_NONE", (long) Uapi.FREEZE_NONE),
+				Map.entry("BLKSNAP_FREEZE_FROZEN", (long) Uapi.FREEZE_FROZEN),
+				Map.entry("BLKSNAP_FREEZE_NO_FILESYSTEM", (long) Uapi.FREEZE_NO_FILESYSTEM),
+				Map.entry("BLKSNAP_FREEZE_FAILED", (long) Uapi.FREEZE_FAILED));
 		constants.forEach((name, v) -> assertEquals(value(name), v, name));
 		assertEquals(probe.getProperty("BLKSNAP_CTL_NAME"), Uapi.CTL_NAME);
 		assertEquals(value("blksnap_cbt_info.generation_id.size"), Uapi.UUID_SIZE);

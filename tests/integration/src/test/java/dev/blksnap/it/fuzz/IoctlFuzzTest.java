@@ -87,6 +87,8 @@ class IoctlFuzzTest {
     private final ConcurrentLinkedQueue<String> violations = new ConcurrentLinkedQueue<>();
     private final ConcurrentLinkedQueue<Throwable> crashes = new ConcurrentLinkedQueue<>();
     private Devices devices;
+    /** BLKSNAP_FEATURE_* bits the module reports: ioctls of other features must answer ENOTTY. */
+    private long features;
 
     private static long envLong(String name, long dflt) {
         String v = System.getenv(name);
@@ -101,7 +103,9 @@ class IoctlFuzzTest {
         final long[][] counts = new long[table.size()][POSITIVE + 1];
         /** Nanoseconds spent in the kernel per ioctl and result, to see what the run's time goes to. */
         final long[][] nanos = new long[table.size()][POSITIVE + 1];
-        final byte[] sent = new byte[64];
+        /** The structure as sent: the largest of the table's, or of an unknown request (64 bytes). */
+        final byte[] sent = new byte[(int) Math.max(64, table.stream().filter(t -> !t.unknown())
+                .mapToLong(t -> t.layout().byteSize()).max().orElse(0))];
 
         Worker(int index, long calls, SplittableRandom rnd) {
             this.index = index;
@@ -164,6 +168,8 @@ class IoctlFuzzTest {
             String wrong;
             if (spec.unknown()) {
                 wrong = rc == -ENOTTY ? null : "an unknown request must give ENOTTY";
+            } else if (!IoctlTable.offered(spec, features)) {
+                wrong = rc == -ENOTTY ? null : "the module does not report the feature of this ioctl: want ENOTTY";
             } else if (argBad) {
                 wrong = rc == -EFAULT ? null : "a bad argument pointer must give EFAULT";
             } else if (rc > 0) {
@@ -270,6 +276,7 @@ class IoctlFuzzTest {
 
         ensureModuleLoaded();
         try (BlksnapControl ctl = BlksnapControl.open()) {
+            features = ctl.version().features();
             for (DeviceId left : ctl.trackers()) {
                 System.out.println("[fuzz] detaching " + left + ", left attached by an earlier test");
                 ctl.detach(left);

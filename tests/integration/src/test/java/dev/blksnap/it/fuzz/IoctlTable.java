@@ -12,19 +12,29 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.function.ToLongFunction;
 
 import static dev.blksnap.internal.Errno.E2BIG;
 import static dev.blksnap.internal.Errno.EALREADY;
+import static dev.blksnap.internal.Errno.EBADF;
+import static dev.blksnap.internal.Errno.EBUSY;
+import static dev.blksnap.internal.Errno.EDEADLK;
 import static dev.blksnap.internal.Errno.EFAULT;
+import static dev.blksnap.internal.Errno.EFBIG;
+import static dev.blksnap.internal.Errno.EINTR;
 import static dev.blksnap.internal.Errno.EINVAL;
+import static dev.blksnap.internal.Errno.EIO;
 import static dev.blksnap.internal.Errno.ENODEV;
 import static dev.blksnap.internal.Errno.ENOENT;
 import static dev.blksnap.internal.Errno.ENOMEM;
+import static dev.blksnap.internal.Errno.ENOSPC;
 import static dev.blksnap.internal.Errno.ENOTTY;
+import static dev.blksnap.internal.Errno.EOPNOTSUPP;
 import static dev.blksnap.internal.Errno.ERANGE;
+import static dev.blksnap.internal.Errno.EROFS;
 import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
@@ -259,6 +269,81 @@ final class IoctlTable {
         }
     };
 
+    // ---- snapshot members ----
+
+    /**
+     * A snapshot identifier: small numbers (the module counts from 1) or
+     * boundary values; 0 names no snapshot.
+     */
+    static final Gen SNAPSHOT_ID = (c, s, off, size) -> {
+        long id = c.oneIn(2) ? c.rnd.nextInt(64) : c.u64();
+        s.set(JAVA_LONG_UNALIGNED, off, id);
+        if (id == 0) {
+            c.mustFail("snapshot id 0");
+        }
+    };
+
+    /**
+     * Descriptors that name no open file. Never a small number: the JVM's
+     * own descriptors include writable files (its standard output), which a
+     * module that accepts the call would overwrite as difference storage.
+     */
+    static final Gen STORAGE_FD = (c, s, off, size) -> {
+        int fd = switch (c.rnd.nextInt(5)) {
+            case 0 -> -1;
+            case 1 -> Integer.MIN_VALUE;
+            case 2 -> Integer.MAX_VALUE;
+            case 3 -> 1 << 20;
+            default -> -2 - c.rnd.nextInt(1000);
+        };
+        s.set(JAVA_INT_UNALIGNED, off, fd);
+        c.mustFail("storage_fd " + fd + " is not an open file");
+    };
+
+    /** A flags member whose defined bits are {@code defined}: mostly zero, sometimes defined bits, rarely others. */
+    static Gen flags(int defined) {
+        return (c, s, off, size) -> {
+            int v = c.oneIn(3) ? c.rnd.nextInt() & defined : 0;
+            if (c.oneIn(10)) {
+                v |= c.u32() & ~defined;
+            }
+            s.set(JAVA_INT_UNALIGNED, off, v);
+            if ((v & ~defined) != 0) {
+                c.mustFail("undefined flags " + Integer.toHexString(v & ~defined));
+            }
+        };
+    }
+
+    static final Gen BYTES = (c, s, off, size) -> s.set(JAVA_LONG_UNALIGNED, off, c.oneIn(2) ? c.u64()
+            : (long) c.rnd.nextInt(1 << 12) << 12);
+
+    static Gen capacity(long max) {
+        return (c, s, off, size) -> {
+            long v = switch (c.rnd.nextInt(8)) {
+                case 0 -> 0;
+                case 1, 2 -> 1 + c.rnd.nextInt(8);
+                case 3 -> max;
+                case 4 -> max + 1;
+                default -> c.u32() & 0xffffffffL;
+            };
+            s.set(JAVA_INT_UNALIGNED, off, (int) v);
+            c.count = v;
+            if (v > max) {
+                c.mustFail("capacity " + v + " above " + max);
+            }
+        };
+    }
+
+    static Gen array(long entrySize) {
+        return (c, s, off, size) -> {
+            long p = c.count == 0 && c.rnd.nextBoolean() ? 0 : c.pointer(c.count * entrySize);
+            s.set(JAVA_LONG_UNALIGNED, off, p);
+            if (c.count != 0 && p == 0) {
+                c.mustFail("capacity " + c.count + " with a NULL array");
+            }
+        };
+    }
+
     // ---- checks of successful answers ----
 
     static final Check NONE = (c, a) -> null;
@@ -359,11 +444,43 @@ final class IoctlTable {
 
     static final Check ATTACH_CHECK = (c, a) -> trackedOnly(c);
 
+    static final Check SNAPSHOT_CREATE_CHECK = (c, a) -> a.get(JAVA_LONG_UNALIGNED, 16) != 0 ? null
+            : "snapshot id 0 returned";
+
+    static final Check SNAPSHOT_LIST_CHECK = (c, a) -> {
+        long count = a.get(JAVA_INT_UNALIGNED, 12) & 0xffffffffL;
+        long written = Math.min(count, c.count);
+        if (written * 8 > c.bufferValid) {
+            return written + " ids written to a " + c.bufferKind + " buffer with " + c.bufferValid
+                    + " accessible bytes";
+        }
+        return null;
+    };
+
+    static final Check SNAPSHOT_INFO_CHECK = (c, a) -> {
+        long count = a.get(JAVA_INT_UNALIGNED, 20) & 0xffffffffL;
+        int state = a.get(JAVA_INT_UNALIGNED, 24);
+        if (count > Uapi.SNAPSHOT_MAX_DEVICES) {
+            return "count " + count;
+        }
+        if (state < Uapi.SNAPSHOT_STATE_CREATED || state > Uapi.SNAPSHOT_STATE_BROKEN) {
+            return "state " + state;
+        }
+        long written = Math.min(count, c.count);
+        if (written * Layouts.SNAPSHOT_DEVICE.byteSize() > c.bufferValid) {
+            return written + " devices written to a " + c.bufferKind + " buffer with " + c.bufferValid
+                    + " accessible bytes";
+        }
+        return null;
+    };
+
     // ---- unknown requests ----
 
     private static final Set<Long> KNOWN = Set.of(RawIoctl.VERSION, RawIoctl.TRACKER_ATTACH,
             RawIoctl.TRACKER_DETACH, RawIoctl.TRACKER_LIST, RawIoctl.CBT_INFO, RawIoctl.CBT_READ,
-            RawIoctl.CBT_MARK_DIRTY, RawIoctl.CBT_CHECKPOINT);
+            RawIoctl.CBT_MARK_DIRTY, RawIoctl.CBT_CHECKPOINT, RawIoctl.SNAPSHOT_CREATE,
+            RawIoctl.SNAPSHOT_DESTROY, RawIoctl.SNAPSHOT_ADD, RawIoctl.SNAPSHOT_TAKE, RawIoctl.SNAPSHOT_LIST,
+            RawIoctl.SNAPSHOT_INFO);
 
     /**
      * Request numbers the module does not know: new numbers of its magic,
@@ -445,8 +562,74 @@ final class IoctlTable {
                             f(Layouts.CBT_CHECKPOINT, "changes_number", GARBAGE),
                             f(Layouts.CBT_CHECKPOINT, "reserved", RESERVED)),
                     CHECKPOINT_CHECK),
+            new IoctlSpec("SNAPSHOT_CREATE", fixed(RawIoctl.SNAPSHOT_CREATE), Layouts.SNAPSHOT_CREATE,
+                    errnos(EBADF, EOPNOTSUPP, EINVAL, ENOSPC, EFBIG, EBUSY, EDEADLK, EROFS, EINTR, EIO, ENOMEM), 6,
+                    List.of(f(Layouts.SNAPSHOT_CREATE, "storage_fd", STORAGE_FD),
+                            f(Layouts.SNAPSHOT_CREATE, "flags", flags(Uapi.SNAPSHOT_FLAG_KEEP)),
+                            f(Layouts.SNAPSHOT_CREATE, "limit", BYTES),
+                            f(Layouts.SNAPSHOT_CREATE, "id", GARBAGE),
+                            f(Layouts.SNAPSHOT_CREATE, "reserved", RESERVED)),
+                    SNAPSHOT_CREATE_CHECK),
+            new IoctlSpec("SNAPSHOT_DESTROY", fixed(RawIoctl.SNAPSHOT_DESTROY), Layouts.SNAPSHOT_DESTROY,
+                    errnos(EINVAL, ENOENT), 4,
+                    List.of(f(Layouts.SNAPSHOT_DESTROY, "id", SNAPSHOT_ID),
+                            f(Layouts.SNAPSHOT_DESTROY, "flags", RESERVED),
+                            f(Layouts.SNAPSHOT_DESTROY, "reserved", RESERVED)),
+                    NONE),
+            new IoctlSpec("SNAPSHOT_ADD", fixed(RawIoctl.SNAPSHOT_ADD), Layouts.SNAPSHOT_ADD,
+                    errnos(EINVAL, ENOENT, ENODEV, EALREADY, EBUSY, E2BIG, EOPNOTSUPP, EDEADLK, ENOMEM), 6,
+                    List.of(f(Layouts.SNAPSHOT_ADD, "id", SNAPSHOT_ID), f(Layouts.SNAPSHOT_ADD, "dev", DEVICE),
+                            f(Layouts.SNAPSHOT_ADD, "flags", RESERVED),
+                            f(Layouts.SNAPSHOT_ADD, "reserved", RESERVED)),
+                    NONE),
+            new IoctlSpec("SNAPSHOT_TAKE", fixed(RawIoctl.SNAPSHOT_TAKE), Layouts.SNAPSHOT_TAKE,
+                    errnos(EINVAL, ENOENT, EALREADY, ENOMEM), 4,
+                    List.of(f(Layouts.SNAPSHOT_TAKE, "id", SNAPSHOT_ID),
+                            f(Layouts.SNAPSHOT_TAKE, "flags", flags(Uapi.TAKE_FLAG_NO_FREEZE)),
+                            f(Layouts.SNAPSHOT_TAKE, "reserved", RESERVED),
+                            f(Layouts.SNAPSHOT_TAKE, "hold_ns", GARBAGE),
+                            f(Layouts.SNAPSHOT_TAKE, "freeze_ns", GARBAGE),
+                            f(Layouts.SNAPSHOT_TAKE, "frozen", GARBAGE),
+                            f(Layouts.SNAPSHOT_TAKE, "freeze_failed", GARBAGE)),
+                    NONE),
+            new IoctlSpec("SNAPSHOT_LIST", fixed(RawIoctl.SNAPSHOT_LIST), Layouts.SNAPSHOT_LIST,
+                    errnos(E2BIG, ENOMEM), 6,
+                    List.of(f(Layouts.SNAPSHOT_LIST, "capacity", capacity(Uapi.SNAPSHOT_LIST_MAX)),
+                            f(Layouts.SNAPSHOT_LIST, "ids", array(8)),
+                            f(Layouts.SNAPSHOT_LIST, "count", GARBAGE)),
+                    SNAPSHOT_LIST_CHECK),
+            new IoctlSpec("SNAPSHOT_INFO", fixed(RawIoctl.SNAPSHOT_INFO), Layouts.SNAPSHOT_INFO,
+                    errnos(EINVAL, ENOENT, E2BIG, ENOMEM), 8,
+                    List.of(f(Layouts.SNAPSHOT_INFO, "id", SNAPSHOT_ID),
+                            f(Layouts.SNAPSHOT_INFO, "capacity", capacity(Uapi.SNAPSHOT_MAX_DEVICES)),
+                            f(Layouts.SNAPSHOT_INFO, "devices", array(Layouts.SNAPSHOT_DEVICE.byteSize())),
+                            f(Layouts.SNAPSHOT_INFO, "count", GARBAGE), f(Layouts.SNAPSHOT_INFO, "state", GARBAGE),
+                            f(Layouts.SNAPSHOT_INFO, "error", GARBAGE), f(Layouts.SNAPSHOT_INFO, "flags", GARBAGE),
+                            f(Layouts.SNAPSHOT_INFO, "storage_kind", GARBAGE),
+                            f(Layouts.SNAPSHOT_INFO, "storage_dev", GARBAGE),
+                            f(Layouts.SNAPSHOT_INFO, "storage_used", GARBAGE),
+                            f(Layouts.SNAPSHOT_INFO, "storage_size", GARBAGE),
+                            f(Layouts.SNAPSHOT_INFO, "storage_limit", GARBAGE),
+                            f(Layouts.SNAPSHOT_INFO, "reserved", RESERVED)),
+                    SNAPSHOT_INFO_CHECK),
             new IoctlSpec("(unknown request)", IoctlTable::unknownRequest, null, Set.of(ENOTTY), 5,
                     List.of(), NONE));
+
+    /**
+     * The feature bit (BLKSNAP_FEATURE_*) a module must report before it
+     * implements an ioctl; a module without it answers ENOTTY. Ioctls not
+     * named here are in every module.
+     */
+    private static final Map<String, Long> FEATURE = Map.of("SNAPSHOT_CREATE", Uapi.FEATURE_SNAPSHOT,
+            "SNAPSHOT_DESTROY", Uapi.FEATURE_SNAPSHOT, "SNAPSHOT_ADD", Uapi.FEATURE_SNAPSHOT,
+            "SNAPSHOT_TAKE", Uapi.FEATURE_SNAPSHOT, "SNAPSHOT_LIST", Uapi.FEATURE_SNAPSHOT,
+            "SNAPSHOT_INFO", Uapi.FEATURE_SNAPSHOT);
+
+    /** Whether a module reporting {@code features} implements the entry's ioctl. */
+    static boolean offered(IoctlSpec spec, long features) {
+        long need = FEATURE.getOrDefault(spec.name(), 0L);
+        return (features & need) == need;
+    }
 
     /** The ioctl number (_IOC_NR) of an entry's request; -1 for the unknown-request entry. */
     static int nr(IoctlSpec spec) {
