@@ -149,8 +149,14 @@ static void notrace filter_del_gendisk_hook(unsigned long ip,
 		compat_ftrace_set_ip(fregs, (unsigned long)filter_del_gendisk);
 }
 
+/*
+ * PERMANENT: while the hooks are registered, `sysctl kernel.ftrace_enabled=0`
+ * is refused (EBUSY) instead of silently switching them off, which would
+ * let writes go unrecorded; and registering them while it is 0 fails, so
+ * the module does not load at all rather than load and see nothing.
+ */
 #define FILTER_OPS_FLAGS (FTRACE_OPS_FL_SAVE_REGS | FTRACE_OPS_FL_IPMODIFY | \
-			  FTRACE_OPS_FL_RECURSION)
+			  FTRACE_OPS_FL_RECURSION | FTRACE_OPS_FL_PERMANENT)
 
 static struct ftrace_ops filter_submit_bio_ops = {
 	.func = filter_submit_bio_hook,
@@ -173,18 +179,48 @@ static int filter_hook(struct ftrace_ops *ops, unsigned long addr,
 		return ret;
 	}
 	ret = register_ftrace_function(ops);
-	if (ret) {
-		pr_err("cannot hook %s: %d (another IPMODIFY user, such as livepatch?)\n",
-		       name, ret);
+	if (ret == -EBUSY)
+		pr_err("cannot hook %s: sysctl kernel.ftrace_enabled is 0, or another user (such as livepatch) modifies it\n",
+		       name);
+	else if (ret)
+		pr_err("cannot hook %s: %d\n", name, ret);
+	if (ret)
 		ftrace_free_filter(ops);
-	}
 	return ret;
 }
 
-static void filter_unhook(struct ftrace_ops *ops)
+static void filter_unhook(struct ftrace_ops *ops, const char *name)
 {
-	unregister_ftrace_function(ops);
+	int ret = unregister_ftrace_function(ops);
+
+	/*
+	 * Only a dead ftrace (ftrace_kill() after an anomaly) refuses: it
+	 * calls no hook any more, so the module can still go. Its filter
+	 * stays allocated, as freeing the filter of an enabled ops would WARN.
+	 */
+	if (ret) {
+		pr_err("cannot unhook %s: %d\n", name, ret);
+		return;
+	}
 	ftrace_free_filter(ops);
+}
+
+/*
+ * Wait until no task runs code of this file: hooks already gone, a task
+ * may still be inside a replacement function or about to enter one.
+ */
+static void filter_drain(void)
+{
+	/*
+	 * A task may have been redirected and preempted before it counted
+	 * itself in filter_enter(); RCU-tasks waits for it to run on.
+	 */
+	synchronize_rcu_tasks();
+	/* Tasks may sleep in the real functions for a long time. */
+	while (filter_inflight_sum())
+		msleep(20);
+	/* Let the last ones return from filter_leave(). */
+	synchronize_rcu_tasks();
 }
 
 /**
@@ -208,8 +244,9 @@ int filter_init(void)
 	return 0;
 
 out_unhook_del_gendisk:
-	filter_unhook(&filter_del_gendisk_ops);
-	synchronize_rcu_tasks();
+	/* A disk removal may be inside filter_del_gendisk() right now. */
+	filter_unhook(&filter_del_gendisk_ops, "del_gendisk");
+	filter_drain();
 	return ret;
 }
 
@@ -221,16 +258,7 @@ out_unhook_del_gendisk:
  */
 void filter_exit(void)
 {
-	filter_unhook(&filter_submit_bio_ops);
-	filter_unhook(&filter_del_gendisk_ops);
-	/*
-	 * A task may have been redirected and preempted before it counted
-	 * itself in filter_enter(); RCU-tasks waits for it to run on.
-	 */
-	synchronize_rcu_tasks();
-	/* Tasks may sleep in the real functions for a long time. */
-	while (filter_inflight_sum())
-		msleep(20);
-	/* Let the last ones return from filter_leave(). */
-	synchronize_rcu_tasks();
+	filter_unhook(&filter_submit_bio_ops, "submit_bio_noacct");
+	filter_unhook(&filter_del_gendisk_ops, "del_gendisk");
+	filter_drain();
 }
