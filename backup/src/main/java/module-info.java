@@ -7,6 +7,7 @@
 module dev.blksnap.backup {
 	requires transitive dev.blksnap;
 	requires com.fasterxml.jackson.databind;
+	requires com.fasterxml.jackson.annotation;
 
 	exports dev.blksnap.backup;
 	// Jackson reads and writes the manifest records.

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: GPL-2.0
+package dev.blksnap.backup;
+
+/**
+ * How a backup runs.
+ *
+ * @param mode       which kind of point to make
+ * @param readers    image reads in flight at once, 1..64
+ * @param chunkBytes bytes per read, 64 KiB..64 MiB (rounded to whole clusters)
+ */
+public record BackupOptions(Mode mode, int readers, int chunkBytes) {
+	/** Reads in flight by default: enough to keep a disk's queue busy. */
+	public static final int DEFAULT_READERS = 4;
+	/** Bytes per read by default. */
+	public static final int DEFAULT_CHUNK = 1 << 20;
+
+	/** Which kind of point to make. */
+	public enum Mode {
+		/** Incremental from the previous point when possible, else full (and say why). */
+		AUTO,
+		/** Full, whatever came before. */
+		FULL,
+		/** The blocks changed since the last full point, when possible, else full. */
+		DIFFERENTIAL
+	}
+
+	/**
+	 * Checks the values.
+	 *
+	 * @throws IllegalArgumentException when one is out of range
+	 */
+	public BackupOptions {
+		java.util.Objects.requireNonNull(mode, "mode");
+		if (readers < 1 || readers > 64)
+			throw new IllegalArgumentException("readers " + readers + " outside 1..64");
+		if (chunkBytes < (64 << 10) || chunkBytes > (64 << 20))
+			throw new IllegalArgumentException("chunk of " + chunkBytes + " bytes outside 64 KiB..64 MiB");
+	}
+
+	/**
+	 * @param mode the mode
+	 * @return the options with the default readers and chunk size
+	 */
+	public static BackupOptions of(Mode mode) {
+		return new BackupOptions(mode, DEFAULT_READERS, DEFAULT_CHUNK);
+	}
+}

@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: GPL-2.0
+package dev.blksnap.backup;
+
+import dev.blksnap.backup.qcow2.Qcow2;
+import dev.blksnap.backup.qcow2.Qcow2Writer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/**
+ * One backup run into a {@link Repository}, holding its lock. {@link #run}
+ * copies every device of one instant into a new point each; the points are
+ * committed together at the end, or none is when anything fails.
+ *
+ * <p>Order of a commit, so that a crash at any moment leaves every earlier
+ * point intact and no partial point visible: each image is written under a
+ * temporary name, flushed and renamed; then each manifest likewise; each
+ * rename is made durable with an fsync of its directory.
+ */
+public final class BackupSession implements AutoCloseable {
+	/** The cluster size when there is no change map to follow. */
+	static final int DEFAULT_CLUSTER_BITS = 16;
+
+	private final Repository repo;
+	private final Repository.Lock lock;
+	private final BackupOptions options;
+
+	BackupSession(Repository repo, Repository.Lock lock, BackupOptions options) {
+		this.repo = repo;
+		this.lock = lock;
+		this.options = options;
+	}
+
+	/** What a device's point will be. */
+	private record Decision(PointType type, String reason, Point base, Point full, int since, int clusterBits) {
+	}
+
+	/** A copied device, not yet committed. */
+	private record Copied(Path image, Path manifestFile, Manifest manifest) {
+	}
+
+	/**
+	 * Backs up every source into a point with one new id.
+	 *
+	 * @param sources  the devices, from one instant; names must differ
+	 * @param snapshot when the instant was taken
+	 * @param progress told about each copy
+	 * @return the committed points
+	 * @throws SnapshotBrokenException   when an image broke while being read
+	 * @throws DestinationFullException  when the repository's file system filled up
+	 * @throws IOException               on any other failure; nothing is committed
+	 */
+	public BackupResult run(List<DeviceSource> sources, Instant snapshot, Progress progress) throws IOException {
+		if (sources.isEmpty())
+			throw new IllegalArgumentException("no devices to back up");
+		Set<String> names = new HashSet<>();
+		for (DeviceSource s : sources) {
+			if (!names.add(s.identity().name()))
+				throw new IllegalArgumentException("device '" + s.identity().name() + "' given twice");
+		}
+		List<String> set = sources.stream().map(s -> s.identity().name()).toList();
+		String id = repo.nextId();
+		long start = System.nanoTime();
+		List<Path> written = new ArrayList<>();
+		List<Copied> copied = new ArrayList<>();
+		ExecutorService pool = Executors.newFixedThreadPool(options.readers(),
+				Thread.ofPlatform().name("blksnap-read-", 0).daemon(true).factory());
+		try {
+			for (DeviceSource s : sources) {
+				Copied c = copy(s, id, snapshot, set, pool, progress, written);
+				copied.add(c);
+			}
+			List<Point> points = new ArrayList<>();
+			for (Copied c : copied) {
+				Files2.writeAtomically(c.manifestFile(), Json.bytes(c.manifest()));
+				points.add(new Point(c.manifest(), c.image(), Optional.empty()));
+			}
+			return new BackupResult(id, points, (System.nanoTime() - start) / 1_000_000);
+		} catch (IOException | RuntimeException | Error e) {
+			// Manifests first: a crash while rolling back must not leave a point without its image.
+			for (Path p : written.reversed())
+				deleteQuietly(p, e);
+			if (Files2.isNoSpace(e) && !(e instanceof DestinationFullException))
+				throw new DestinationFullException(repo.directory() + ": the file system is full (ENOSPC): "
+						+ "the new point was removed, earlier points are intact; free space or use another "
+						+ "directory", e);
+			throw e;
+		} finally {
+			pool.shutdownNow();
+		}
+	}
+
+	private Copied copy(DeviceSource source, String id, Instant snapshot, List<String> set, ExecutorService pool,
+			Progress progress, List<Path> written) throws IOException {
+		DeviceIdentity who = source.identity();
+		Optional<ChangeMap> map = source.changes();
+		Decision d = decide(who, map);
+		Path deviceDir = repo.deviceDir(who.name());
+		Files.createDirectories(deviceDir);
+		Path tmp = deviceDir.resolve("." + id + ".qcow2.tmp");
+		Path image = deviceDir.resolve(id + ".qcow2");
+		String backingFile = d.base() == null ? null : d.base().manifest().image().file();
+		ClusterPlan.Plan plan = ClusterPlan.of(map.orElse(null), d.since(), d.clusterBits(), who.sizeBytes());
+		long toRead = Math.min(plan.clusters(ClusterPlan.Kind.READ) << d.clusterBits(), who.sizeBytes());
+		Instant started = Instant.now();
+		long t0 = System.nanoTime();
+		PointCopier.Result r;
+		long fileBytes;
+		written.add(tmp);
+		progress.begin(who.name() + " " + d.type().label(), toRead);
+		try (Qcow2Writer w = Qcow2Writer.create(tmp, who.sizeBytes(), d.clusterBits(), backingFile);
+				ImageReader reader = source.openImage()) {
+			PointCopier copier = new PointCopier(reader, w, who.sizeBytes(), d.type() != PointType.FULL, pool,
+					options.readers(), options.chunkBytes(), progress);
+			try {
+				r = copier.copy(plan);
+			} catch (PointCopier.ReadFailedException e) {
+				source.checkIntact(); // a broken snapshot explains the failure better
+				throw new IOException(who.path() + ": " + e.getMessage(), e);
+			}
+			fileBytes = w.finish();
+		} finally {
+			progress.end();
+		}
+		source.checkIntact();
+		written.add(image);
+		Files2.commit(tmp, image);
+		written.remove(tmp);
+
+		ChangeMap m = map.orElse(null);
+		Manifest.Cbt cbt = m == null ? null
+				: new Manifest.Cbt(m.generation(), m.blockSize(), m.closedNumber(),
+						d.base() == null ? null : d.since(), plan.changedBlocks(), plan.zeroedBlocks());
+		String full = d.type() == PointType.FULL ? id : d.full().id();
+		int depth = d.base() == null ? 1 : d.base().manifest().chain().depth() + 1;
+		Manifest manifest = new Manifest(Manifest.FORMAT, id, d.type(), d.reason(), who,
+				new Manifest.Image(image.getFileName().toString(), fileBytes, 1 << d.clusterBits(), who.sizeBytes(),
+						backingFile),
+				cbt, new Manifest.Chain(d.base() == null ? null : d.base().id(), full, depth),
+				new Manifest.Stats(r.bytesRead(), fileBytes, r.dataClusters(), r.zeroClusters(),
+						plan.clusters(ClusterPlan.Kind.UNCHANGED), (System.nanoTime() - t0) / 1_000_000),
+				new Manifest.Checksums(Manifest.Checksums.ALGORITHM, r.digest(),
+						d.base() == null ? null : d.base().manifest().checksums().data()),
+				new Manifest.Times(snapshot.toString(), started.toString(), Instant.now().toString()), set);
+		Path manifestFile = deviceDir.resolve(id + ".json");
+		written.add(manifestFile);
+		return new Copied(image, manifestFile, manifest);
+	}
+
+	/** Full, incremental or differential, and why. */
+	private Decision decide(DeviceIdentity who, Optional<ChangeMap> map) throws IOException {
+		int bits = map.map(m -> Qcow2.clusterBitsFor(m.blockSize(), who.sizeBytes()))
+				.orElse(Qcow2.clusterBitsFor(1 << DEFAULT_CLUSTER_BITS, who.sizeBytes()));
+		List<Point> points = repo.points(who.name());
+		if (options.mode() == BackupOptions.Mode.FULL)
+			return full("--full was asked for", bits);
+		if (points.isEmpty())
+			return full("first backup of this device", bits);
+		if (map.isEmpty())
+			return full("the device has no change tracker", bits);
+		ChangeMap m = map.get();
+		if (m.corrupted())
+			return full("the change map is marked corrupted", bits);
+		Point latest = points.getLast();
+		Point base = latest;
+		if (options.mode() == BackupOptions.Mode.DIFFERENTIAL) {
+			String fullId = latest.manifest().chain().full();
+			base = points.stream().filter(p -> p.id().equals(fullId)).findFirst().orElse(null);
+			if (base == null)
+				return full("the last full point " + fullId + " is missing", bits);
+		}
+		Manifest bm = base.manifest();
+		if (bm.device().sizeBytes() != who.sizeBytes())
+			return full("the device size changed from " + bm.device().sizeBytes() + " to " + who.sizeBytes()
+					+ " bytes since point " + base.id(), bits);
+		if (bm.cbt() == null)
+			return full("point " + base.id() + " was taken without change tracking", bits);
+		if (!bm.cbt().generation().equals(m.generation()))
+			return full("the change-tracking generation changed since point " + base.id()
+					+ " (tracker re-attached, device resized or change number wrapped)", bits);
+		if (bm.cbt().blockSize() != m.blockSize() || bm.image().clusterSize() != 1 << bits)
+			return full("the tracking block size changed since point " + base.id(), bits);
+		if (m.closedNumber() <= bm.cbt().closedNumber())
+			return full("the change number did not advance since point " + base.id(), bits);
+		Optional<String> problem = chainProblem(base);
+		if (problem.isPresent())
+			return full(problem.get(), bits);
+		Point full = base.manifest().type() == PointType.FULL ? base
+				: repo.chain(base).getLast();
+		PointType type = options.mode() == BackupOptions.Mode.DIFFERENTIAL ? PointType.DIFFERENTIAL
+				: PointType.INCREMENTAL;
+		return new Decision(type, "blocks changed since point " + base.id() + " (change number "
+				+ bm.cbt().closedNumber() + ")", base, full, bm.cbt().closedNumber(), bits);
+	}
+
+	private static Decision full(String reason, int bits) {
+		return new Decision(PointType.FULL, reason, null, null, -1, bits);
+	}
+
+	/** Why a point cannot be built upon: a point of its chain missing, truncated or failed to verify. */
+	private Optional<String> chainProblem(Point base) throws IOException {
+		List<Point> chain;
+		try {
+			chain = repo.chain(base);
+		} catch (DamagedPointException e) {
+			return Optional.of("the chain of point " + base.id() + " is broken: " + e.getMessage());
+		}
+		for (Point p : chain) {
+			if (!Files.isRegularFile(p.image()))
+				return Optional.of("point " + p.id() + " is missing its image " + p.image().getFileName());
+			long size = Files.size(p.image());
+			if (size != p.manifest().image().fileBytes())
+				return Optional.of("point " + p.id() + "'s image has " + size + " bytes, its manifest says "
+						+ p.manifest().image().fileBytes());
+			if (p.verification().isPresent() && !p.verification().get().ok())
+				return Optional.of("point " + p.id() + " failed its last verify");
+		}
+		return Optional.empty();
+	}
+
+	private static void deleteQuietly(Path p, Throwable failure) {
+		try {
+			Files.deleteIfExists(p);
+		} catch (IOException e) {
+			failure.addSuppressed(e);
+		}
+	}
+
+	/** Releases the lock. */
+	@Override
+	public void close() throws IOException {
+		lock.close();
+	}
+}

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: GPL-2.0
+package dev.blksnap.backup;
+
+import java.io.IOException;
+import java.util.Optional;
+
+/**
+ * One device as a backup sees it at one instant: who it is, which of its
+ * blocks changed (from changed-block tracking), and a readable image of its
+ * content at that instant (a snapshot image). The CLI builds these from a
+ * blksnap snapshot; tests build them from files and a made-up change map.
+ */
+public interface DeviceSource {
+	/**
+	 * Who the device is; {@link DeviceIdentity#name()} keys its points in the
+	 * repository.
+	 *
+	 * @return the identity, including the size of the image
+	 */
+	DeviceIdentity identity();
+
+	/**
+	 * The change map as of the instant of the image: every block written
+	 * before the instant carries a number no greater than
+	 * {@link ChangeMap#closedNumber()}.
+	 *
+	 * @return the map, or empty when the device is not tracked (only full backups then)
+	 */
+	Optional<ChangeMap> changes();
+
+	/**
+	 * Opens the image for reading; closed by the caller.
+	 *
+	 * @return a reader of {@code identity().sizeBytes()} bytes
+	 * @throws IOException when it cannot be opened
+	 */
+	ImageReader openImage() throws IOException;
+
+	/**
+	 * Checks that the image still shows the instant, after all reads: a
+	 * snapshot that overflowed or lost its device fails here even when the
+	 * reads happened to succeed.
+	 *
+	 * @throws SnapshotBrokenException when the image can no longer be trusted
+	 * @throws IOException             when the state cannot be determined
+	 */
+	void checkIntact() throws IOException;
+}
