@@ -2,11 +2,13 @@
 package dev.blksnap;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.MemoryLayout;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -60,6 +62,16 @@ public final class BlksnapControl implements AutoCloseable {
 
 		/** close(2); returns 0 or -errno. */
 		int close(int fd);
+
+		/** open(2) of a snapshot's storage; returns the descriptor or -errno. */
+		default int open(Path path, int flags) {
+			return RawIoctl.open(path, flags);
+		}
+
+		/** close(2) of a storage descriptor; returns 0 or -errno. */
+		default int closeFile(int fd) {
+			return RawIoctl.close(fd);
+		}
 	}
 
 	private static final Syscalls NATIVE = new Syscalls() {
@@ -378,6 +390,207 @@ public final class BlksnapControl implements AutoCloseable {
 					Byte.toUnsignedInt((byte) Layouts.CBT_CHECKPOINT_CLOSED_NUMBER.get(cp)),
 					Byte.toUnsignedInt((byte) Layouts.CBT_CHECKPOINT_CHANGES_NUMBER.get(cp)));
 		}
+	}
+
+	/**
+	 * Creates an empty snapshot with its difference storage. The module
+	 * destroys it when this control device is closed, unless {@code keep}.
+	 *
+	 * @param storage a block device (overwritten), a regular file, or a
+	 *                directory (an unnamed temporary file is made there); not on
+	 *                a device that will be in a snapshot
+	 * @param limit   bytes of storage the snapshot may use, rounded down to
+	 *                4096; 0 means the whole device or file (not for a directory)
+	 * @param keep    let it outlive this control device (destroy it explicitly)
+	 * @return the snapshot; close it to destroy it
+	 * @throws NoSpaceException        when the storage is too small
+	 * @throws NotSupportedException   when the storage kind is not usable
+	 * @throws DeviceBusyException     when the storage device is in use
+	 * @throws InvalidRequestException when the limit is invalid or the storage is read-only
+	 * @throws BlksnapException        on any other failure, including opening {@code storage}
+	 */
+	public Snapshot createSnapshot(Path storage, long limit, boolean keep) throws BlksnapException {
+		Objects.requireNonNull(storage, "storage");
+		if (limit < 0)
+			throw new IllegalArgumentException("negative storage limit " + limit);
+		String operation = "snapshot create " + storage;
+		int fd = sys.open(storage, Files.isDirectory(storage) ? RawIoctl.O_RDONLY : RawIoctl.O_RDWR);
+		if (fd < 0) {
+			int errno = -fd;
+			throw switch (errno) {
+				case Errno.EPERM, Errno.EACCES -> BlksnapException.fromErrno(operation, errno);
+				default -> new BlksnapErrnoException(operation, errno, "cannot open the storage: "
+						+ Errno.description(errno), "give an existing block device, file or directory");
+			};
+		}
+		try (Arena arena = Arena.ofConfined()) {
+			MemorySegment c = arena.allocate(Layouts.SNAPSHOT_CREATE);
+			Layouts.SNAPSHOT_CREATE_STORAGE_FD.set(c, fd);
+			Layouts.SNAPSHOT_CREATE_FLAGS.set(c, keep ? Uapi.SNAPSHOT_FLAG_KEEP : 0);
+			Layouts.SNAPSHOT_CREATE_LIMIT.set(c, limit);
+			snapshotCall(operation, RawIoctl.SNAPSHOT_CREATE, c);
+			return new Snapshot(this, (long) Layouts.SNAPSHOT_CREATE_ID.get(c));
+		} finally {
+			sys.closeFile(fd); // the module does not keep it
+		}
+	}
+
+	/**
+	 * Adds a device to a snapshot not yet taken; attaches a tracker to it
+	 * when it has none.
+	 *
+	 * @param id  the snapshot
+	 * @param dev the device
+	 * @throws NoSuchSnapshotException when there is no such snapshot
+	 * @throws SnapshotStateException  when it was already taken (or broke)
+	 * @throws DeviceBusyException     when the device is already in a snapshot
+	 * @throws NotSupportedException   for a DAX, zoned or snapshot image device
+	 * @throws NoSuchDeviceException   when there is no such device
+	 * @throws BlksnapException        on any other failure
+	 */
+	public void addToSnapshot(long id, DeviceId dev) throws BlksnapException {
+		try (Arena arena = Arena.ofConfined()) {
+			MemorySegment a = arena.allocate(Layouts.SNAPSHOT_ADD);
+			Layouts.SNAPSHOT_ADD_ID.set(a, id);
+			Layouts.SNAPSHOT_ADD_MAJOR.set(a, dev.major());
+			Layouts.SNAPSHOT_ADD_MINOR.set(a, dev.minor());
+			snapshotCall("snapshot add " + id + " " + dev, RawIoctl.SNAPSHOT_ADD, a);
+		}
+	}
+
+	/**
+	 * Takes a snapshot: freezes the file systems (unless {@code noFreeze}),
+	 * starts copy-on-write on all its devices at one instant and closes
+	 * their CBT change numbers; then the images appear.
+	 *
+	 * @param id       the snapshot
+	 * @param noFreeze do not freeze (the images are crash-consistent)
+	 * @return hold and freeze times, devices frozen and not
+	 * @throws NoSuchSnapshotException when there is no such snapshot
+	 * @throws SnapshotStateException  when it was already taken (or broke)
+	 * @throws InvalidRequestException when it has no device
+	 * @throws BlksnapException        on any other failure
+	 */
+	public TakeResult takeSnapshot(long id, boolean noFreeze) throws BlksnapException {
+		try (Arena arena = Arena.ofConfined()) {
+			MemorySegment t = arena.allocate(Layouts.SNAPSHOT_TAKE);
+			Layouts.SNAPSHOT_TAKE_ID.set(t, id);
+			Layouts.SNAPSHOT_TAKE_FLAGS.set(t, noFreeze ? Uapi.TAKE_FLAG_NO_FREEZE : 0);
+			snapshotCall("snapshot take " + id, RawIoctl.SNAPSHOT_TAKE, t);
+			return new TakeResult((long) Layouts.SNAPSHOT_TAKE_HOLD_NS.get(t),
+					(long) Layouts.SNAPSHOT_TAKE_FREEZE_NS.get(t),
+					(int) Layouts.SNAPSHOT_TAKE_FROZEN.get(t), (int) Layouts.SNAPSHOT_TAKE_FREEZE_FAILED.get(t));
+		}
+	}
+
+	/**
+	 * Destroys a snapshot: its images go away, its storage is freed, the
+	 * trackers stay attached.
+	 *
+	 * @param id the snapshot
+	 * @throws NoSuchSnapshotException when there is no such snapshot
+	 * @throws BlksnapException        on any other failure
+	 */
+	public void destroySnapshot(long id) throws BlksnapException {
+		try (Arena arena = Arena.ofConfined()) {
+			MemorySegment d = arena.allocate(Layouts.SNAPSHOT_DESTROY);
+			Layouts.SNAPSHOT_DESTROY_ID.set(d, id);
+			snapshotCall("snapshot destroy " + id, RawIoctl.SNAPSHOT_DESTROY, d);
+		}
+	}
+
+	/**
+	 * The identifiers of every snapshot, in creation order. When snapshots
+	 * are created while the list is fetched, it is fetched again with more room.
+	 *
+	 * @return the identifiers
+	 * @throws BlksnapException when the request fails, or the list keeps growing
+	 */
+	public List<Long> snapshots() throws BlksnapException {
+		try (Arena arena = Arena.ofConfined()) {
+			MemorySegment list = arena.allocate(Layouts.SNAPSHOT_LIST);
+			snapshotCall("snapshot list", RawIoctl.SNAPSHOT_LIST, list);
+			long count = Integer.toUnsignedLong((int) Layouts.SNAPSHOT_LIST_COUNT.get(list));
+			for (int attempt = 0; attempt < LIST_ATTEMPTS; attempt++) {
+				if (count == 0)
+					return List.of();
+				int room = (int) Math.min(count + 8, Uapi.SNAPSHOT_LIST_MAX);
+				MemorySegment ids = arena.allocate(MemoryLayout.sequenceLayout(room, JAVA_LONG));
+				list.fill((byte) 0);
+				Layouts.SNAPSHOT_LIST_IDS.set(list, ids.address());
+				Layouts.SNAPSHOT_LIST_CAPACITY.set(list, room);
+				snapshotCall("snapshot list", RawIoctl.SNAPSHOT_LIST, list);
+				count = Integer.toUnsignedLong((int) Layouts.SNAPSHOT_LIST_COUNT.get(list));
+				if (count <= room || room == Uapi.SNAPSHOT_LIST_MAX) {
+					int n = (int) Math.min(count, room);
+					List<Long> result = new ArrayList<>(n);
+					for (int i = 0; i < n; i++)
+						result.add(ids.getAtIndex(JAVA_LONG, i));
+					return List.copyOf(result);
+				}
+			}
+		}
+		throw new BlksnapErrnoException("snapshot list", Errno.EAGAIN, "the list kept growing while being read",
+				"retry when fewer snapshots are being created");
+	}
+
+	/**
+	 * The state of a snapshot and of all its devices.
+	 *
+	 * @param id the snapshot
+	 * @return its state
+	 * @throws NoSuchSnapshotException when there is no such snapshot
+	 * @throws BlksnapException        on any other failure
+	 */
+	public SnapshotInfo snapshotInfo(long id) throws BlksnapException {
+		String operation = "snapshot info " + id;
+		try (Arena arena = Arena.ofConfined()) {
+			MemorySegment info = arena.allocate(Layouts.SNAPSHOT_INFO);
+			long stride = Layouts.SNAPSHOT_DEVICE.byteSize();
+			MemorySegment devices = arena.allocate(MemoryLayout.sequenceLayout(Uapi.SNAPSHOT_MAX_DEVICES,
+					Layouts.SNAPSHOT_DEVICE));
+			Layouts.SNAPSHOT_INFO_ID.set(info, id);
+			Layouts.SNAPSHOT_INFO_DEVICES.set(info, devices.address());
+			Layouts.SNAPSHOT_INFO_CAPACITY.set(info, Uapi.SNAPSHOT_MAX_DEVICES);
+			snapshotCall(operation, RawIoctl.SNAPSHOT_INFO, info);
+			int count = Math.min((int) Layouts.SNAPSHOT_INFO_COUNT.get(info), Uapi.SNAPSHOT_MAX_DEVICES);
+			List<SnapshotDevice> list = new ArrayList<>(count);
+			for (int i = 0; i < count; i++)
+				list.add(device(devices.asSlice(i * stride, stride)));
+			return new SnapshotInfo((long) Layouts.SNAPSHOT_INFO_ID.get(info),
+					SnapshotState.of((int) Layouts.SNAPSHOT_INFO_STATE.get(info)),
+					(int) Layouts.SNAPSHOT_INFO_ERROR.get(info),
+					((int) Layouts.SNAPSHOT_INFO_FLAGS.get(info) & Uapi.SNAPSHOT_FLAG_KEEP) != 0,
+					StorageKind.of((int) Layouts.SNAPSHOT_INFO_STORAGE_KIND.get(info)),
+					new DeviceId((int) Layouts.SNAPSHOT_INFO_STORAGE_MAJOR.get(info),
+							(int) Layouts.SNAPSHOT_INFO_STORAGE_MINOR.get(info)),
+					(long) Layouts.SNAPSHOT_INFO_STORAGE_USED.get(info),
+					(long) Layouts.SNAPSHOT_INFO_STORAGE_SIZE.get(info),
+					(long) Layouts.SNAPSHOT_INFO_STORAGE_LIMIT.get(info), list);
+		}
+	}
+
+	private static SnapshotDevice device(MemorySegment d) {
+		DeviceId image = new DeviceId((int) Layouts.SNAPSHOT_DEVICE_IMAGE_MAJOR.get(d),
+				(int) Layouts.SNAPSHOT_DEVICE_IMAGE_MINOR.get(d));
+		return new SnapshotDevice(new DeviceId((int) Layouts.SNAPSHOT_DEVICE_ORIGIN_MAJOR.get(d),
+				(int) Layouts.SNAPSHOT_DEVICE_ORIGIN_MINOR.get(d)),
+				image.major() == 0 && image.minor() == 0 ? java.util.Optional.empty() : java.util.Optional.of(image),
+				(long) Layouts.SNAPSHOT_DEVICE_CAPACITY.get(d), (int) Layouts.SNAPSHOT_DEVICE_CHUNK_SIZE.get(d),
+				(int) Layouts.SNAPSHOT_DEVICE_ERROR.get(d), (int) Layouts.SNAPSHOT_DEVICE_FREEZE_ERROR.get(d),
+				uuid(d, Layouts.SNAPSHOT_DEVICE_GENERATION_ID),
+				Byte.toUnsignedInt((byte) Layouts.SNAPSHOT_DEVICE_CLOSED_NUMBER.get(d)),
+				FreezeState.of(Byte.toUnsignedInt((byte) Layouts.SNAPSHOT_DEVICE_FREEZE.get(d))),
+				(long) Layouts.SNAPSHOT_DEVICE_WRITES_HELD.get(d), (long) Layouts.SNAPSHOT_DEVICE_CHUNKS_COPIED.get(d),
+				(long) Layouts.SNAPSHOT_DEVICE_CHUNKS_STORED.get(d),
+				(long) Layouts.SNAPSHOT_DEVICE_DISCARDS_DROPPED.get(d));
+	}
+
+	/** Issues a snapshot request; errnos mapped with their snapshot meaning. */
+	private void snapshotCall(String operation, long request, MemorySegment arg) throws BlksnapException {
+		int rc = ioctl(request, arg);
+		if (rc < 0)
+			throw BlksnapException.fromSnapshotErrno(operation, -rc);
 	}
 
 	/**

@@ -17,6 +17,7 @@ import dev.blksnap.internal.Errno;
 public sealed class BlksnapException extends IOException
 		permits PermissionDeniedException, ModuleNotLoadedException, NoSuchDeviceException, NotTrackedException,
 		AlreadyTrackedException, InvalidRequestException, KernelOutOfMemoryException, DeviceBusyException,
+		NoSuchSnapshotException, SnapshotStateException, NoSpaceException, NotSupportedException,
 		BlksnapErrnoException {
 	private static final long serialVersionUID = 1L;
 
@@ -120,6 +121,45 @@ public sealed class BlksnapException extends IOException
 							+ "check 'blksnap version'");
 			default -> new BlksnapErrnoException(operation, errno,
 					Errno.description(errno), "unexpected error from the kernel; see dmesg");
+		};
+	}
+
+	/**
+	 * Maps the errno of a failed snapshot ioctl, where ENOENT means "no such
+	 * snapshot" and EALREADY "already taken"; errnos without a snapshot
+	 * meaning are mapped as by {@link #fromErrno(String, int)}.
+	 *
+	 * @param operation what was attempted, for example {@code "snapshot add 3 8:16"}
+	 * @param errno     the positive errno value
+	 * @return the exception to throw
+	 */
+	public static BlksnapException fromSnapshotErrno(String operation, int errno) {
+		return switch (errno) {
+			case Errno.ENOENT -> new NoSuchSnapshotException(operation, errno, "no such snapshot",
+					"it was destroyed, or the program that created it exited; list them with 'blksnap snapshot list'");
+			case Errno.EALREADY -> new SnapshotStateException(operation, errno, "the snapshot is already taken or broken",
+					"devices are added before take; create a new snapshot");
+			case Errno.EBUSY -> new DeviceBusyException(operation, errno, "device or storage busy",
+					"the device is already in a snapshot, or the storage device is mounted or in use");
+			case Errno.ENOSPC -> new NoSpaceException(operation, errno, "no space for the difference storage",
+					"use a larger storage device or a file system with more room, or a smaller limit");
+			case Errno.EOPNOTSUPP -> new NotSupportedException(operation, errno, "not supported",
+					"DAX, zoned and snapshot image devices cannot be snapshotted; the storage must be a block "
+							+ "device, a regular file or a directory on a file system that supports it");
+			case Errno.EDEADLK -> new InvalidRequestException(operation, errno,
+					"the storage lies on a device in a snapshot", "put the difference storage on another device");
+			case Errno.E2BIG -> new InvalidRequestException(operation, errno, "too many devices or entries",
+					"a snapshot holds at most " + dev.blksnap.internal.Uapi.SNAPSHOT_MAX_DEVICES + " devices");
+			case Errno.EBADF -> new InvalidRequestException(operation, errno, "the storage is not an open file",
+					"this is a bug in the caller");
+			case Errno.EROFS -> new InvalidRequestException(operation, errno, "the storage is read-only",
+					"put the difference storage on a writable device or file system");
+			case Errno.EFBIG -> new InvalidRequestException(operation, errno, "the limit is too large for the file system",
+					"use a smaller --limit");
+			case Errno.EINVAL -> new InvalidRequestException(operation, errno, "invalid request",
+					"a limit below 4096, a limit of 0 for a directory or an empty file, a take without devices, "
+							+ "or a reserved field the module rejects");
+			default -> fromErrno(operation, errno);
 		};
 	}
 }

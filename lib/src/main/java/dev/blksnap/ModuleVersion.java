@@ -26,6 +26,15 @@ public record ModuleVersion(int major, int minor, int patch, long features) {
 	}
 
 	/**
+	 * Whether the module offers copy-on-write snapshots.
+	 *
+	 * @return true when {@code BLKSNAP_FEATURE_SNAPSHOT} is set
+	 */
+	public boolean hasSnapshots() {
+		return (features & Uapi.FEATURE_SNAPSHOT) != 0;
+	}
+
+	/**
 	 * Whether this library can talk to the module.
 	 *
 	 * @return true when the major versions are equal

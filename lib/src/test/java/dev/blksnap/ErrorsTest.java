@@ -66,7 +66,9 @@ class ErrorsTest {
 				.map(Class::getSimpleName).collect(Collectors.toSet());
 		assertEquals(Set.of("PermissionDeniedException", "ModuleNotLoadedException", "NoSuchDeviceException",
 				"NotTrackedException", "AlreadyTrackedException", "InvalidRequestException",
-				"KernelOutOfMemoryException", "DeviceBusyException", "BlksnapErrnoException"), permitted);
+				"KernelOutOfMemoryException", "DeviceBusyException", "NoSuchSnapshotException",
+				"SnapshotStateException", "NoSpaceException", "NotSupportedException", "BlksnapErrnoException"),
+				permitted);
 		assertSame(java.io.IOException.class, BlksnapException.class.getSuperclass());
 		assertTrue(unused > 0);
 	}

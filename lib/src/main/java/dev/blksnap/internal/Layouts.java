@@ -264,6 +264,103 @@ public final class Layouts {
 	/** blksnap_cbt_checkpoint.changes_number (byte). */
 	public static final VarHandle CBT_CHECKPOINT_CHANGES_NUMBER = handle(CBT_CHECKPOINT, "changes_number");
 
+	/** blksnap_snapshot_create.storage_fd (int). */
+	public static final VarHandle SNAPSHOT_CREATE_STORAGE_FD = handle(SNAPSHOT_CREATE, "storage_fd");
+	/** blksnap_snapshot_create.flags (int). */
+	public static final VarHandle SNAPSHOT_CREATE_FLAGS = handle(SNAPSHOT_CREATE, "flags");
+	/** blksnap_snapshot_create.limit (long). */
+	public static final VarHandle SNAPSHOT_CREATE_LIMIT = handle(SNAPSHOT_CREATE, "limit");
+	/** blksnap_snapshot_create.id (long). */
+	public static final VarHandle SNAPSHOT_CREATE_ID = handle(SNAPSHOT_CREATE, "id");
+
+	/** blksnap_snapshot_destroy.id (long). */
+	public static final VarHandle SNAPSHOT_DESTROY_ID = handle(SNAPSHOT_DESTROY, "id");
+
+	/** blksnap_snapshot_add.id (long). */
+	public static final VarHandle SNAPSHOT_ADD_ID = handle(SNAPSHOT_ADD, "id");
+	/** blksnap_snapshot_add.dev.major (int). */
+	public static final VarHandle SNAPSHOT_ADD_MAJOR = handle(SNAPSHOT_ADD, "dev", "major");
+	/** blksnap_snapshot_add.dev.minor (int). */
+	public static final VarHandle SNAPSHOT_ADD_MINOR = handle(SNAPSHOT_ADD, "dev", "minor");
+
+	/** blksnap_snapshot_take.id (long). */
+	public static final VarHandle SNAPSHOT_TAKE_ID = handle(SNAPSHOT_TAKE, "id");
+	/** blksnap_snapshot_take.flags (int). */
+	public static final VarHandle SNAPSHOT_TAKE_FLAGS = handle(SNAPSHOT_TAKE, "flags");
+	/** blksnap_snapshot_take.hold_ns (long). */
+	public static final VarHandle SNAPSHOT_TAKE_HOLD_NS = handle(SNAPSHOT_TAKE, "hold_ns");
+	/** blksnap_snapshot_take.freeze_ns (long). */
+	public static final VarHandle SNAPSHOT_TAKE_FREEZE_NS = handle(SNAPSHOT_TAKE, "freeze_ns");
+	/** blksnap_snapshot_take.frozen (int). */
+	public static final VarHandle SNAPSHOT_TAKE_FROZEN = handle(SNAPSHOT_TAKE, "frozen");
+	/** blksnap_snapshot_take.freeze_failed (int). */
+	public static final VarHandle SNAPSHOT_TAKE_FREEZE_FAILED = handle(SNAPSHOT_TAKE, "freeze_failed");
+
+	/** blksnap_snapshot_list.ids (long, user pointer). */
+	public static final VarHandle SNAPSHOT_LIST_IDS = handle(SNAPSHOT_LIST, "ids");
+	/** blksnap_snapshot_list.capacity (int). */
+	public static final VarHandle SNAPSHOT_LIST_CAPACITY = handle(SNAPSHOT_LIST, "capacity");
+	/** blksnap_snapshot_list.count (int). */
+	public static final VarHandle SNAPSHOT_LIST_COUNT = handle(SNAPSHOT_LIST, "count");
+
+	/** blksnap_snapshot_device.origin.major (int). */
+	public static final VarHandle SNAPSHOT_DEVICE_ORIGIN_MAJOR = handle(SNAPSHOT_DEVICE, "origin", "major");
+	/** blksnap_snapshot_device.origin.minor (int). */
+	public static final VarHandle SNAPSHOT_DEVICE_ORIGIN_MINOR = handle(SNAPSHOT_DEVICE, "origin", "minor");
+	/** blksnap_snapshot_device.image.major (int). */
+	public static final VarHandle SNAPSHOT_DEVICE_IMAGE_MAJOR = handle(SNAPSHOT_DEVICE, "image", "major");
+	/** blksnap_snapshot_device.image.minor (int). */
+	public static final VarHandle SNAPSHOT_DEVICE_IMAGE_MINOR = handle(SNAPSHOT_DEVICE, "image", "minor");
+	/** blksnap_snapshot_device.capacity (long). */
+	public static final VarHandle SNAPSHOT_DEVICE_CAPACITY = handle(SNAPSHOT_DEVICE, "capacity");
+	/** blksnap_snapshot_device.chunk_size (int). */
+	public static final VarHandle SNAPSHOT_DEVICE_CHUNK_SIZE = handle(SNAPSHOT_DEVICE, "chunk_size");
+	/** blksnap_snapshot_device.error (int). */
+	public static final VarHandle SNAPSHOT_DEVICE_ERROR = handle(SNAPSHOT_DEVICE, "error");
+	/** blksnap_snapshot_device.freeze_error (int). */
+	public static final VarHandle SNAPSHOT_DEVICE_FREEZE_ERROR = handle(SNAPSHOT_DEVICE, "freeze_error");
+	/** Offset of blksnap_snapshot_device.generation_id. */
+	public static final long SNAPSHOT_DEVICE_GENERATION_ID = SNAPSHOT_DEVICE.byteOffset(groupElement("generation_id"));
+	/** blksnap_snapshot_device.closed_number (byte). */
+	public static final VarHandle SNAPSHOT_DEVICE_CLOSED_NUMBER = handle(SNAPSHOT_DEVICE, "closed_number");
+	/** blksnap_snapshot_device.freeze (byte). */
+	public static final VarHandle SNAPSHOT_DEVICE_FREEZE = handle(SNAPSHOT_DEVICE, "freeze");
+	/** blksnap_snapshot_device.writes_held (long). */
+	public static final VarHandle SNAPSHOT_DEVICE_WRITES_HELD = handle(SNAPSHOT_DEVICE, "writes_held");
+	/** blksnap_snapshot_device.chunks_copied (long). */
+	public static final VarHandle SNAPSHOT_DEVICE_CHUNKS_COPIED = handle(SNAPSHOT_DEVICE, "chunks_copied");
+	/** blksnap_snapshot_device.chunks_stored (long). */
+	public static final VarHandle SNAPSHOT_DEVICE_CHUNKS_STORED = handle(SNAPSHOT_DEVICE, "chunks_stored");
+	/** blksnap_snapshot_device.discards_dropped (long). */
+	public static final VarHandle SNAPSHOT_DEVICE_DISCARDS_DROPPED = handle(SNAPSHOT_DEVICE, "discards_dropped");
+
+	/** blksnap_snapshot_info.id (long). */
+	public static final VarHandle SNAPSHOT_INFO_ID = handle(SNAPSHOT_INFO, "id");
+	/** blksnap_snapshot_info.devices (long, user pointer). */
+	public static final VarHandle SNAPSHOT_INFO_DEVICES = handle(SNAPSHOT_INFO, "devices");
+	/** blksnap_snapshot_info.capacity (int). */
+	public static final VarHandle SNAPSHOT_INFO_CAPACITY = handle(SNAPSHOT_INFO, "capacity");
+	/** blksnap_snapshot_info.count (int). */
+	public static final VarHandle SNAPSHOT_INFO_COUNT = handle(SNAPSHOT_INFO, "count");
+	/** blksnap_snapshot_info.state (int). */
+	public static final VarHandle SNAPSHOT_INFO_STATE = handle(SNAPSHOT_INFO, "state");
+	/** blksnap_snapshot_info.error (int). */
+	public static final VarHandle SNAPSHOT_INFO_ERROR = handle(SNAPSHOT_INFO, "error");
+	/** blksnap_snapshot_info.flags (int). */
+	public static final VarHandle SNAPSHOT_INFO_FLAGS = handle(SNAPSHOT_INFO, "flags");
+	/** blksnap_snapshot_info.storage_kind (int). */
+	public static final VarHandle SNAPSHOT_INFO_STORAGE_KIND = handle(SNAPSHOT_INFO, "storage_kind");
+	/** blksnap_snapshot_info.storage_dev.major (int). */
+	public static final VarHandle SNAPSHOT_INFO_STORAGE_MAJOR = handle(SNAPSHOT_INFO, "storage_dev", "major");
+	/** blksnap_snapshot_info.storage_dev.minor (int). */
+	public static final VarHandle SNAPSHOT_INFO_STORAGE_MINOR = handle(SNAPSHOT_INFO, "storage_dev", "minor");
+	/** blksnap_snapshot_info.storage_used (long). */
+	public static final VarHandle SNAPSHOT_INFO_STORAGE_USED = handle(SNAPSHOT_INFO, "storage_used");
+	/** blksnap_snapshot_info.storage_size (long). */
+	public static final VarHandle SNAPSHOT_INFO_STORAGE_SIZE = handle(SNAPSHOT_INFO, "storage_size");
+	/** blksnap_snapshot_info.storage_limit (long). */
+	public static final VarHandle SNAPSHOT_INFO_STORAGE_LIMIT = handle(SNAPSHOT_INFO, "storage_limit");
+
 	private Layouts() {
 	}
 

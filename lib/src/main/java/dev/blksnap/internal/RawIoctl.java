@@ -66,10 +66,12 @@ public final class RawIoctl {
 	public static final long SNAPSHOT_INFO = Ioc.iowr(Uapi.IOCTL_MAGIC, Uapi.NR_SNAPSHOT_INFO,
 			Layouts.SNAPSHOT_INFO);
 
+	/** {@code O_RDONLY} (asm-generic fcntl). */
+	public static final int O_RDONLY = 0;
 	/** {@code O_RDWR} (asm-generic fcntl). */
-	private static final int O_RDWR = 02;
+	public static final int O_RDWR = 02;
 	/** {@code O_CLOEXEC} (asm-generic fcntl): no leak of the descriptor into children. */
-	private static final int O_CLOEXEC = 02000000;
+	public static final int O_CLOEXEC = 02000000;
 
 	private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
 	private static final VarHandle ERRNO = MethodHandles.insertCoordinates(
@@ -100,6 +102,27 @@ public final class RawIoctl {
 			MemorySegment state = arena.allocate(CAPTURE);
 			MemorySegment name = arena.allocateFrom(control.toString());
 			int fd = (int) OPEN.invokeExact(state, name, O_RDWR | O_CLOEXEC);
+			return fd >= 0 ? fd : -errno(state);
+		} catch (Throwable t) {
+			throw rethrow(t);
+		}
+	}
+
+	/**
+	 * Opens a file, directory or device, close-on-exec, for example to pass
+	 * its descriptor to the module as a snapshot's storage.
+	 *
+	 * @param path  the file
+	 * @param flags {@link #O_RDONLY} or {@link #O_RDWR} (O_CREAT is not allowed)
+	 * @return the file descriptor, or {@code -errno}
+	 */
+	public static int open(Path path, int flags) {
+		if ((flags & ~(O_RDONLY | O_RDWR)) != 0)
+			throw new IllegalArgumentException("open flags 0" + Integer.toOctalString(flags) + " not allowed");
+		try (Arena arena = Arena.ofConfined()) {
+			MemorySegment state = arena.allocate(CAPTURE);
+			MemorySegment name = arena.allocateFrom(path.toString());
+			int fd = (int) OPEN.invokeExact(state, name, flags | O_CLOEXEC);
 			return fd >= 0 ? fd : -errno(state);
 		} catch (Throwable t) {
 			throw rethrow(t);

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: GPL-2.0
+package dev.blksnap;
+
+import java.util.List;
+
+/**
+ * A snapshot this program created; {@link #close()} destroys it. The module
+ * also destroys it when the control device that created it is closed (unless
+ * it was created to be kept), so a crashed program leaves nothing behind.
+ *
+ * <pre>{@code
+ * try (BlksnapControl ctl = BlksnapControl.open();
+ *      Snapshot snap = ctl.createSnapshot(Path.of("/var/tmp"), 1L << 30, false)) {
+ *     snap.add(DeviceId.of(Path.of("/dev/sdb")));
+ *     snap.take(false);
+ *     SnapshotInfo info = snap.info(); // image devices, closed CBT numbers
+ *     // ... read the images ...
+ * } // destroyed here, on success and on failure
+ * }</pre>
+ */
+public final class Snapshot implements AutoCloseable {
+	private final BlksnapControl control;
+	private final long id;
+	private boolean destroyed;
+
+	Snapshot(BlksnapControl control, long id) {
+		this.control = control;
+		this.id = id;
+	}
+
+	/** @return the module's identifier of this snapshot */
+	public long id() {
+		return id;
+	}
+
+	/**
+	 * Adds a device; before {@link #take}.
+	 *
+	 * @param dev the device
+	 * @throws BlksnapException see {@link BlksnapControl#addToSnapshot(long, DeviceId)}
+	 */
+	public void add(DeviceId dev) throws BlksnapException {
+		control.addToSnapshot(id, dev);
+	}
+
+	/**
+	 * Adds devices in order.
+	 *
+	 * @param devs the devices
+	 * @throws BlksnapException when one cannot be added (the earlier ones stay added)
+	 */
+	public void addAll(List<DeviceId> devs) throws BlksnapException {
+		for (DeviceId d : devs)
+			add(d);
+	}
+
+	/**
+	 * Takes it: the instant is now.
+	 *
+	 * @param noFreeze do not freeze file systems (the images are then crash-consistent)
+	 * @return what take did
+	 * @throws BlksnapException see {@link BlksnapControl#takeSnapshot(long, boolean)}
+	 */
+	public TakeResult take(boolean noFreeze) throws BlksnapException {
+		return control.takeSnapshot(id, noFreeze);
+	}
+
+	/**
+	 * @return its state and devices
+	 * @throws BlksnapException see {@link BlksnapControl#snapshotInfo(long)}
+	 */
+	public SnapshotInfo info() throws BlksnapException {
+		return control.snapshotInfo(id);
+	}
+
+	/**
+	 * Destroys it now; later calls do nothing.
+	 *
+	 * @throws BlksnapException when the module refuses (it was already destroyed: not an error)
+	 */
+	public void destroy() throws BlksnapException {
+		if (destroyed)
+			return;
+		destroyed = true;
+		try {
+			control.destroySnapshot(id);
+		} catch (NoSuchSnapshotException gone) {
+			// destroyed by someone else: the outcome asked for
+		}
+	}
+
+	/**
+	 * Destroys it, as {@link #destroy()}.
+	 *
+	 * @throws BlksnapException when the module refuses
+	 */
+	@Override
+	public void close() throws BlksnapException {
+		destroy();
+	}
+
+	@Override
+	public String toString() {
+		return "Snapshot[" + id + (destroyed ? ", destroyed" : "") + "]";
+	}
+}

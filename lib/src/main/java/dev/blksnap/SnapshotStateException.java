@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: GPL-2.0
+package dev.blksnap;
+
+/**
+ * The snapshot is not in the state the request needs (EALREADY): already taken, or broken.
+ */
+public final class SnapshotStateException extends BlksnapException {
+	private static final long serialVersionUID = 1L;
+
+	/**
+	 * Creates the exception; see {@link BlksnapException#fromSnapshotErrno(String, int)}.
+	 *
+	 * @param operation what was attempted, for example {@code "snapshot take 3"}
+	 * @param errno     the positive errno value
+	 * @param problem   what went wrong
+	 * @param hint      what the user can do about it
+	 */
+	public SnapshotStateException(String operation, int errno, String problem, String hint) {
+		super(operation, errno, problem, hint);
+	}
+}
