@@ -12,10 +12,14 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.lang.foreign.Arena;
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.Map;
 
@@ -349,12 +353,42 @@ class BadInputTest extends ItBase {
     }
 
     private static Path cliLauncher() {
-        Path top = Path.of(System.getenv().getOrDefault("BLKSNAP_TOP", ".")).toAbsolutePath().normalize();
-        return top.resolve("utils/blksnap");
+        return top().resolve("utils/blksnap");
+    }
+
+    private static Path top() {
+        return Path.of(System.getenv().getOrDefault("BLKSNAP_TOP", ".")).toAbsolutePath().normalize();
+    }
+
+    /** The jar the launcher would run: $BLKSNAP_JAR (the suite's snapshot), else the build's. */
+    private static Path cliJar() {
+        String staged = System.getenv("BLKSNAP_JAR");
+        return staged != null && !staged.isBlank() ? Path.of(staged) : top().resolve("utils/target/blksnap.jar");
+    }
+
+    /**
+     * A copy of the launcher and the jar that user nobody can read and run.
+     * The checkout may lie where nobody cannot enter (/root is 0700): run
+     * from there, the shell's "Permission denied" (exit 126) would stand in
+     * for the module's refusal.
+     */
+    private static Path stageCliForEveryone(Path dir) throws IOException {
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path launcher = dir.resolve("blksnap");
+        Files.copy(cliLauncher(), launcher);
+        Files.setPosixFilePermissions(launcher, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path jar = dir.resolve("blksnap.jar");
+        Files.copy(cliJar(), jar);
+        Files.setPosixFilePermissions(jar, PosixFilePermissions.fromString("rw-r--r--"));
+        return launcher;
     }
 
     private static void assertPermissionDenied(List<String> cmd) {
-        Guest.Result r = Guest.run(cmd, Map.of());
+        assertPermissionDenied(cmd, Map.of());
+    }
+
+    private static void assertPermissionDenied(List<String> cmd, Map<String, String> env) {
+        Guest.Result r = Guest.run(cmd, env);
         System.out.println("[nonroot] " + String.join(" ", cmd) + " -> " + r.exit() + ": " + r.stderr().strip());
         assertEquals(77, r.exit(), () -> "want exit 77 (permission denied): " + r.describe(cmd));
         CliTest.assertOneLine(r.stderr());
@@ -363,13 +397,17 @@ class BadInputTest extends ItBase {
 
     @Test
     @Order(11)
-    void withoutCapSysAdminTheCliIsRefused() throws Exception {
+    void withoutCapSysAdminTheCliIsRefused(@TempDir Path stage) throws Exception {
         // Each run starts a JVM (seconds under TCG): three cover both refusals
         // (open as nobody: EACCES; ioctl as root without the capability: EPERM).
-        String cli = cliLauncher().toString();
-        assertPermissionDenied(List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", cli,
-                "tracker", "list"));
+        // Exit 77 can only come from the CLI: the JVM ran, and what it was
+        // refused was the control device.
+        Path everyone = stageCliForEveryone(stage);
+        assertPermissionDenied(List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                everyone.toString(), "tracker", "list"),
+                Map.of("BLKSNAP_JAR", stage.resolve("blksnap.jar").toString()));
         // uid 0 without CAP_SYS_ADMIN: the device opens, the ioctl says EPERM.
+        String cli = cliLauncher().toString();
         List<String> noCap = List.of("setpriv", "--inh-caps=-sys_admin", "--bounding-set=-sys_admin");
         List<String> list = new java.util.ArrayList<>(noCap);
         list.addAll(List.of(cli, "tracker", "list"));
