@@ -15,6 +15,18 @@ MVN = JAVA_HOME=$(JAVA_HOME) MAVEN_OPTS="--sun-misc-unsafe-memory-access=allow" 
 .PHONY: all help deps java-home module modules java java-test vm-selftest vm-suite check debug-kernel check-debug demo \
 	bench-cbt bench-cbt-nullb install uninstall clean
 
+# The preflight (scripts/deps: installs what is missing as root, else prints
+# the apt-get line and stops) runs once, before anything is built or booted,
+# for what all the goals on the command line need. Serial, so that it stays
+# first under make -j too (Kbuild and Maven still build in parallel inside).
+.NOTPARALLEL:
+GOALS := $(or $(MAKECMDGOALS),all)
+DEPS := $(sort \
+	$(if $(filter all install java java-test,$(GOALS)),java) \
+	$(if $(filter modules,$(GOALS)),build) \
+	$(if $(filter deps check demo vm-selftest vm-suite check-debug bench-cbt bench-cbt-nullb,$(GOALS)),all) \
+	$(if $(filter debug-kernel check-debug,$(GOALS)),debug))
+
 all: module java
 
 help:
@@ -26,11 +38,12 @@ help:
 	@echo "make bench-cbt  fio overhead of the filter and the tracker, side by side in one VM run"
 	@echo "make bench-cbt-nullb  the same on null_blk: the CPU cost per bio, no device time"
 	@echo "make modules    build build/lanes/{$(LANES)}/blksnap.ko with W=1 (warnings fail)"
+	@echo "make deps       install what the targets above need (as root), or print the apt-get line"
 	@echo "make install    module into /lib/modules/\$$(uname -r)/extra, launcher into $(PREFIX)/bin"
 	@echo "make uninstall  undo make install"
 
 deps:
-	@scripts/deps all
+	@scripts/deps $(or $(DEPS),all)
 
 java-home:
 	@test -n "$(JAVA_HOME)" || scripts/find-jdk
@@ -39,20 +52,20 @@ module:
 	@test -d "$(KDIR)" || { echo "no kernel headers at $(KDIR): install linux-headers-$(KREL) or pass KDIR=..."; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/module BLKSNAP_INCLUDE=$(CURDIR)/include modules
 
-modules:
+modules: deps
 	@for lane in $(LANES); do scripts/build-module $$lane || exit 1; done
 
-java: java-home
+java: deps java-home
 	$(MVN) -q package -DskipTests
 
-java-test: java-home
+java-test: deps java-home
 	$(MVN) verify
 
-vm-selftest:
+vm-selftest: deps
 	tests/vm/selftest $(LANES)
 
 # Runs the debug lane too when its kernel is cached (see check-debug).
-vm-suite: modules java
+vm-suite: deps modules java
 	tests/run-vm-suite --lanes "$(LANES)"
 
 check: deps modules java-test vm-selftest vm-suite
@@ -63,7 +76,7 @@ check: deps modules java-test vm-selftest vm-suite
 debug-kernel: deps
 	tests/vm/debug-kernel/build
 
-check-debug: debug-kernel java
+check-debug: deps debug-kernel java
 	tests/run-vm-suite --lanes debug --debug no
 
 demo: deps modules java
