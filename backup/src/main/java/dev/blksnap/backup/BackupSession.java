@@ -116,8 +116,16 @@ public final class BackupSession implements AutoCloseable {
 		long fileBytes;
 		written.add(tmp);
 		progress.begin(who.name() + " " + d.type().label(), toRead);
-		try (Qcow2Writer w = Qcow2Writer.create(tmp, who.sizeBytes(), d.clusterBits(), backingFile);
-				ImageReader reader = source.openImage()) {
+		ImageReader opened;
+		try {
+			opened = source.openImage();
+		} catch (IOException e) {
+			progress.end();
+			source.checkIntact(); // a broken snapshot explains the failure better
+			throw e;
+		}
+		try (ImageReader reader = opened;
+				Qcow2Writer w = Qcow2Writer.create(tmp, who.sizeBytes(), d.clusterBits(), backingFile)) {
 			PointCopier copier = new PointCopier(reader, w, who.sizeBytes(), d.type() != PointType.FULL, pool,
 					options.readers(), options.chunkBytes(), progress);
 			try {

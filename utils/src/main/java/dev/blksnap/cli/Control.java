@@ -8,6 +8,9 @@ import dev.blksnap.Checkpoint;
 import dev.blksnap.DeviceId;
 import dev.blksnap.ModuleVersion;
 import dev.blksnap.SectorRange;
+import dev.blksnap.SnapshotInfo;
+import dev.blksnap.TakeResult;
+import java.nio.file.Path;
 import java.util.List;
 
 /**
@@ -32,6 +35,19 @@ public interface Control extends AutoCloseable {
 	void markDirty(DeviceId dev, List<SectorRange> ranges) throws BlksnapException;
 
 	Checkpoint checkpoint(DeviceId dev) throws BlksnapException;
+
+	/** Creates a snapshot; returns its id. Without {@code keep} it ends with this control. */
+	long createSnapshot(Path storage, long limit, boolean keep) throws BlksnapException;
+
+	void addToSnapshot(long id, DeviceId dev) throws BlksnapException;
+
+	TakeResult takeSnapshot(long id, boolean noFreeze) throws BlksnapException;
+
+	SnapshotInfo snapshotInfo(long id) throws BlksnapException;
+
+	List<Long> snapshots() throws BlksnapException;
+
+	void destroySnapshot(long id) throws BlksnapException;
 
 	@Override
 	void close();

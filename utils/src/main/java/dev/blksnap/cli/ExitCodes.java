@@ -11,7 +11,17 @@ import dev.blksnap.ModuleNotLoadedException;
 import dev.blksnap.NoSuchDeviceException;
 import dev.blksnap.NotTrackedException;
 import dev.blksnap.PermissionDeniedException;
+import dev.blksnap.NoSpaceException;
+import dev.blksnap.NoSuchSnapshotException;
+import dev.blksnap.NotSupportedException;
+import dev.blksnap.SnapshotStateException;
+import dev.blksnap.backup.DamagedPointException;
+import dev.blksnap.backup.NoSuchPointException;
+import dev.blksnap.backup.RepositoryLockedException;
+import dev.blksnap.backup.SnapshotBrokenException;
 import java.io.IOException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
 
 /**
  * Exit codes of the blksnap command. Small numbers are outcomes a backup
@@ -27,6 +37,10 @@ public final class ExitCodes {
 	public static final int ALREADY_TRACKED = 4;
 	/** The map cannot serve the request: corrupted, or another generation. */
 	public static final int MAP_UNUSABLE = 5;
+	/** verify found a damaged or missing point. */
+	public static final int VERIFY_FAILED = 6;
+	/** The snapshot broke while a backup read it. */
+	public static final int SNAPSHOT_BROKEN = 7;
 	public static final int INVALID_REQUEST = 65; // EX_DATAERR
 	public static final int NO_SUCH_DEVICE = 66; // EX_NOINPUT
 	public static final int MODULE_NOT_LOADED = 69; // EX_UNAVAILABLE
@@ -45,6 +59,10 @@ public final class ExitCodes {
 		return switch (failure) {
 			case BlksnapException e -> of(e);
 			case MapUnusableException _ -> MAP_UNUSABLE;
+			case SnapshotBrokenException _ -> SNAPSHOT_BROKEN;
+			case DamagedPointException _ -> VERIFY_FAILED;
+			case RepositoryLockedException _ -> BUSY;
+			case NoSuchPointException _, NoSuchFileException _, NotDirectoryException _ -> NO_SUCH_DEVICE;
 			case IOException _ -> IO;
 			default -> INTERNAL;
 		};
@@ -60,6 +78,9 @@ public final class ExitCodes {
 			case InvalidRequestException _ -> INVALID_REQUEST;
 			case KernelOutOfMemoryException _ -> KERNEL;
 			case DeviceBusyException _ -> BUSY;
+			case NoSuchSnapshotException _ -> NO_SUCH_DEVICE;
+			case SnapshotStateException _, NotSupportedException _ -> INVALID_REQUEST;
+			case NoSpaceException _ -> IO;
 			case BlksnapErrnoException _ -> KERNEL;
 			default -> KERNEL;
 		};

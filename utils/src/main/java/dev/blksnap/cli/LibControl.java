@@ -9,6 +9,8 @@ import dev.blksnap.Checkpoint;
 import dev.blksnap.DeviceId;
 import dev.blksnap.ModuleVersion;
 import dev.blksnap.SectorRange;
+import dev.blksnap.SnapshotInfo;
+import dev.blksnap.TakeResult;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
@@ -65,6 +67,37 @@ final class LibControl implements Control {
 	@Override
 	public Checkpoint checkpoint(DeviceId dev) throws BlksnapException {
 		return control.checkpoint(dev);
+	}
+
+	@Override
+	public long createSnapshot(Path storage, long limit, boolean keep) throws BlksnapException {
+		// Not closed here: the snapshot lives until destroyed, or until this control closes.
+		return control.createSnapshot(storage, limit, keep).id();
+	}
+
+	@Override
+	public void addToSnapshot(long id, DeviceId dev) throws BlksnapException {
+		control.addToSnapshot(id, dev);
+	}
+
+	@Override
+	public TakeResult takeSnapshot(long id, boolean noFreeze) throws BlksnapException {
+		return control.takeSnapshot(id, noFreeze);
+	}
+
+	@Override
+	public SnapshotInfo snapshotInfo(long id) throws BlksnapException {
+		return control.snapshotInfo(id);
+	}
+
+	@Override
+	public List<Long> snapshots() throws BlksnapException {
+		return control.snapshots();
+	}
+
+	@Override
+	public void destroySnapshot(long id) throws BlksnapException {
+		control.destroySnapshot(id);
 	}
 
 	@Override

@@ -47,4 +47,18 @@ public record SysBlock(Path root) {
 	private Path entry(DeviceId dev) {
 		return root.resolve(dev.major() + ":" + dev.minor());
 	}
+
+	/** A stable identifier of the device from sysfs (serial, or dm uuid), when it has one. */
+	public Optional<String> serial(DeviceId dev) {
+		for (String f : new String[] {"device/serial", "device/wwid", "dm/uuid", "md/uuid"}) {
+			try {
+				String v = Files.readString(root.resolve(dev.toString()).resolve(f), StandardCharsets.UTF_8).strip();
+				if (!v.isEmpty())
+					return Optional.of(v);
+			} catch (IOException | RuntimeException e) {
+				// not there: try the next
+			}
+		}
+		return Optional.empty();
+	}
 }

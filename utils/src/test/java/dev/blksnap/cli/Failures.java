@@ -24,6 +24,7 @@ final class Failures {
 	static final int ENODEV = 19;
 	static final int ERANGE = 34;
 	static final int EALREADY = 114;
+	static final int ENOSPC = 28;
 
 	private Failures() {
 	}

@@ -148,6 +148,113 @@ final class FakeControl implements Control {
 		return new Checkpoint(dev, t.generation, closed, t.changesNumber);
 	}
 
+	/** A snapshot of the fake module. */
+	static final class Snap {
+		final long id;
+		final java.nio.file.Path storage;
+		final long limit;
+		final boolean keep;
+		final List<DeviceId> devices = new ArrayList<>();
+		boolean taken;
+		int error;
+
+		Snap(long id, java.nio.file.Path storage, long limit, boolean keep) {
+			this.id = id;
+			this.storage = storage;
+			this.limit = limit;
+			this.keep = keep;
+		}
+	}
+
+	final Map<Long, Snap> snapshots = new LinkedHashMap<>();
+	/** Image device numbers, in order of devices taken: major 252, minor from 0. */
+	int nextImage;
+	long nextSnapshot = 1;
+	/** Called at take with each device, e.g. to copy its content as the image. */
+	java.util.function.BiConsumer<DeviceId, DeviceId> onTake = (origin, image) -> {
+	};
+	final Map<DeviceId, DeviceId> images = new LinkedHashMap<>();
+
+	private Snap snap(String op, long id) throws BlksnapException {
+		check();
+		Snap s = snapshots.get(id);
+		if (s == null)
+			throw BlksnapException.fromSnapshotErrno(op + " " + id, Failures.ENOENT);
+		return s;
+	}
+
+	@Override
+	public long createSnapshot(java.nio.file.Path storage, long limit, boolean keep) throws BlksnapException {
+		check();
+		Snap s = new Snap(nextSnapshot++, storage, limit, keep);
+		snapshots.put(s.id, s);
+		return s.id;
+	}
+
+	@Override
+	public void addToSnapshot(long id, DeviceId dev) throws BlksnapException {
+		Snap s = snap("snapshot add", id);
+		if (s.taken)
+			throw BlksnapException.fromSnapshotErrno("snapshot add " + id, Failures.EALREADY);
+		if (!devices.containsKey(dev))
+			throw Failures.noSuchDevice("snapshot add " + id + " " + dev);
+		for (Snap o : snapshots.values()) {
+			if (o.devices.contains(dev))
+				throw BlksnapException.fromSnapshotErrno("snapshot add " + id + " " + dev, Failures.EBUSY);
+		}
+		s.devices.add(dev);
+		if (!trackers.containsKey(dev))
+			trackers.put(dev, new Tracker(devices.get(dev)));
+	}
+
+	@Override
+	public dev.blksnap.TakeResult takeSnapshot(long id, boolean noFreeze) throws BlksnapException {
+		Snap s = snap("snapshot take", id);
+		if (s.taken)
+			throw BlksnapException.fromSnapshotErrno("snapshot take " + id, Failures.EALREADY);
+		s.taken = true;
+		for (DeviceId d : s.devices) {
+			DeviceId image = new DeviceId(252, nextImage++);
+			images.put(d, image);
+			onTake.accept(d, image);
+		}
+		return new dev.blksnap.TakeResult(1500, noFreeze ? 0 : 3000, noFreeze ? 0 : s.devices.size(), 0);
+	}
+
+	/** The closed number take gave a device: the checkpoint taken at take. */
+	final Map<DeviceId, Integer> closedAtTake = new LinkedHashMap<>();
+
+	@Override
+	public dev.blksnap.SnapshotInfo snapshotInfo(long id) throws BlksnapException {
+		Snap s = snap("snapshot info", id);
+		List<dev.blksnap.SnapshotDevice> list = new ArrayList<>();
+		for (DeviceId d : s.devices) {
+			Tracker t = trackers.get(d);
+			if (s.taken && !closedAtTake.containsKey(d))
+				closedAtTake.put(d, checkpoint(d).closedNumber());
+			list.add(new dev.blksnap.SnapshotDevice(d, java.util.Optional.ofNullable(s.taken ? images.get(d) : null),
+					devices.get(d), 65536, s.error, 0, t.generation, closedAtTake.getOrDefault(d, 0),
+					s.taken ? dev.blksnap.FreezeState.FROZEN : dev.blksnap.FreezeState.NONE, 0, 0, 0, 0));
+		}
+		return new dev.blksnap.SnapshotInfo(id, s.error != 0 ? dev.blksnap.SnapshotState.BROKEN
+				: s.taken ? dev.blksnap.SnapshotState.TAKEN : dev.blksnap.SnapshotState.CREATED, s.error, s.keep,
+				dev.blksnap.StorageKind.TMPFILE, new DeviceId(254, 0), 0, s.limit, s.limit, list);
+	}
+
+	@Override
+	public List<Long> snapshots() throws BlksnapException {
+		check();
+		return List.copyOf(snapshots.keySet());
+	}
+
+	@Override
+	public void destroySnapshot(long id) throws BlksnapException {
+		snap("snapshot destroy", id);
+		Snap s = snapshots.remove(id);
+		for (DeviceId d : s.devices)
+			closedAtTake.remove(d);
+	}
+
 	@Override
 	public void close() {
 		closes++;

@@ -44,7 +44,9 @@ class HelpTest {
 	void everyCommandIsThere() {
 		List<String> names = commands().map(p -> String.join(" ", p)).toList();
 		assertEquals(List.of("", "version", "tracker", "tracker attach", "tracker detach", "tracker list", "cbt",
-				"cbt info", "cbt map", "cbt mark-dirty", "cbt checkpoint"), names);
+				"cbt info", "cbt map", "cbt mark-dirty", "cbt checkpoint", "snapshot", "snapshot create",
+				"snapshot add", "snapshot take", "snapshot list", "snapshot info", "snapshot destroy", "backup",
+				"restore", "verify", "list"), names);
 	}
 
 	@ParameterizedTest

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: GPL-2.0
+package dev.blksnap.cli;
+
+import dev.blksnap.DeviceId;
+import dev.blksnap.TakeResult;
+import dev.blksnap.backup.BackupOptions;
+import dev.blksnap.backup.BackupResult;
+import dev.blksnap.backup.BackupSession;
+import dev.blksnap.backup.DeviceSource;
+import dev.blksnap.backup.Manifest;
+import dev.blksnap.backup.Point;
+import dev.blksnap.backup.Repository;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+
+/** {@code blksnap backup}: one snapshot of the devices, one point per device. */
+@Command(name = "backup", mixinStandardHelpOptions = true, versionProvider = BlksnapCommand.CliVersion.class,
+		header = "Back up devices into DIR: full the first time, then incremental.",
+		description = {"Take one snapshot of every DEVICE (one instant), copy each into a new qcow2 point in "
+				+ "DIR/<device>/, and destroy the snapshot, on success and on failure. The first point of a device "
+				+ "is full; later ones hold only the blocks changed since the previous point (from the change "
+				+ "tracker, which the snapshot attaches), with the previous point as backing file. When the "
+				+ "tracker's generation changed, or the previous point is missing or failed to verify, the point "
+				+ "is full and the output says why.",
+			"%nA second backup into the same DIR while one runs is refused (exit 75). An interrupted backup "
+				+ "leaves every earlier point intact; the next one cleans up."})
+final class BackupCommand extends LeafCommand {
+	/** Default difference storage limit: a tenth of the devices, at least this. */
+	static final long MIN_DEFAULT_LIMIT = 256L << 20;
+
+	@Parameters(index = "0..*", arity = "1..*", paramLabel = "DEVICE", description = "block device path or MAJ:MIN")
+	List<String> devices;
+
+	@Option(names = "--to", required = true, paramLabel = "DIR", description = "the backup directory (created if missing)")
+	Path dir;
+
+	@Option(names = "--storage", paramLabel = "PATH", description = "the snapshot's difference storage: a block "
+			+ "device, a file, or a directory for a temporary file (default: DIR); not on a DEVICE")
+	Path storage;
+
+	@Option(names = "--storage-limit", paramLabel = "SIZE", converter = SizeConverter.class,
+			description = "bytes of storage the snapshot may use (default: a tenth of the devices' size, at least 256M)")
+	Long limit;
+
+	@Option(names = "--full", description = "a full point, whatever came before")
+	boolean full;
+
+	@Option(names = "--differential", description = "the blocks changed since the last full point, with it as backing file")
+	boolean differential;
+
+	@Option(names = "--no-freeze", description = "do not freeze file systems at take (crash-consistent points)")
+	boolean noFreeze;
+
+	@Option(names = "--readers", paramLabel = "N", defaultValue = "4", description = "reads in flight (default: ${DEFAULT-VALUE})")
+	int readers;
+
+	/** JSON of {@code backup --json}. */
+	public record View(String id, String dir, long snapshot, long holdMicros, List<PointView> points,
+			long durationMillis) {
+	}
+
+	/** One point of {@code backup --json}. */
+	public record PointView(String device, String id, String type, String reason, String file, long bytesRead,
+			long bytesWritten, long changedBlocks, long dataClusters, long zeroClusters, long durationMillis) {
+		static PointView of(Point p) {
+			Manifest m = p.manifest();
+			return new PointView(p.device(), p.id(), m.type().label(), m.reason(), p.image().toString(),
+					m.stats().bytesRead(), m.stats().bytesWritten(), m.cbt() == null ? -1 : m.cbt().changedBlocks(),
+					m.stats().dataClusters(), m.stats().zeroClusters(), m.stats().durationMillis());
+		}
+	}
+
+	@Override
+	public Integer call() throws Exception {
+		if (full && differential)
+			throw new ParameterException(spec.commandLine(), "--full and --differential exclude each other");
+		List<SnapshotSources.Origin> origins = new ArrayList<>();
+		for (String d : devices) {
+			DeviceId id;
+			try {
+				id = DeviceConverter.parse(d);
+			} catch (RuntimeException e) {
+				throw new ParameterException(spec.commandLine(), "bad DEVICE: " + e.getMessage(), e);
+			}
+			if (origins.stream().anyMatch(o -> o.id().equals(id)))
+				throw new ParameterException(spec.commandLine(), "DEVICE " + d + " given twice");
+			origins.add(new SnapshotSources.Origin(id, d));
+		}
+		BackupOptions options;
+		try {
+			options = new BackupOptions(full ? BackupOptions.Mode.FULL
+					: differential ? BackupOptions.Mode.DIFFERENTIAL : BackupOptions.Mode.AUTO, readers,
+					BackupOptions.DEFAULT_CHUNK);
+		} catch (IllegalArgumentException e) {
+			throw new ParameterException(spec.commandLine(), e.getMessage(), e);
+		}
+		Repository repo = Repository.create(dir);
+		BackupResult result;
+		long snapshotId;
+		TakeResult take;
+		// The lock first: a second backup is refused before it touches the devices.
+		try (BackupSession session = repo.beginBackup(options); Control control = openControl()) {
+			long total = 0;
+			for (SnapshotSources.Origin o : origins)
+				total += env().sysBlock().sizeBytes(o.id()).orElse(0);
+			long bytes = limit != null ? limit : Math.max(MIN_DEFAULT_LIMIT, total / 10 / 4096 * 4096);
+			snapshotId = control.createSnapshot(storage != null ? storage : dir, bytes, false);
+			try {
+				for (SnapshotSources.Origin o : origins)
+					control.addToSnapshot(snapshotId, o.id());
+				take = control.takeSnapshot(snapshotId, noFreeze);
+				Instant instant = Instant.now();
+				List<DeviceSource> sources = SnapshotSources.of(control, env(), snapshotId, origins);
+				result = session.run(sources, instant, Bars.forTerminal(!json()));
+			} finally {
+				control.destroySnapshot(snapshotId);
+			}
+		}
+		if (json()) {
+			Output.json(out(), new View(result.id(), dir.toString(), snapshotId, take.holdNanos() / 1000,
+					result.points().stream().map(PointView::of).toList(), result.durationMillis()));
+			return ExitCodes.OK;
+		}
+		for (Point p : result.points()) {
+			Manifest m = p.manifest();
+			out().printf("%s: point %s, %s (%s): read %s, wrote %s in %.1f s -> %s%n", p.device(), p.id(),
+					m.type().label(), m.reason(), Output.human(m.stats().bytesRead()),
+					Output.human(m.stats().bytesWritten()), m.stats().durationMillis() / 1000.0, p.image());
+		}
+		return ExitCodes.OK;
+	}
+}

@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: GPL-2.0
+package dev.blksnap.cli;
+
+import dev.blksnap.BlksnapException;
+import dev.blksnap.DeviceId;
+import dev.blksnap.SnapshotDevice;
+import dev.blksnap.SnapshotInfo;
+import dev.blksnap.TakeResult;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+
+/** {@code blksnap snapshot}: create, add, take, list, info, destroy. */
+@Command(name = "snapshot", mixinStandardHelpOptions = true, versionProvider = BlksnapCommand.CliVersion.class,
+		header = "Create, take, inspect and destroy snapshots.",
+		description = "A snapshot shows one or several devices as they were at one instant, through read-only "
+				+ "image devices (/dev/blksnap-imageN), while the devices stay in use. Snapshots made here outlive "
+				+ "the command (they are created to be kept): destroy them with 'blksnap snapshot destroy ID'.",
+		synopsisSubcommandLabel = "COMMAND",
+		subcommands = {SnapshotCommand.Create.class, SnapshotCommand.Add.class, SnapshotCommand.Take.class,
+			SnapshotCommand.ListSnapshots.class, SnapshotCommand.Info.class, SnapshotCommand.Destroy.class})
+final class SnapshotCommand {
+
+	/** One device of {@code snapshot info --json} and {@code take --json}. */
+	public record DeviceView(String origin, String name, String image, String imagePath, long capacityBytes,
+			int chunkSize, UUID generation, int closedNumber, String freeze, int error, int freezeError,
+			long writesHeld, long chunksCopied, long chunksStored, long discardsDropped) {
+	}
+
+	/** JSON of {@code snapshot info --json} and {@code take --json}. */
+	public record InfoView(long id, String state, int error, boolean keep, String storageKind, String storageDevice,
+			long storageUsed, long storageSize, long storageLimit, List<DeviceView> devices, TakeView take) {
+	}
+
+	/** What take reported. */
+	public record TakeView(long holdMicros, long freezeMicros, int frozen, int freezeFailed) {
+	}
+
+	static InfoView view(LeafCommand cmd, SnapshotInfo info, TakeResult take) {
+		List<DeviceView> devices = new ArrayList<>();
+		for (SnapshotDevice d : info.devices()) {
+			String imagePath = d.image().flatMap(i -> cmd.env().sysBlock().devicePath(i)).orElse(null);
+			devices.add(new DeviceView(d.origin().toString(), cmd.nameOf(d.origin()),
+					d.image().map(DeviceId::toString).orElse(null), imagePath, d.capacityBytes(), d.chunkSize(),
+					d.generation(), d.closedNumber(), d.freeze().name().toLowerCase(java.util.Locale.ROOT), d.error(),
+					d.freezeError(), d.writesHeld(), d.chunksCopied(), d.chunksStored(), d.discardsDropped()));
+		}
+		return new InfoView(info.id(), info.state().name().toLowerCase(java.util.Locale.ROOT), info.error(),
+				info.keep(), info.storageKind().name().toLowerCase(java.util.Locale.ROOT),
+				info.storageDevice().toString(), info.storageUsed(), info.storageSize(), info.storageLimit(),
+				devices, take == null ? null
+						: new TakeView(take.holdNanos() / 1000, take.freezeNanos() / 1000, take.frozen(),
+								take.freezeFailed()));
+	}
+
+	static void print(LeafCommand cmd, InfoView v) {
+		cmd.out().printf("snapshot %d: %s%s, storage %s %s: %s used of %s%n", v.id(), v.state(),
+				v.error() == 0 ? "" : " (" + Failures2.describe(v.error()) + ")", v.storageKind(), v.storageDevice(),
+				Output.human(v.storageUsed()), Output.human(v.storageLimit()));
+		if (v.take() != null)
+			cmd.out().printf("taken: writes held %.3f ms, %d file system%s frozen, %d could not be%n",
+					v.take().holdMicros() / 1000.0, v.take().frozen(), v.take().frozen() == 1 ? "" : "s",
+					v.take().freezeFailed());
+		for (DeviceView d : v.devices())
+			cmd.out().printf("%s%s -> %s: %s, chunk %d, generation %s closed at change number %d, freeze %s%n",
+					d.origin(), d.name() == null ? "" : " (" + d.name() + ")",
+					d.image() == null ? "no image yet" : d.imagePath() != null ? d.imagePath() + " (" + d.image() + ")"
+							: d.image(),
+					Output.human(d.capacityBytes()), d.chunkSize(), d.generation(), d.closedNumber(), d.freeze());
+	}
+
+	static DeviceId device(LeafCommand cmd, String text) {
+		try {
+			return DeviceConverter.parse(text);
+		} catch (RuntimeException e) {
+			throw new ParameterException(cmd.spec.commandLine(), "bad DEVICE: " + e.getMessage(), e);
+		}
+	}
+
+	@Command(name = "create", mixinStandardHelpOptions = true, versionProvider = BlksnapCommand.CliVersion.class,
+			header = "Create an empty snapshot with its difference storage; print its id.")
+	static final class Create extends LeafCommand {
+		@Option(names = "--storage", required = true, paramLabel = "PATH",
+				description = "a block device (overwritten), a file, or a directory for a temporary file")
+		Path storage;
+
+		@Option(names = "--limit", required = true, paramLabel = "SIZE", converter = SizeConverter.class,
+				description = "bytes of storage the snapshot may use (K, M, G, T suffixes)")
+		long limit;
+
+		@Override
+		public Integer call() throws Exception {
+			SnapshotInfo info;
+			try (Control control = openControl()) {
+				long id = control.createSnapshot(storage, limit, true);
+				info = control.snapshotInfo(id);
+			}
+			if (json())
+				Output.json(out(), view(this, info, null));
+			else
+				out().println(info.id());
+			return ExitCodes.OK;
+		}
+	}
+
+	@Command(name = "add", mixinStandardHelpOptions = true, versionProvider = BlksnapCommand.CliVersion.class,
+			header = "Add devices to a snapshot not yet taken.")
+	static final class Add extends LeafCommand {
+		@Parameters(index = "0", paramLabel = "ID", description = "the snapshot")
+		long id;
+
+		@Parameters(index = "1..*", arity = "1..*", paramLabel = "DEVICE", description = "block device path or MAJ:MIN")
+		List<String> devices;
+
+		@Override
+		public Integer call() throws Exception {
+			List<DeviceId> ids = devices.stream().map(d -> device(this, d)).toList();
+			SnapshotInfo info;
+			try (Control control = openControl()) {
+				for (DeviceId d : ids)
+					control.addToSnapshot(id, d);
+				info = control.snapshotInfo(id);
+			}
+			if (json())
+				Output.json(out(), view(this, info, null));
+			else
+				print(this, view(this, info, null));
+			return ExitCodes.OK;
+		}
+	}
+
+	@Command(name = "take", mixinStandardHelpOptions = true, versionProvider = BlksnapCommand.CliVersion.class,
+			header = "Take a snapshot; with DEVICEs, create it, add them and take it in one step.",
+			description = "'take --id ID' takes a snapshot made with create and add. 'take DEVICE... --storage PATH "
+					+ "--limit SIZE' creates one, adds the devices and takes it. Either way it prints the image "
+					+ "devices and the change number each device's tracker closed at the instant.")
+	static final class Take extends LeafCommand {
+		@Parameters(arity = "0..*", paramLabel = "DEVICE", description = "block device path or MAJ:MIN")
+		List<String> devices = List.of();
+
+		@Option(names = "--id", paramLabel = "ID", description = "take this existing snapshot")
+		Long id;
+
+		@Option(names = "--storage", paramLabel = "PATH", description = "with DEVICEs: the difference storage")
+		Path storage;
+
+		@Option(names = "--limit", paramLabel = "SIZE", converter = SizeConverter.class,
+				description = "with DEVICEs: bytes of storage the snapshot may use")
+		Long limit;
+
+		@Option(names = "--no-freeze", description = "do not freeze file systems (crash-consistent images)")
+		boolean noFreeze;
+
+		@Override
+		public Integer call() throws Exception {
+			if (id != null && (!devices.isEmpty() || storage != null || limit != null))
+				throw new ParameterException(spec.commandLine(), "--id takes an existing snapshot: no DEVICE, "
+						+ "--storage or --limit with it");
+			if (id == null && (devices.isEmpty() || storage == null || limit == null))
+				throw new ParameterException(spec.commandLine(), "give --id ID, or DEVICE... with --storage and --limit");
+			List<DeviceId> ids = devices.stream().map(d -> device(this, d)).toList();
+			SnapshotInfo info;
+			TakeResult take;
+			try (Control control = openControl()) {
+				long snap = id != null ? id : control.createSnapshot(storage, limit, true);
+				try {
+					for (DeviceId d : ids)
+						control.addToSnapshot(snap, d);
+					take = control.takeSnapshot(snap, noFreeze);
+				} catch (BlksnapException | RuntimeException e) {
+					if (id == null)
+						destroyQuietly(control, snap, e);
+					throw e;
+				}
+				info = control.snapshotInfo(snap);
+			}
+			InfoView v = view(this, info, take);
+			if (json())
+				Output.json(out(), v);
+			else
+				print(this, v);
+			return ExitCodes.OK;
+		}
+
+		private static void destroyQuietly(Control control, long snap, Exception failure) {
+			try {
+				control.destroySnapshot(snap);
+			} catch (BlksnapException e) {
+				failure.addSuppressed(e);
+			}
+		}
+	}
+
+	@Command(name = "list", mixinStandardHelpOptions = true, versionProvider = BlksnapCommand.CliVersion.class,
+			header = "List the snapshots: id, state, devices.")
+	static final class ListSnapshots extends LeafCommand {
+		/** JSON of {@code snapshot list --json}. */
+		public record ListView(List<InfoView> snapshots) {
+		}
+
+		@Override
+		public Integer call() throws Exception {
+			List<InfoView> views = new ArrayList<>();
+			try (Control control = openControl()) {
+				for (long id : control.snapshots()) {
+					try {
+						views.add(view(this, control.snapshotInfo(id), null));
+					} catch (dev.blksnap.NoSuchSnapshotException gone) {
+						// destroyed between the list and the info
+					}
+				}
+			}
+			if (json()) {
+				Output.json(out(), new ListView(views));
+				return ExitCodes.OK;
+			}
+			for (InfoView v : views)
+				out().printf("%d %s %d device%s%s%n", v.id(), v.state(), v.devices().size(),
+						v.devices().size() == 1 ? "" : "s", v.devices().isEmpty() ? ""
+								: ": " + String.join(" ", v.devices().stream().map(DeviceView::origin).toList()));
+			return ExitCodes.OK;
+		}
+	}
+
+	@Command(name = "info", mixinStandardHelpOptions = true, versionProvider = BlksnapCommand.CliVersion.class,
+			header = "Show a snapshot's state, storage and devices.")
+	static final class Info extends LeafCommand {
+		@Parameters(paramLabel = "ID", description = "the snapshot")
+		long id;
+
+		@Override
+		public Integer call() throws Exception {
+			SnapshotInfo info;
+			try (Control control = openControl()) {
+				info = control.snapshotInfo(id);
+			}
+			if (json())
+				Output.json(out(), view(this, info, null));
+			else
+				print(this, view(this, info, null));
+			return ExitCodes.OK;
+		}
+	}
+
+	@Command(name = "destroy", mixinStandardHelpOptions = true, versionProvider = BlksnapCommand.CliVersion.class,
+			header = "Destroy a snapshot: its images go away, its storage is freed, trackers stay.")
+	static final class Destroy extends LeafCommand {
+		@Parameters(paramLabel = "ID", description = "the snapshot")
+		long id;
+
+		/** JSON of {@code snapshot destroy --json}. */
+		public record DestroyView(long id, boolean destroyed) {
+		}
+
+		@Override
+		public Integer call() throws Exception {
+			try (Control control = openControl()) {
+				control.destroySnapshot(id);
+			}
+			if (json())
+				Output.json(out(), new DestroyView(id, true));
+			else
+				out().println("snapshot " + id + " destroyed");
+			return ExitCodes.OK;
+		}
+	}
+}

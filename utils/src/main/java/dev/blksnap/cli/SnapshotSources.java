@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: GPL-2.0
+package dev.blksnap.cli;
+
+import dev.blksnap.BlksnapException;
+import dev.blksnap.CbtMap;
+import dev.blksnap.DeviceId;
+import dev.blksnap.NotTrackedException;
+import dev.blksnap.SnapshotDevice;
+import dev.blksnap.SnapshotInfo;
+import dev.blksnap.SnapshotState;
+import dev.blksnap.backup.ChangeMap;
+import dev.blksnap.backup.DeviceIdentity;
+import dev.blksnap.backup.DeviceSource;
+import dev.blksnap.backup.FileImageReader;
+import dev.blksnap.backup.ImageReader;
+import dev.blksnap.backup.SnapshotBrokenException;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The devices of a taken snapshot as the backup engine's sources: each
+ * one's image device, and its change map read right after take with the
+ * change number take closed. A map whose generation is not the one take
+ * saw (it wrapped meanwhile) is not offered: the backup goes full.
+ */
+final class SnapshotSources {
+	private SnapshotSources() {
+	}
+
+	/** Device names as the user gave them, keyed by device number. */
+	record Origin(DeviceId id, String path) {
+	}
+
+	static List<DeviceSource> of(Control control, Environment env, long snapshot, List<Origin> origins)
+			throws BlksnapException {
+		SnapshotInfo info = control.snapshotInfo(snapshot);
+		List<DeviceSource> sources = new ArrayList<>();
+		for (Origin o : origins) {
+			SnapshotDevice d = info.device(o.id());
+			DeviceId image = d.image().orElseThrow(() -> new IllegalStateException("snapshot " + snapshot
+					+ " was taken but shows no image of " + o.id()));
+			String imageName = env.sysBlock().devicePath(image).orElse("/dev/blksnap-image-" + image.minor());
+			Path imagePath = env.devRoot().resolve(imageName.substring("/dev/".length()));
+			String name = env.sysBlock().devicePath(o.id()).map(p -> p.substring(p.lastIndexOf('/') + 1))
+					.orElse(o.id().major() + "_" + o.id().minor());
+			DeviceIdentity who = new DeviceIdentity(DeviceIdentity.nameFor(name), o.path(), o.id().toString(),
+					d.capacityBytes(), env.sysBlock().serial(o.id()).orElse(null));
+			Optional<ChangeMap> map = changeMap(control, d);
+			sources.add(new Source(control, snapshot, who, map, imagePath));
+		}
+		return List.copyOf(sources);
+	}
+
+	private static Optional<ChangeMap> changeMap(Control control, SnapshotDevice d) throws BlksnapException {
+		CbtMap map;
+		try {
+			map = control.readMap(d.origin());
+		} catch (NotTrackedException e) {
+			return Optional.empty();
+		}
+		if (!map.info().generation().equals(d.generation()))
+			return Optional.empty();
+		// The zeroed-block bit of the map is not in the library yet: no block is known to read zeros.
+		return Optional.of(new ChangeMap(d.generation(), map.info().blockSize(), d.closedNumber(), map.changes(),
+				new BitSet(), map.info().corrupted()));
+	}
+
+	private record Source(Control control, long snapshot, DeviceIdentity identity, Optional<ChangeMap> map,
+			Path image) implements DeviceSource {
+		@Override
+		public Optional<ChangeMap> changes() {
+			return map;
+		}
+
+		@Override
+		public ImageReader openImage() throws IOException {
+			return FileImageReader.open(image);
+		}
+
+		@Override
+		public void checkIntact() throws IOException {
+			SnapshotInfo info = control.snapshotInfo(snapshot);
+			if (info.state() == SnapshotState.BROKEN)
+				throw new SnapshotBrokenException("snapshot " + snapshot + " broke while " + identity.path()
+						+ " was read (" + Failures2.describe(info.error()) + "): no point was recorded; "
+						+ (info.error() == 28 ? "give it more storage (--storage-limit) and retry" : "retry"), null);
+		}
+	}
+}

@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: GPL-2.0
+package dev.blksnap.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.blksnap.DeviceId;
+import dev.blksnap.backup.BackupOptions;
+import dev.blksnap.backup.BackupSession;
+import dev.blksnap.backup.Repository;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * backup, list, verify, restore and snapshot through the command line, over
+ * the in-memory module; a device's content is a file, and take copies it as
+ * the image device under a fake /dev.
+ */
+class BackupCliTest {
+	static final DeviceId SDB = new DeviceId(8, 16);
+	static final long SECTORS = 8192; // 4 MiB
+	static final ObjectMapper MAPPER = new ObjectMapper();
+
+	@TempDir
+	Path tmp;
+	Path sysfs;
+	Path dev;
+	Path content;
+	Path dir;
+	FakeControl control;
+	SplittableRandom rnd = new SplittableRandom(3);
+
+	@BeforeEach
+	void setUp() throws IOException {
+		sysfs = Files.createDirectories(tmp.resolve("sys"));
+		dev = Files.createDirectories(tmp.resolve("dev"));
+		dir = tmp.resolve("backups");
+		content = dev.resolve("sdb");
+		Files.write(content, new byte[(int) SECTORS * 512]);
+		control = new FakeControl().device(SDB, SECTORS);
+		SysBlockTest.fakeDevice(sysfs, SDB, "sdb", Long.toString(SECTORS));
+		for (int i = 0; i < 8; i++)
+			SysBlockTest.fakeDevice(sysfs, new DeviceId(252, i), "blksnap-image" + i, Long.toString(SECTORS));
+		control.onTake = (origin, image) -> {
+			try {
+				Files.copy(content, dev.resolve("blksnap-image" + image.minor()), StandardCopyOption.REPLACE_EXISTING);
+			} catch (IOException e) {
+				throw new UncheckedIOException(e);
+			}
+		};
+		write(0, 100_000);
+	}
+
+	void write(long offset, int length) throws IOException {
+		byte[] b = new byte[length];
+		rnd.nextBytes(b);
+		try (FileChannel ch = FileChannel.open(content, StandardOpenOption.WRITE)) {
+			ch.write(ByteBuffer.wrap(b), offset);
+		}
+		control.write(SDB, offset, length);
+	}
+
+	Cli.Result run(String... args) {
+		StringWriter out = new StringWriter();
+		StringWriter err = new StringWriter();
+		int code = BlksnapCommand.run(new Environment(control.opener(), new SysBlock(sysfs), dev),
+				new PrintWriter(out), new PrintWriter(err), args);
+		return new Cli.Result(code, out.toString(), err.toString());
+	}
+
+	JsonNode ok(String... args) throws IOException {
+		Cli.Result r = run(args);
+		assertEquals(0, r.code(), () -> String.join(" ", args) + ": " + r.err());
+		assertEquals("", r.err());
+		return MAPPER.readTree(r.out());
+	}
+
+	static void assertOneLine(Cli.Result r, int code) {
+		assertEquals(code, r.code(), r.err());
+		assertEquals("", r.out());
+		assertTrue(r.err().startsWith("blksnap: ") && r.err().indexOf('\n') == r.err().length() - 1, r.err());
+	}
+
+	@Test
+	void backupListVerifyRestore() throws IOException {
+		JsonNode first = ok("backup", "8:16", "--to", dir.toString(), "--json");
+		assertEquals("000001", first.get("id").asText());
+		JsonNode p = first.get("points").get(0);
+		assertEquals("sdb", p.get("device").asText());
+		assertEquals("full", p.get("type").asText());
+		assertEquals(SECTORS * 512, p.get("bytesRead").asLong());
+		assertEquals(1500 / 1000, first.get("holdMicros").asLong());
+		assertTrue(control.snapshots.isEmpty(), "the snapshot is destroyed after the backup");
+		Path at1 = Files.copy(content, tmp.resolve("at1"));
+
+		write(3 * 65536 + 10, 20);
+		JsonNode second = ok("backup", "8:16", "--to", dir.toString(), "--json");
+		p = second.get("points").get(0);
+		assertEquals("incremental", p.get("type").asText(), p.toString());
+		assertEquals(65536, p.get("bytesRead").asLong());
+		assertEquals(1, p.get("changedBlocks").asLong());
+		assertTrue(control.snapshots.isEmpty());
+
+		String text = run("backup", "8:16", "--to", dir.toString()).out();
+		assertTrue(text.startsWith("sdb: point 000003, incremental (blocks changed since point 000002"), text);
+
+		JsonNode list = ok("list", dir.toString(), "--json");
+		assertEquals(3, list.get("points").size());
+		assertEquals("000001", list.get("points").get(1).get("backing").asText());
+		assertEquals("never", list.get("points").get(0).get("verified").asText());
+		String table = run("list", dir.toString()).out();
+		assertTrue(table.startsWith("DEVICE"), table);
+
+		JsonNode v = ok("verify", dir.toString(), "--json");
+		assertEquals(0, v.get("failed").asInt());
+		assertEquals(3, v.get("points").size());
+		assertEquals("ok", ok("list", dir.toString(), "--json").get("points").get(2).get("verified").asText());
+
+		Path restored = tmp.resolve("restored");
+		JsonNode r = ok("restore", dir.toString(), "--device", "sdb", "--point", "1", "--to", restored.toString(),
+				"--json");
+		assertEquals(SECTORS * 512, r.get("sizeBytes").asLong());
+		assertEquals(-1, Files.mismatch(restored, at1));
+		Path latest = tmp.resolve("latest");
+		ok("restore", dir.toString(), "--device", "sdb", "--to", latest.toString(), "--json");
+		assertEquals(-1, Files.mismatch(latest, content));
+
+		// an existing file is refused; an unknown device or point is exit 66
+		assertOneLine(run("restore", dir.toString(), "--device", "sdb", "--to", latest.toString()), 74);
+		assertOneLine(run("restore", dir.toString(), "--device", "sdx", "--to", tmp.resolve("x").toString()), 66);
+		assertOneLine(run("restore", dir.toString(), "--device", "sdb", "--point", "9", "--to",
+				tmp.resolve("x").toString()), 66);
+		assertOneLine(run("restore", dir.toString(), "--device", "sdb", "--point", "x", "--to",
+				tmp.resolve("x").toString()), 2);
+		assertOneLine(run("list", tmp.resolve("nope").toString()), 66);
+
+		// damage: verify exits 6, and the next backup is full
+		try (FileChannel ch = FileChannel.open(dir.resolve("sdb/000002.qcow2"), StandardOpenOption.WRITE)) {
+			ch.write(ByteBuffer.wrap(new byte[] {42}), 65536 + 7);
+		}
+		Cli.Result bad = run("verify", dir.toString());
+		assertEquals(6, bad.code());
+		assertTrue(bad.out().contains("sdb 000002: FAILED"), bad.out());
+		assertTrue(bad.err().startsWith("blksnap: ") && bad.err().indexOf('\n') == bad.err().length() - 1);
+		write(0, 10);
+		p = ok("backup", "8:16", "--to", dir.toString(), "--json").get("points").get(0);
+		assertEquals("full", p.get("type").asText());
+	}
+
+	@Test
+	void refusalsAndFailuresAreOneLine() throws IOException {
+		ok("backup", "8:16", "--to", dir.toString(), "--json");
+		try (BackupSession held = Repository.open(dir).beginBackup(BackupOptions.of(BackupOptions.Mode.AUTO))) {
+			assertOneLine(run("backup", "8:16", "--to", dir.toString()), 75);
+			assertTrue(held.toString().startsWith("dev.blksnap"));
+		}
+		assertTrue(control.snapshots.isEmpty(), "refused before a snapshot was made");
+		var copy = control.onTake;
+		control.onTake = (origin, image) -> {
+			copy.accept(origin, image);
+			control.snapshots.values().forEach(s -> s.error = Failures.ENOSPC);
+		};
+		Cli.Result broken = run("backup", "8:16", "--to", dir.toString());
+		assertOneLine(broken, 7);
+		assertTrue(broken.err().contains("overflowed"), broken.err());
+		assertTrue(control.snapshots.isEmpty(), "destroyed on failure too");
+		assertEquals(1, Repository.open(dir).points().size());
+		assertOneLine(run("backup", "8:16", "--to", dir.toString(), "--full", "--differential"), 2);
+		assertOneLine(run("backup", "8:16", "8:16", "--to", dir.toString()), 2);
+		assertOneLine(run("backup", "nope", "--to", dir.toString()), 2);
+		assertOneLine(run("backup", "8:99", "--to", dir.toString()), 66);
+		assertTrue(control.snapshots.isEmpty());
+	}
+
+	@Test
+	void snapshotCommands() throws IOException {
+		JsonNode t = ok("snapshot", "take", "8:16", "--storage", tmp.toString(), "--limit", "1G", "--json");
+		assertEquals("taken", t.get("state").asText());
+		assertEquals(1L << 30, t.get("storageLimit").asLong());
+		assertTrue(t.get("keep").asBoolean(), "kept beyond the command");
+		JsonNode d = t.get("devices").get(0);
+		assertEquals("8:16", d.get("origin").asText());
+		assertEquals("/dev/blksnap-image0", d.get("imagePath").asText());
+		assertEquals("frozen", d.get("freeze").asText());
+		long id = t.get("id").asLong();
+		String text = run("snapshot", "info", Long.toString(id)).out();
+		assertTrue(text.contains("8:16 (/dev/sdb) -> /dev/blksnap-image0 (252:0)"), text);
+		assertEquals(id, ok("snapshot", "list", "--json").get("snapshots").get(0).get("id").asLong());
+		assertOneLine(run("snapshot", "take", "8:16", "--storage", tmp.toString(), "--limit", "1G"), 75);
+		assertEquals(1, control.snapshots.size(), "a failed take destroys what it created");
+		assertTrue(ok("snapshot", "destroy", Long.toString(id), "--json").get("destroyed").asBoolean());
+		assertOneLine(run("snapshot", "destroy", Long.toString(id)), 66);
+
+		String created = run("snapshot", "create", "--storage", tmp.toString(), "--limit", "64M").out().strip();
+		ok("snapshot", "add", created, "8:16", "--json");
+		assertEquals("taken", ok("snapshot", "take", "--id", created, "--json").get("state").asText());
+		assertOneLine(run("snapshot", "take", "--id", created), 65);
+		assertOneLine(run("snapshot", "take", "8:16"), 2);
+		assertOneLine(run("snapshot", "create", "--storage", tmp.toString(), "--limit", "lots"), 2);
+	}
+}
