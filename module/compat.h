@@ -92,4 +92,27 @@ static __always_inline void compat_ftrace_set_ip(struct ftrace_regs *fregs,
 #error "blksnap: this architecture cannot redirect a traced function"
 #endif
 
+/*
+ * Argument @n of a traced function, from its ftrace_regs. 6.12 has an
+ * accessor; on 6.1 x86, struct ftrace_regs is a pt_regs whose argument
+ * registers the trampoline saves even without FTRACE_OPS_FL_SAVE_REGS.
+ */
+#ifdef ftrace_regs_get_argument
+#define compat_ftrace_argument(fregs, n) ftrace_regs_get_argument(fregs, n)
+#else
+#define compat_ftrace_argument(fregs, n) \
+	regs_get_kernel_argument(&(fregs)->regs, n)
+#endif
+
+/*
+ * Where the trampoline saves the argument registers and honours a new
+ * instruction pointer without a full pt_regs (x86 since 5.11, as
+ * livepatch relies on), the cheaper trampoline suffices.
+ */
+#ifdef CONFIG_HAVE_DYNAMIC_FTRACE_WITH_ARGS
+#define COMPAT_FTRACE_OPS_FL_REGS 0
+#else
+#define COMPAT_FTRACE_OPS_FL_REGS FTRACE_OPS_FL_SAVE_REGS
+#endif
+
 #endif /* __BLKSNAP_COMPAT_H */

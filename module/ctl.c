@@ -218,9 +218,11 @@ static long ctl_cbt_checkpoint(void __user *arg)
 	ret = ctl_tracker(&c.dev, &tracker);
 	if (ret)
 		return ret;
-	c.closed_number = tracker_checkpoint(tracker, c.generation_id,
-					     &c.changes_number);
+	ret = tracker_checkpoint(tracker, &c.closed_number, c.generation_id,
+				 &c.changes_number);
 	tracker_put(tracker);
+	if (ret)
+		return ret;
 	return copy_to_user(arg, &c, sizeof(c)) ? -EFAULT : 0;
 }
 

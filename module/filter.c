@@ -4,11 +4,15 @@
  *
  * Mainline has no block-layer filter API, so blksnap puts an ftrace hook
  * on submit_bio_noacct(), through which every bio passes (submit_bio(),
- * stacked drivers, split remainders). The hook redirects the call to
- * filter_submit_bio_noacct(), which gives the bio to the trackers and then
- * calls the real submit_bio_noacct(); that call comes from this module, so
- * the hook lets it through. del_gendisk() is hooked the same way so that a
- * disk going away is first detached from its trackers.
+ * stacked drivers, split remainders). The hook runs at the function's
+ * entry, before the bio goes anywhere: it counts and marks a write in the
+ * trackers it reaches (registry.c, tracker.c) and lets the call go on. It
+ * is installed only while a tracker exists. When counting would need a
+ * sleeping allocation, it redirects the call to filter_submit_bio_slow(),
+ * which allocates, accounts and then calls the real submit_bio_noacct();
+ * that call comes from this module, so the hook lets it through.
+ * del_gendisk() is hooked the same way (always), so that a disk going away
+ * is first detached from its trackers.
  *
  * Both functions are exported, so their addresses come from the module
  * loader's relocation against the kernel's own symbol: the real entry of
@@ -23,7 +27,7 @@
  *    (FineIBT only rewrites the preamble before it); and the redirect is a
  *    return to a new ip, not an indirect call, so no CFI check applies;
  *  - a notrace or inlined function would make ftrace_set_filter_ip() fail,
- *    which filter_init() reports, instead of hooking something else.
+ *    which the caller reports, instead of hooking something else.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME "-filter: " fmt
 
@@ -36,6 +40,7 @@
 #include <linux/rcupdate.h>
 #include "compat.h"
 #include "filter.h"
+#include "inflight.h"
 #include "tracker.h"
 #include "registry.h"
 
@@ -66,51 +71,31 @@ static long filter_inflight_sum(void)
 	return sum;
 }
 
-static void filter_bio(struct bio *bio)
+/*
+ * Runs instead of submit_bio_noacct() when the hook could not count a write
+ * without sleeping; the submitter may sleep (submit_bio_noacct() says so).
+ */
+static void filter_submit_bio_slow(struct bio *bio)
 {
-	struct block_device *bdev = bio->bi_bdev;
-	sector_t sector = bio->bi_iter.bi_sector;
-	sector_t start = bdev->bd_start_sect;
-	/*
-	 * A bio split after blk_partition_remap() comes back with its sector
-	 * already relative to the whole disk, but bi_bdev still names the
-	 * partition.
-	 */
-	bool remapped = bio_flagged(bio, BIO_REMAPPED);
-	struct tracker *tracker;
+	void *spare = NULL;
 
-	rcu_read_lock();
-	tracker = tracker_find_rcu(bdev->bd_dev);
-	if (tracker && !(remapped && sector < start))
-		tracker_submit_bio(tracker, bio, bdev,
-				   remapped ? sector - start : sector);
-	if (bdev_is_partition(bdev)) {
-		struct block_device *whole = bdev_whole(bdev);
-
-		tracker = tracker_find_rcu(whole->bd_dev);
-		if (tracker)
-			tracker_submit_bio(tracker, bio, whole,
-					   remapped ? sector : sector + start);
-	} else {
-		/*
-		 * Only bios of partitions are remapped, so the sector is the
-		 * whole disk's; tracked partitions take their part of it.
-		 */
-		tracker_submit_bio_parts(bio);
-	}
-	rcu_read_unlock();
-}
-
-/* Runs instead of submit_bio_noacct() for every bio not sent by us. */
-static void filter_submit_bio_noacct(struct bio *bio)
-{
 	filter_enter();
-	filter_bio(bio);
+	/* A write that must not wait is retried by its submitter. */
+	if (bio->bi_opf & REQ_NOWAIT) {
+		bio_wouldblock_error(bio);
+		goto out_leave;
+	}
+	/* Each round accounts at least one more tracker, so this ends. */
+	while (!tracker_bio_account(bio, &spare))
+		spare = inflight_bio_alloc(GFP_NOIO);
+	if (spare)
+		inflight_bio_free(spare);
 	submit_bio_noacct(bio);
 	/*
 	 * Not a tail call: the real function must return here, or the hook
 	 * would see our caller as parent and redirect again, forever.
 	 */
+out_leave:
 	filter_leave();
 }
 
@@ -131,12 +116,18 @@ static void notrace filter_submit_bio_hook(unsigned long ip,
 					   struct ftrace_ops *ops,
 					   struct ftrace_regs *fregs)
 {
-	/* Untracked systems pay only this check on top of ftrace. */
-	if (tracker_none())
+	struct bio *bio = (struct bio *)compat_ftrace_argument(fregs, 0);
+	void *spare = NULL;
+
+	/* Reads and flushes, most of the traffic, stop here. */
+	if (!tracker_bio_may_change(bio))
 		return;
-	if (!within_module(parent_ip, THIS_MODULE))
+	/* Our own call from filter_submit_bio_slow(). */
+	if (unlikely(within_module(parent_ip, THIS_MODULE)))
+		return;
+	if (unlikely(!tracker_bio_account(bio, &spare)))
 		compat_ftrace_set_ip(fregs,
-				     (unsigned long)filter_submit_bio_noacct);
+				     (unsigned long)filter_submit_bio_slow);
 }
 
 static void notrace filter_del_gendisk_hook(unsigned long ip,
@@ -150,13 +141,19 @@ static void notrace filter_del_gendisk_hook(unsigned long ip,
 }
 
 /*
- * PERMANENT: while the hooks are registered, `sysctl kernel.ftrace_enabled=0`
- * is refused (EBUSY) instead of silently switching them off, which would
- * let writes go unrecorded; and registering them while it is 0 fails, so
- * the module does not load at all rather than load and see nothing.
+ * PERMANENT: while a hook is registered, `sysctl kernel.ftrace_enabled=0`
+ * is refused (EBUSY) instead of silently switching it off, which would let
+ * writes go unrecorded; and registering one while it is 0 fails, so the
+ * module does not load at all rather than load and see nothing. The
+ * del_gendisk hook is registered from load to unload, so the submit hook,
+ * registered later, always finds ftrace enabled.
+ *
+ * No FTRACE_OPS_FL_RECURSION: the hooks call nothing that submits a bio or
+ * deletes a disk, so they cannot recurse, and ftrace calls them directly
+ * from their trampoline instead of through its recursion-checking helper.
  */
-#define FILTER_OPS_FLAGS (FTRACE_OPS_FL_SAVE_REGS | FTRACE_OPS_FL_IPMODIFY | \
-			  FTRACE_OPS_FL_RECURSION | FTRACE_OPS_FL_PERMANENT)
+#define FILTER_OPS_FLAGS (COMPAT_FTRACE_OPS_FL_REGS | FTRACE_OPS_FL_IPMODIFY | \
+			  FTRACE_OPS_FL_PERMANENT)
 
 static struct ftrace_ops filter_submit_bio_ops = {
 	.func = filter_submit_bio_hook,
@@ -168,41 +165,102 @@ static struct ftrace_ops filter_del_gendisk_ops = {
 	.flags = FILTER_OPS_FLAGS,
 };
 
-static int filter_hook(struct ftrace_ops *ops, unsigned long addr,
-		       const char *name)
+/*
+ * An ops keeps its filter (the one function it hooks) from filter_init() to
+ * filter_exit(), across registrations: ftrace_free_filter() leaves the ops
+ * pointing at the freed hash, so it is called once, last.
+ */
+static int filter_set(struct ftrace_ops *ops, unsigned long addr,
+		      const char *name)
 {
-	int ret;
+	int ret = ftrace_set_filter_ip(ops, addr, 0, 0);
 
-	ret = ftrace_set_filter_ip(ops, addr, 0, 0);
-	if (ret) {
+	if (ret)
 		pr_err("cannot trace %s: %d\n", name, ret);
-		return ret;
-	}
-	ret = register_ftrace_function(ops);
+	return ret;
+}
+
+static int filter_hook(struct ftrace_ops *ops, const char *name)
+{
+	int ret = register_ftrace_function(ops);
+
 	if (ret == -EBUSY)
 		pr_err("cannot hook %s: sysctl kernel.ftrace_enabled is 0, or another user (such as livepatch) modifies it\n",
 		       name);
 	else if (ret)
 		pr_err("cannot hook %s: %d\n", name, ret);
-	if (ret)
-		ftrace_free_filter(ops);
 	return ret;
 }
 
-static void filter_unhook(struct ftrace_ops *ops, const char *name)
+/*
+ * Return: whether the hook is gone. Only a dead ftrace (ftrace_kill() after
+ * an anomaly) refuses, and it calls no hook any more, so the module can
+ * still go; but the ops stays enabled, and freeing its filter would WARN.
+ */
+static bool filter_unhook(struct ftrace_ops *ops, const char *name)
 {
 	int ret = unregister_ftrace_function(ops);
 
-	/*
-	 * Only a dead ftrace (ftrace_kill() after an anomaly) refuses: it
-	 * calls no hook any more, so the module can still go. Its filter
-	 * stays allocated, as freeing the filter of an enabled ops would WARN.
-	 */
-	if (ret) {
+	if (ret)
 		pr_err("cannot unhook %s: %d\n", name, ret);
-		return;
+	return !ret;
+}
+
+/*
+ * The submit hook is installed while a tracker exists, and removed a
+ * little after the last one goes: removing waits for RCU-tasks, which
+ * detach and disk removal should not, and a new attach often follows.
+ */
+#define FILTER_UNHOOK_DELAY (2 * HZ)
+
+/* Protects @filter_hook_users, @filter_hooked and @filter_exiting. */
+static DEFINE_MUTEX(filter_hooks_lock);
+static unsigned int filter_hook_users;
+static bool filter_hooked;
+/* Set by filter_exit(): the unhook work may no longer be queued. */
+static bool filter_exiting;
+
+static void filter_unhook_work_fn(struct work_struct *work)
+{
+	mutex_lock(&filter_hooks_lock);
+	if (!filter_hook_users && filter_hooked)
+		filter_hooked = !filter_unhook(&filter_submit_bio_ops,
+					       "submit_bio_noacct");
+	mutex_unlock(&filter_hooks_lock);
+}
+
+static DECLARE_DELAYED_WORK(filter_unhook_work, filter_unhook_work_fn);
+
+/**
+ * filter_hooks_get() - make sure bios are intercepted, for a new tracker.
+ *
+ * Return: 0, or a negative errno from ftrace (logged).
+ */
+int filter_hooks_get(void)
+{
+	int ret = 0;
+
+	mutex_lock(&filter_hooks_lock);
+	if (!filter_hooked) {
+		ret = filter_hook(&filter_submit_bio_ops, "submit_bio_noacct");
+		filter_hooked = !ret;
 	}
-	ftrace_free_filter(ops);
+	if (!ret)
+		filter_hook_users++;
+	mutex_unlock(&filter_hooks_lock);
+	return ret;
+}
+
+/**
+ * filter_hooks_put() - a tracker that called filter_hooks_get() is gone.
+ */
+void filter_hooks_put(void)
+{
+	mutex_lock(&filter_hooks_lock);
+	if (!--filter_hook_users && !filter_exiting)
+		mod_delayed_work(system_wq, &filter_unhook_work,
+				 FILTER_UNHOOK_DELAY);
+	mutex_unlock(&filter_hooks_lock);
 }
 
 /*
@@ -224,7 +282,7 @@ static void filter_drain(void)
 }
 
 /**
- * filter_init() - start intercepting bios and disk removals.
+ * filter_init() - start intercepting disk removals.
  *
  * Return: 0 or a negative errno from ftrace.
  */
@@ -232,21 +290,22 @@ int filter_init(void)
 {
 	int ret;
 
-	ret = filter_hook(&filter_del_gendisk_ops, (unsigned long)del_gendisk,
-			  "del_gendisk");
+	ret = filter_set(&filter_del_gendisk_ops, (unsigned long)del_gendisk,
+			 "del_gendisk");
 	if (ret)
-		return ret;
-	ret = filter_hook(&filter_submit_bio_ops,
-			  (unsigned long)submit_bio_noacct,
-			  "submit_bio_noacct");
+		goto out_free;
+	ret = filter_set(&filter_submit_bio_ops,
+			 (unsigned long)submit_bio_noacct, "submit_bio_noacct");
 	if (ret)
-		goto out_unhook_del_gendisk;
+		goto out_free;
+	ret = filter_hook(&filter_del_gendisk_ops, "del_gendisk");
+	if (ret)
+		goto out_free;
 	return 0;
 
-out_unhook_del_gendisk:
-	/* A disk removal may be inside filter_del_gendisk() right now. */
-	filter_unhook(&filter_del_gendisk_ops, "del_gendisk");
-	filter_drain();
+out_free:
+	ftrace_free_filter(&filter_submit_bio_ops);
+	ftrace_free_filter(&filter_del_gendisk_ops);
 	return ret;
 }
 
@@ -254,11 +313,28 @@ out_unhook_del_gendisk:
  * filter_exit() - stop intercepting and wait until no task runs our code.
  *
  * After this returns no task is or will be inside this file's functions,
- * so the trackers can be freed and the module text can go.
+ * so the trackers can be detached and the module text can go. Completions
+ * of counted writes are inflight.c's, waited for by tracker_module_exit().
  */
 void filter_exit(void)
 {
-	filter_unhook(&filter_submit_bio_ops, "submit_bio_noacct");
-	filter_unhook(&filter_del_gendisk_ops, "del_gendisk");
+	bool del_gendisk_gone;
+
+	del_gendisk_gone = filter_unhook(&filter_del_gendisk_ops,
+					 "del_gendisk");
+	mutex_lock(&filter_hooks_lock);
+	filter_exiting = true;
+	mutex_unlock(&filter_hooks_lock);
+	/* A disk removal inside filter_del_gendisk() may still queue it. */
 	filter_drain();
+	cancel_delayed_work_sync(&filter_unhook_work);
+	if (filter_hooked) {
+		filter_hooked = !filter_unhook(&filter_submit_bio_ops,
+					       "submit_bio_noacct");
+		filter_drain();
+	}
+	if (!filter_hooked)
+		ftrace_free_filter(&filter_submit_bio_ops);
+	if (del_gendisk_gone)
+		ftrace_free_filter(&filter_del_gendisk_ops);
 }

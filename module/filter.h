@@ -4,5 +4,7 @@
 
 int filter_init(void);
 void filter_exit(void);
+int filter_hooks_get(void);
+void filter_hooks_put(void);
 
 #endif /* __BLKSNAP_FILTER_H */

@@ -14,8 +14,10 @@
 #include <uapi/linux/blksnap.h>
 #include "ctl.h"
 #include "filter.h"
+#include "inflight.h"
 #include "params.h"
 #include "registry.h"
+#include "tracker.h"
 
 /*
  * 64 KiB blocks: a map costs 16 MiB per TiB tracked, and an incremental
@@ -91,9 +93,15 @@ static int __init blksnap_init(void)
 	int ret;
 
 	blksnap_params_clamp();
-	ret = filter_init();
+	ret = inflight_module_init();
 	if (ret)
 		return ret;
+	ret = tracker_module_init();
+	if (ret)
+		goto out_inflight_exit;
+	ret = filter_init();
+	if (ret)
+		goto out_tracker_exit;
 	ret = misc_register(&blksnap_ctl_dev);
 	if (ret) {
 		pr_err("cannot register /dev/%s: %d\n", BLKSNAP_CTL_NAME, ret);
@@ -105,6 +113,10 @@ static int __init blksnap_init(void)
 
 out_filter_exit:
 	filter_exit();
+out_tracker_exit:
+	tracker_module_exit();
+out_inflight_exit:
+	inflight_module_exit();
 	return ret;
 }
 
@@ -112,9 +124,12 @@ static void __exit blksnap_exit(void)
 {
 	/* No ioctl can run: the device holds a module reference while open. */
 	misc_deregister(&blksnap_ctl_dev);
-	/* Then no bio can reach a tracker, and trackers can be freed. */
+	/* Then no bio can reach a tracker, and trackers can be detached. */
 	filter_exit();
 	tracker_detach_all();
+	/* Writes still in flight hold their trackers until they complete. */
+	tracker_module_exit();
+	inflight_module_exit();
 	pr_info("unloaded\n");
 }
 

@@ -22,6 +22,7 @@
 
 #include <linux/bio.h>
 #include <linux/blkdev.h>
+#include <linux/hash.h>
 #include <linux/slab.h>
 #include <linux/xarray.h>
 #include <linux/lockdep.h>
@@ -29,6 +30,7 @@
 #include "cbt_map.h"
 #include "tracker.h"
 #include "registry.h"
+#include "filter.h"
 
 /*
  * Protects changes to @trackers, @parts_index and its lists, @dying_disks,
@@ -84,27 +86,35 @@ void registry_assert_held(void)
 	lockdep_assert_held(&registry_mutex);
 }
 
-/**
- * tracker_find_rcu() - find the tracker of a device, lock-free.
- * @dev: the device number.
- *
- * Context: rcu_read_lock() held; the tracker stays valid until it is
- * dropped.
- * Return: the tracker or NULL.
+/*
+ * How many trackers, and whole disks with tracked partitions, hash to each
+ * bucket: a bio whose device's bucket is 0 reaches no tracker, which the
+ * hook learns from one read of a shared, read-mostly cacheline, without an
+ * xarray walk. Changed under registry_mutex, read locklessly.
  */
-struct tracker *tracker_find_rcu(dev_t dev)
+#define REGISTRY_BUCKET_BITS 8
+static u16 registry_buckets[1 << REGISTRY_BUCKET_BITS];
+
+static u16 *registry_bucket(dev_t dev)
 {
-	return xa_load(&trackers, dev);
+	return &registry_buckets[hash_32(dev, REGISTRY_BUCKET_BITS)];
 }
 
-/**
- * tracker_none() - whether no device is tracked, a hint for the bio path.
- *
- * Return: true when no tracker is attached.
- */
-bool tracker_none(void)
+static void __registry_bucket_add(dev_t dev, int n)
 {
-	return xa_empty(&trackers);
+	u16 *b = registry_bucket(dev);
+
+	lockdep_assert_held(&registry_mutex);
+	WRITE_ONCE(*b, *b + n);
+}
+
+/* Whether a bio sent to @bdev may reach a tracker. */
+static bool registry_may_track(struct block_device *bdev)
+{
+	if (READ_ONCE(*registry_bucket(bdev->bd_dev)))
+		return true;
+	return bdev_is_partition(bdev) &&
+	       READ_ONCE(*registry_bucket(bdev_whole(bdev)->bd_dev));
 }
 
 /**
@@ -134,6 +144,7 @@ static void __tracker_unindex(struct tracker *tracker)
 		return;
 	parts = xa_load(&parts_index, tracker->indexed_whole);
 	list_del_rcu(&tracker->part_link);
+	__registry_bucket_add(tracker->indexed_whole, -1);
 	if (list_empty(&parts->trackers)) {
 		xa_erase(&parts_index, tracker->indexed_whole);
 		kfree_rcu(parts, rcu);
@@ -176,6 +187,7 @@ static int __tracker_index(struct tracker *tracker)
 			return ret;
 		}
 	}
+	__registry_bucket_add(whole, 1);
 	list_add_tail_rcu(&tracker->part_link, &parts->trackers);
 	tracker->indexed_whole = whole;
 	return 0;
@@ -198,23 +210,16 @@ int __registry_reindex(struct tracker *tracker)
 	return __tracker_index(tracker);
 }
 
-/**
- * tracker_submit_bio_parts() - account a bio sent to a whole disk in the
- *	trackers of the partitions it overlaps.
- * @bio: the bio; its device is a whole disk, its sector relative to it.
- *
- * Each tracked partition of the disk marks the part of the bio inside it,
- * relative to its own start, placed by its recorded geometry: the bio does
- * not name the partition, so it cannot tell that the partition moved. If it
- * did, the recorded geometry no longer matches the partition, and the next
- * bio sent to the partition or the next ioctl on its tracker starts a new
+/*
+ * Account a bio sent to a whole disk in the trackers of the partitions it
+ * overlaps: each marks the part of the bio inside it, relative to its own
+ * start, placed by its recorded geometry. The bio does not name the
+ * partition, so it cannot tell that the partition moved; if it did, the
+ * recorded geometry no longer matches the partition, and the next bio sent
+ * to the partition or the next ioctl on its tracker starts a new
  * generation, in which none of the misplaced marks survive.
- *
- * Costs one xarray lookup for a disk without tracked partitions.
- *
- * Context: rcu_read_lock() held; does not sleep.
  */
-void tracker_submit_bio_parts(struct bio *bio)
+static bool tracker_bio_parts(struct bio *bio, void **spare)
 {
 	struct block_device *whole = bio->bi_bdev;
 	struct gendisk *disk = whole->bd_disk;
@@ -225,10 +230,10 @@ void tracker_submit_bio_parts(struct bio *bio)
 
 	parts = xa_load(&parts_index, whole->bd_dev);
 	if (!parts)
-		return;
+		return true;
 	count = tracker_bio_sectors(bio, whole);
 	if (!count)
-		return;
+		return true;
 	if (check_add_overflow(first, count - 1, &last))
 		last = (sector_t)-1;
 	diskseq = READ_ONCE(disk->diskseq);
@@ -245,9 +250,70 @@ void tracker_submit_bio_parts(struct bio *bio)
 			continue;
 		from = max(first, start);
 		to = min(last, end);
-		cbt_map_mark(rcu_dereference(tracker->map), from - start,
-			     to - from + 1);
+		if (!tracker_account(tracker, bio, from - start, to - from + 1,
+				     spare))
+			return false;
 	}
+	return true;
+}
+
+/**
+ * tracker_bio_account() - account a write in every tracker it changes.
+ * @bio: the bio, about to be submitted; any operation.
+ * @spare: as for tracker_account().
+ *
+ * A bio sent to a partition reaches the partition's tracker and the whole
+ * disk's; one sent to a whole disk reaches the disk's tracker and those of
+ * the partitions it overlaps. A disk with no tracker anywhere costs one read
+ * of the bucket array.
+ *
+ * Context: any in which the bio may be submitted; does not sleep.
+ * Return: false when a context for counting could not be had without
+ * sleeping: the bio is then accounted in some trackers only, and must be
+ * given again with a spare context (what is done is not done twice).
+ */
+bool tracker_bio_account(struct bio *bio, void **spare)
+{
+	struct block_device *bdev = bio->bi_bdev;
+	sector_t sector = bio->bi_iter.bi_sector;
+	sector_t start = bdev->bd_start_sect;
+	/*
+	 * A bio split after blk_partition_remap() comes back with its sector
+	 * already relative to the whole disk, but bi_bdev still names the
+	 * partition.
+	 */
+	bool remapped = bio_flagged(bio, BIO_REMAPPED);
+	struct tracker *tracker;
+	bool done = true;
+
+	if (!registry_may_track(bdev))
+		return true;
+	rcu_read_lock();
+	tracker = xa_load(&trackers, bdev->bd_dev);
+	if (tracker && !(remapped && sector < start))
+		done = tracker_submit_bio(tracker, bio, bdev,
+					  remapped ? sector - start : sector,
+					  spare);
+	if (!done)
+		goto out_unlock;
+	if (bdev_is_partition(bdev)) {
+		struct block_device *whole = bdev_whole(bdev);
+
+		tracker = xa_load(&trackers, whole->bd_dev);
+		if (tracker)
+			done = tracker_submit_bio(tracker, bio, whole,
+						  remapped ? sector :
+						  sector + start, spare);
+	} else {
+		/*
+		 * Only bios of partitions are remapped, so the sector is the
+		 * whole disk's; tracked partitions take their part of it.
+		 */
+		done = tracker_bio_parts(bio, spare);
+	}
+out_unlock:
+	rcu_read_unlock();
+	return done;
 }
 
 /*
@@ -291,6 +357,7 @@ static int __tracker_publish(struct tracker *tracker)
 		xa_release(&trackers, tracker->dev);
 		return ret;
 	}
+	__registry_bucket_add(tracker->dev, 1);
 	xa_store(&trackers, tracker->dev, tracker, GFP_KERNEL);
 	return 0;
 }
@@ -309,7 +376,12 @@ static bool tracker_attached(dev_t dev)
  * tracker_attach() - start tracking a device.
  * @dev: the device number.
  *
- * Return: 0, -ENODEV no such device, -EALREADY already tracked, -ENOMEM.
+ * Returns once the writes sent to the device before it are complete, as far
+ * as tracker_wait_earlier_writes() can tell; every later write is recorded.
+ *
+ * Return: 0, -ENODEV no such device, -EALREADY already tracked, -ENOMEM,
+ * -EBUSY the hooks could not be installed, -EINTR a fatal signal came
+ * while waiting (nothing attached).
  */
 int tracker_attach(dev_t dev)
 {
@@ -343,17 +415,27 @@ int tracker_attach(dev_t dev)
 	block_count = map->block_count;
 	block_size = 1U << map->block_shift;
 
+	ret = filter_hooks_get();
+	if (ret)
+		goto out_unseen;
 	mutex_lock(&registry_mutex);
 	ret = __tracker_publish(tracker);
 	mutex_unlock(&registry_mutex);
 	if (ret)
-		goto out_unseen;
+		goto out_hooks_put;
+	ret = tracker_wait_earlier_writes(h.bdev);
 	compat_bdev_close(&h);
+	if (ret) {
+		tracker_detach(dev);
+		return ret;
+	}
 	pr_info("device %u:%u attached: %llu sectors, %u blocks of %u bytes\n",
 		MAJOR(dev), MINOR(dev), (unsigned long long)capacity,
 		block_count, block_size);
 	return 0;
 
+out_hooks_put:
+	filter_hooks_put();
 out_unseen:
 	/* Never visible (see __tracker_publish()): no bio can hold it. */
 	tracker_put(tracker);
@@ -380,6 +462,7 @@ static void tracker_release_list(struct list_head *list)
 		pr_info("device %u:%u detached\n",
 			MAJOR(tracker->dev), MINOR(tracker->dev));
 		tracker_put(tracker);
+		filter_hooks_put();
 	}
 }
 
@@ -388,6 +471,7 @@ static void __tracker_unpublish(struct tracker *tracker,
 {
 	lockdep_assert_held(&registry_mutex);
 	xa_erase(&trackers, tracker->dev);
+	__registry_bucket_add(tracker->dev, -1);
 	__tracker_unindex(tracker);
 	list_add_tail(&tracker->release_link, list);
 }

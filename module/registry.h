@@ -19,9 +19,7 @@ struct tracker_dying_disk {
 	struct gendisk *disk;
 };
 
-struct tracker *tracker_find_rcu(dev_t dev);
-bool tracker_none(void);
-void tracker_submit_bio_parts(struct bio *bio);
+bool tracker_bio_account(struct bio *bio, void **spare);
 
 int tracker_attach(dev_t dev);
 int tracker_detach(dev_t dev);

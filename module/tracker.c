@@ -20,8 +20,10 @@
 
 #include <linux/bio.h>
 #include <linux/blkdev.h>
+#include <linux/blk-mq.h>
 #include <linux/slab.h>
 #include <linux/lockdep.h>
+#include <linux/wait_bit.h>
 #include <uapi/linux/blksnap.h>
 #include "compat.h"
 #include "cbt_map.h"
@@ -30,25 +32,77 @@
 
 #define TRACKER_RESIZE_PENDING 0
 
+/* Frees the trackers' memory and resizes maps outside the bio path. */
+static struct workqueue_struct *tracker_wq;
+/* Trackers not yet freed; the module waits for none to be left. */
+static atomic_t trackers_alive = ATOMIC_INIT(0);
+
+static void tracker_free(struct work_struct *work)
+{
+	struct tracker *tracker = container_of(work, struct tracker,
+					       free_work);
+
+	cbt_map_destroy(rcu_dereference_protected(tracker->map, 1));
+	inflight_exit(&tracker->inflight);
+	kfree(tracker);
+	if (atomic_dec_and_test(&trackers_alive))
+		wake_up_var(&trackers_alive);
+}
+
+/* Called in any context when the last write counted by the tracker is done. */
+static void tracker_inflight_gone(struct inflight *inflight)
+{
+	struct tracker *tracker = container_of(inflight, struct tracker,
+					       inflight);
+
+	queue_work(tracker_wq, &tracker->free_work);
+}
+
 static void tracker_release(struct kref *kref)
 {
 	struct tracker *tracker = container_of(kref, struct tracker, kref);
 
 	/*
-	 * Only reached after a grace period since the tracker left the xarray,
-	 * or when it never entered it.
+	 * Only reached a grace period after the tracker left the registry, or
+	 * when it never entered it: no bio can find it and count a new write.
+	 * Writes still in flight keep it until they complete.
 	 */
-	cbt_map_destroy(rcu_dereference_protected(tracker->map, 1));
-	kfree(tracker);
+	inflight_teardown(&tracker->inflight);
 }
 
 /**
  * tracker_put() - drop a reference.
  * @tracker: the tracker.
+ *
+ * Context: process; the memory goes later, once no write holds it.
  */
 void tracker_put(struct tracker *tracker)
 {
 	kref_put(&tracker->kref, tracker_release);
+}
+
+/**
+ * tracker_drain() - wait for the writes to the device that the hook passed
+ *	before this call.
+ * @tracker: the tracker, with a reference held.
+ *
+ * For state that every later write must see (a closed change number, a
+ * snapshot's copy-on-write): publish the state first, then drain. When this
+ * returns, every write that may not have seen the state has completed (its
+ * bi_end_io has run), and every write after it sees the state. Writes that
+ * arrive during the drain are not waited for, so it ends under any load.
+ * Writes that reached the device before the tracker existed are not
+ * counted: see tracker_wait_earlier_writes().
+ *
+ * Context: process, may sleep; without the registry lock or @tracker->lock
+ * or any lock a completing write could need. Drains of one tracker are
+ * serialized.
+ * Return: 0, or -EINTR on a fatal signal (the writes may still be in
+ * flight; the next drain waits for them too).
+ */
+int tracker_drain(struct tracker *tracker)
+{
+	return inflight_drain(&tracker->inflight);
 }
 
 static void __tracker_set_geometry(struct tracker *tracker,
@@ -169,12 +223,21 @@ struct tracker *tracker_create(dev_t dev, struct block_device *bdev)
 	struct tracker *tracker;
 	struct cbt_map *map;
 
+	int ret;
+
 	tracker = kzalloc(sizeof(*tracker), GFP_KERNEL);
 	if (!tracker)
 		return ERR_PTR(-ENOMEM);
+	ret = inflight_init(&tracker->inflight, tracker_inflight_gone);
+	if (ret) {
+		kfree(tracker);
+		return ERR_PTR(ret);
+	}
+	atomic_inc(&trackers_alive);
 	kref_init(&tracker->kref);
 	mutex_init(&tracker->lock);
 	INIT_WORK(&tracker->resize_work, tracker_resize_work);
+	INIT_WORK(&tracker->free_work, tracker_free);
 	INIT_LIST_HEAD(&tracker->release_link);
 	tracker->dev = dev;
 	tracker_geometry_of(bdev, &tracker->geo);
@@ -186,6 +249,44 @@ struct tracker *tracker_create(dev_t dev, struct block_device *bdev)
 	}
 	RCU_INIT_POINTER(tracker->map, map);
 	return tracker;
+}
+
+/**
+ * tracker_wait_earlier_writes() - wait for writes sent to a device before
+ *	its tracker was published, which the hook did not count.
+ * @bdev: the device, open for the call.
+ *
+ * Such a write may have passed the hook just before, or have been submitted
+ * before the hook existed. Every task still between the hook and the
+ * device's queue is in the kernel and has not switched voluntarily since
+ * the tracker was published: RCU-tasks waits until each has, by which time
+ * its write is queued (or throttled by blk-throttle, which does not hold
+ * the queue). Then, on a request-based device, freezing the queue waits for
+ * every queued request to complete. A bio-based device (dm, md, ...) has no
+ * such wait: its earlier writes are not waited for (module/README.md).
+ *
+ * Context: process, no lock held; pauses new I/O to the device while the
+ * queued requests complete.
+ * Return: 0 or -EINTR on a fatal signal.
+ */
+int tracker_wait_earlier_writes(struct block_device *bdev)
+{
+	struct request_queue *q = bdev_get_queue(bdev);
+	int ret = 0;
+
+	synchronize_rcu_tasks();
+	if (!queue_is_mq(q))
+		return 0;
+	blk_freeze_queue_start(q);
+	/* In slices, so that a stuck device does not make a hung task. */
+	while (!blk_mq_freeze_queue_wait_timeout(q, HZ)) {
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+	}
+	blk_mq_unfreeze_queue(q);
+	return ret;
 }
 
 /*
@@ -231,26 +332,75 @@ sector_t tracker_bio_sectors(struct bio *bio, struct block_device *bdev)
 }
 
 /**
- * tracker_submit_bio() - account a bio that is about to be submitted.
+ * tracker_account() - count a write until it completes and mark its blocks.
+ * @tracker: the tracker, found under RCU.
+ * @bio: the write, about to be submitted.
+ * @sector: first sector it changes, relative to the tracked device.
+ * @count: sectors it changes, non-zero.
+ * @spare: a context from inflight_bio_alloc() to use first, or NULL; taken
+ *	(set to NULL) when used.
+ *
+ * The write is counted in the tracker's open epoch before its change
+ * number is read (see inflight.c), so that a drain after a checkpoint waits
+ * for every write that may carry the closed number. A bio already counted
+ * by this tracker (the remainder of a split, coming back) is only marked.
+ *
+ * Context: rcu_read_lock() held; does not sleep.
+ * Return: false, with nothing done, when no context could be had without
+ * sleeping: give the bio again with a spare context.
+ */
+bool tracker_account(struct tracker *tracker, struct bio *bio,
+		     sector_t sector, sector_t count, void **spare)
+{
+	struct percpu_ref *ref;
+	void *ctx;
+
+	if (!inflight_bio_counted(bio, &tracker->inflight)) {
+		ctx = *spare;
+		if (ctx)
+			*spare = NULL;
+		else
+			ctx = inflight_bio_alloc(GFP_NOWAIT);
+		if (!ctx)
+			return false;
+		/* Cannot fail while the tracker is in the registry. */
+		ref = inflight_get_rcu(&tracker->inflight);
+		if (likely(ref))
+			inflight_bio_attach(bio, ctx, ref);
+		else
+			inflight_bio_free(ctx);
+	}
+	cbt_map_mark(rcu_dereference(tracker->map), sector, count);
+	return true;
+}
+
+/**
+ * tracker_submit_bio() - account a write sent to the tracked device, or to
+ *	one of its partitions when the tracker is on the whole disk.
  * @tracker: tracker of @bdev, found under RCU.
  * @bio: the bio.
  * @bdev: the tracked device the bio reaches (a whole disk for a bio sent
  *	to one of its partitions).
  * @sector: first sector of the bio relative to @bdev.
+ * @spare: as for tracker_account().
  *
- * Writes, discards, secure erases and write-zeroes mark the blocks they
- * cover, with or without FUA/PREFLUSH; reads and empty flushes do nothing.
+ * Writes, discards, secure erases, write-zeroes and zone resets mark the
+ * blocks they change, with or without FUA/PREFLUSH; reads and empty flushes
+ * do nothing. A device whose geometry differs from the tracker's gets a new
+ * map from the resize worker.
  *
  * Context: rcu_read_lock() held; does not sleep.
+ * Return: as tracker_account().
  */
-void tracker_submit_bio(struct tracker *tracker, struct bio *bio,
-			struct block_device *bdev, sector_t sector)
+bool tracker_submit_bio(struct tracker *tracker, struct bio *bio,
+			struct block_device *bdev, sector_t sector,
+			void **spare)
 {
 	sector_t count = tracker_bio_sectors(bio, bdev);
 	struct tracker_geometry g;
 
 	if (!count)
-		return;
+		return true;
 	/* diskseq is written by inc_diskseq() on a media change. */
 	tracker_geometry_of(bdev, &g);
 	if (unlikely(tracker_geometry_differs(tracker, &g))) {
@@ -268,9 +418,9 @@ void tracker_submit_bio(struct tracker *tracker, struct bio *bio,
 		/* Allocating a map here could sleep or recurse into I/O. */
 		if (!test_and_set_bit(TRACKER_RESIZE_PENDING,
 				      &tracker->resize_pending))
-			queue_work(system_unbound_wq, &tracker->resize_work);
+			queue_work(tracker_wq, &tracker->resize_work);
 	}
-	cbt_map_mark(rcu_dereference(tracker->map), sector, count);
+	return tracker_account(tracker, bio, sector, count, spare);
 }
 
 /**
@@ -372,26 +522,63 @@ out_unlock:
 /**
  * tracker_checkpoint() - close the current change number.
  * @tracker: the tracker.
+ * @closed: receives the closed number, 0 when a new generation began.
  * @generation: receives the generation after the checkpoint.
  * @changes_number: receives the number later writes carry.
  *
- * Return: the closed number, 0 when a new generation began.
+ * Returns only when every write that may carry the closed number has
+ * completed, so a backup that reads the device after this sees its data,
+ * and a write that completes later carries a higher number.
+ *
+ * Return: 0, or -EINTR on a fatal signal while waiting (the number is
+ * closed all the same).
  */
-u8 tracker_checkpoint(struct tracker *tracker, u8 *generation,
-		      u8 *changes_number)
+int tracker_checkpoint(struct tracker *tracker, u8 *closed,
+		       u8 *generation, u8 *changes_number)
 {
 	struct cbt_map *map = tracker_lock_fresh(tracker);
-	u8 closed;
 
-	closed = cbt_map_checkpoint(map);
+	*closed = cbt_map_checkpoint(map);
 	export_uuid(generation, &map->generation);
 	*changes_number = map->changes_number;
+	mutex_unlock(&tracker->lock);
 	/*
-	 * A marker that read the closed number before the store may still be
-	 * writing it; markers run under rcu_read_lock(). Wait for them, so a
-	 * map read after this returns holds every mark made with that number.
+	 * A write that read the closed number may still be marking or on its
+	 * way to the device; it is in the epoch the drain retires.
+	 */
+	return tracker_drain(tracker);
+}
+
+/**
+ * tracker_module_init() - create the trackers' workqueue.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int tracker_module_init(void)
+{
+	/* Resizes allocate maps on behalf of writers: keep a rescuer. */
+	tracker_wq = alloc_workqueue("blksnap", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
+	return tracker_wq ? 0 : -ENOMEM;
+}
+
+/**
+ * tracker_module_exit() - wait until every tracker is freed.
+ *
+ * Every tracker was detached; writes still in flight to their devices
+ * keep them, and so the module, until they complete.
+ */
+void tracker_module_exit(void)
+{
+	wait_var_event(&trackers_alive, !atomic_read(&trackers_alive));
+	/* The last epoch release may still be returning from an RCU callback. */
+	rcu_barrier();
+	/*
+	 * A completion may still be returning from inflight.c after it
+	 * dropped the last reference: with preemption off (interrupt
+	 * context), a grace period waits for it; preempted in a task,
+	 * RCU-tasks does.
 	 */
 	synchronize_rcu();
-	mutex_unlock(&tracker->lock);
-	return closed;
+	synchronize_rcu_tasks();
+	destroy_workqueue(tracker_wq);
 }

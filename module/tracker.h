@@ -3,11 +3,13 @@
 #define __BLKSNAP_TRACKER_H
 
 #include <linux/types.h>
+#include <linux/blk_types.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/rcupdate.h>
 #include <linux/workqueue.h>
+#include "inflight.h"
 
 struct bio;
 struct block_device;
@@ -46,10 +48,14 @@ struct tracker_geometry {
  * struct tracker - changed-block tracking of one block device.
  * @kref: references: one held by the registry while attached, one by each
  *	ioctl using the tracker. The bio path holds none: it finds the
- *	tracker under rcu_read_lock() and only marks the map, which never
- *	sleeps, and trackers are freed only after a grace period. (The
- *	snapshot, whose bio path must defer bios and sleep, will take a
- *	reference with kref_get_unless_zero() inside the RCU section.)
+ *	tracker under rcu_read_lock() and marks the map, which never sleeps,
+ *	and a tracker is torn down only a grace period after it left the
+ *	registry. (The snapshot, whose bio path must defer bios and sleep,
+ *	will take a reference with kref_get_unless_zero() inside the RCU
+ *	section.)
+ * @inflight: the writes between the hook and their completion (a write
+ *	holds its epoch, not a @kref); the memory goes only when the last of
+ *	them completed after @kref reached zero.
  * @dev: the tracked device number; the registry key.
  * @lock: serializes map replacement, checkpoints and reads of the map by
  *	ioctls; the bio path never takes it.
@@ -67,6 +73,8 @@ struct tracker_geometry {
  * @indexed_whole: whole disk whose list holds @part_link, 0 when none
  *	(whole disks, detached trackers); registry lock.
  * @release_link: entry in a list of trackers being detached together.
+ * @free_work: frees the tracker once @kref is zero and no write is in
+ *	flight.
  */
 struct tracker {
 	struct kref kref;
@@ -80,19 +88,43 @@ struct tracker {
 	struct list_head part_link;
 	dev_t indexed_whole;
 	struct list_head release_link;
+	struct inflight inflight;
+	struct work_struct free_work;
 };
+
+/**
+ * tracker_bio_may_change() - whether a bio's operation can change data: the
+ *	hook's first test, before any lookup.
+ * @bio: the bio.
+ *
+ * Return: false for reads, flushes and zone open/close.
+ */
+static inline bool tracker_bio_may_change(struct bio *bio)
+{
+	enum req_op op = bio_op(bio);
+
+	return op_is_write(op) || op == REQ_OP_ZONE_FINISH;
+}
 
 struct tracker *tracker_create(dev_t dev, struct block_device *bdev);
 void tracker_put(struct tracker *tracker);
+int tracker_drain(struct tracker *tracker);
 sector_t tracker_bio_sectors(struct bio *bio, struct block_device *bdev);
-void tracker_submit_bio(struct tracker *tracker, struct bio *bio,
-			struct block_device *bdev, sector_t sector);
+bool tracker_account(struct tracker *tracker, struct bio *bio,
+		     sector_t sector, sector_t count, void **spare);
+bool tracker_submit_bio(struct tracker *tracker, struct bio *bio,
+			struct block_device *bdev, sector_t sector,
+			void **spare);
 void tracker_info(struct tracker *tracker, struct blksnap_cbt_info *info);
 long tracker_read(struct tracker *tracker, u32 offset, u32 length,
 		  void __user *buf, u8 *generation);
 int tracker_mark_ranges(struct tracker *tracker,
 			const struct blksnap_sector_range *ranges, u32 count);
-u8 tracker_checkpoint(struct tracker *tracker, u8 *generation,
-		      u8 *changes_number);
+int tracker_checkpoint(struct tracker *tracker, u8 *closed,
+		       u8 *generation, u8 *changes_number);
+int tracker_wait_earlier_writes(struct block_device *bdev);
+
+int tracker_module_init(void);
+void tracker_module_exit(void);
 
 #endif /* __BLKSNAP_TRACKER_H */

@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Writes in flight, counted per tracker from the hook to their completion,
+ * so that attach, checkpoint and snapshot take can wait for the writes
+ * submitted before them.
+ *
+ * The hook takes a reference on the tracker's open epoch and wraps the
+ * bio's completion (bi_end_io and bi_private, restored before the original
+ * completion runs, as stacking drivers do) to drop it. A drain retires the
+ * open epoch, opens the other one and waits until the retired one has no
+ * write left. Epochs are percpu_refs: the hook touches only per-CPU data,
+ * and retiring one (percpu_ref_kill()) waits a grace period, so every write
+ * that read the old epoch inside its RCU read-side section is counted in it.
+ *
+ * Why a drain orders with the state it publishes (a new change number, a
+ * snapshot): the drain publishes the state first and opens the new epoch
+ * with a release store; the hook reads the epoch with an acquire load
+ * before it reads the state. A write in the new epoch therefore sees the
+ * new state, and a write that saw the old state is in the old epoch, which
+ * the drain waits for.
+ *
+ * The wrap needs a small context per bio, from a slab cache backed by a
+ * reserve (mempool): the hook allocates without sleeping; only when both are
+ * empty does the filter retry where it may sleep (filter.c).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME "-inflight: " fmt
+
+#include <linux/bio.h>
+#include <linux/mempool.h>
+#include <linux/slab.h>
+#include "inflight.h"
+
+/**
+ * struct inflight_bio - what the wrap of one bio's completion saved.
+ * @end_io: the bio's own bi_end_io.
+ * @private: the bio's own bi_private.
+ * @ref: the epoch reference the bio holds until it completes.
+ */
+struct inflight_bio {
+	bio_end_io_t *end_io;
+	void *private;
+	struct percpu_ref *ref;
+};
+
+/* Contexts kept for when the slab cache cannot give one without sleeping. */
+#define INFLIGHT_BIO_RESERVE 256
+
+static struct kmem_cache *inflight_bio_cache;
+static mempool_t *inflight_bio_pool;
+
+static void inflight_epoch_release(struct percpu_ref *ref)
+{
+	struct inflight *inflight =
+		container_of(ref, struct inflight_epoch, ref)->owner;
+
+	/*
+	 * Wake a drain first: after the decrement below the structure may be
+	 * freed at any time by the teardown.
+	 */
+	complete(&inflight->drained);
+	if (atomic_dec_and_test(&inflight->live))
+		inflight->gone(inflight);
+}
+
+/**
+ * inflight_init() - set up the counters of a new tracker.
+ * @inflight: the counters.
+ * @gone: called, in any context, when inflight_teardown() is over and the
+ *	last counted write has completed.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int inflight_init(struct inflight *inflight,
+		  void (*gone)(struct inflight *inflight))
+{
+	int i, ret;
+
+	for (i = 0; i < ARRAY_SIZE(inflight->epochs); i++) {
+		inflight->epochs[i].owner = inflight;
+		ret = percpu_ref_init(&inflight->epochs[i].ref,
+				      inflight_epoch_release,
+				      PERCPU_REF_ALLOW_REINIT, GFP_KERNEL);
+		if (ret)
+			goto out_exit;
+	}
+	inflight->open = 0;
+	mutex_init(&inflight->drain_lock);
+	inflight->retiring = false;
+	init_completion(&inflight->drained);
+	atomic_set(&inflight->live, ARRAY_SIZE(inflight->epochs));
+	inflight->gone = gone;
+	return 0;
+
+out_exit:
+	while (i--)
+		percpu_ref_exit(&inflight->epochs[i].ref);
+	return ret;
+}
+
+/**
+ * inflight_teardown() - stop counting; @inflight->gone() follows once every
+ *	counted write has completed.
+ * @inflight: the counters, no longer reachable by the hook (the tracker left
+ *	the registry a grace period ago) and not being drained.
+ *
+ * Does not wait: a write to a device that never completes keeps the
+ * counters (and the module) alive, not the caller.
+ */
+void inflight_teardown(struct inflight *inflight)
+{
+	unsigned int open = inflight->open;
+	bool retiring = inflight->retiring;
+
+	/* @inflight may be gone as soon as the last epoch is killed. */
+	if (!retiring)
+		percpu_ref_kill(&inflight->epochs[!open].ref);
+	percpu_ref_kill(&inflight->epochs[open].ref);
+}
+
+/**
+ * inflight_exit() - free the counters after @inflight->gone() was called.
+ * @inflight: the counters.
+ */
+void inflight_exit(struct inflight *inflight)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(inflight->epochs); i++)
+		percpu_ref_exit(&inflight->epochs[i].ref);
+}
+
+/**
+ * inflight_get_rcu() - count a write in the open epoch.
+ * @inflight: the counters.
+ *
+ * Read the state the write depends on (the change number) only after this:
+ * see the head of this file.
+ *
+ * Context: inside the RCU read-side section in which the tracker was found;
+ * does not sleep.
+ * Return: the reference to give to inflight_bio_attach(), or NULL if the
+ * counters are being torn down.
+ */
+struct percpu_ref *inflight_get_rcu(struct inflight *inflight)
+{
+	struct percpu_ref *ref;
+
+	ref = &inflight->epochs[smp_load_acquire(&inflight->open)].ref;
+	if (likely(percpu_ref_tryget_live_rcu(ref)))
+		return ref;
+	/*
+	 * A drain retired that epoch after opening the other; having seen it
+	 * retired, we see the new one open (full barrier in the drain). A
+	 * second drain cannot retire that one while we are in this RCU
+	 * read-side section: the first is still waiting for a grace period.
+	 */
+	smp_rmb();
+	ref = &inflight->epochs[smp_load_acquire(&inflight->open)].ref;
+	return percpu_ref_tryget_live_rcu(ref) ? ref : NULL;
+}
+
+/* The retired epoch @i has no write left: open it again as the spare. */
+static void inflight_reopen(struct inflight *inflight, unsigned int i)
+{
+	lockdep_assert_held(&inflight->drain_lock);
+	atomic_inc(&inflight->live);
+	percpu_ref_reinit(&inflight->epochs[i].ref);
+	inflight->retiring = false;
+}
+
+/**
+ * inflight_drain() - wait until every write counted before the call has
+ *	completed.
+ * @inflight: the counters.
+ *
+ * Writes counted while it waits are not waited for, so a drain ends under
+ * any load. Publish the state that later writes must see before calling.
+ *
+ * Context: may sleep; no lock held that completing a write could need.
+ * Return: 0, or -EINTR on a fatal signal (the next drain finishes the wait).
+ */
+int inflight_drain(struct inflight *inflight)
+{
+	unsigned int old;
+	int ret;
+
+	ret = mutex_lock_killable(&inflight->drain_lock);
+	if (ret)
+		return ret;
+	if (inflight->retiring) {
+		ret = wait_for_completion_killable(&inflight->drained);
+		if (ret)
+			goto out_unlock;
+		inflight_reopen(inflight, !inflight->open);
+	}
+	old = inflight->open;
+	reinit_completion(&inflight->drained);
+	inflight->retiring = true;
+	smp_store_release(&inflight->open, !old);
+	/* Open before retired, for inflight_get_rcu()'s retry. */
+	smp_mb();
+	percpu_ref_kill(&inflight->epochs[old].ref);
+	ret = wait_for_completion_killable(&inflight->drained);
+	if (!ret)
+		inflight_reopen(inflight, old);
+out_unlock:
+	mutex_unlock(&inflight->drain_lock);
+	return ret;
+}
+
+static void inflight_bio_end_io(struct bio *bio)
+{
+	struct inflight_bio *ctx = bio->bi_private;
+	struct percpu_ref *ref = ctx->ref;
+
+	bio->bi_end_io = ctx->end_io;
+	bio->bi_private = ctx->private;
+	inflight_bio_free(ctx);
+	if (bio->bi_end_io)
+		bio->bi_end_io(bio);
+	/* Last: a drain that returns has seen the original completion run. */
+	percpu_ref_put(ref);
+}
+
+/**
+ * inflight_bio_alloc() - a context for inflight_bio_attach().
+ * @gfp: GFP_NOWAIT in the hook, GFP_NOIO where the submitter may sleep.
+ *
+ * Return: the context, or NULL (only without __GFP_DIRECT_RECLAIM).
+ */
+void *inflight_bio_alloc(gfp_t gfp)
+{
+	void *ctx = kmem_cache_alloc(inflight_bio_cache, gfp | __GFP_NOWARN);
+
+	if (likely(ctx))
+		return ctx;
+	return mempool_alloc(inflight_bio_pool, gfp);
+}
+
+/**
+ * inflight_bio_free() - give back a context from inflight_bio_alloc().
+ * @ctx: the context.
+ */
+void inflight_bio_free(void *ctx)
+{
+	/* Refill the reserve first; skip the pool's indirect call otherwise. */
+	if (unlikely(READ_ONCE(inflight_bio_pool->curr_nr) <
+		     inflight_bio_pool->min_nr))
+		mempool_free(ctx, inflight_bio_pool);
+	else
+		kmem_cache_free(inflight_bio_cache, ctx);
+}
+
+/**
+ * inflight_bio_counted() - whether a bio is already counted by @inflight.
+ * @bio: a bio being submitted, such as the remainder of a split coming back.
+ * @inflight: the counters.
+ *
+ * Context: the submitter's; the bio cannot complete meanwhile.
+ */
+bool inflight_bio_counted(struct bio *bio, struct inflight *inflight)
+{
+	bio_end_io_t *end_io = bio->bi_end_io;
+	struct inflight_bio *ctx = bio->bi_private;
+
+	while (end_io == inflight_bio_end_io) {
+		if (container_of(ctx->ref, struct inflight_epoch, ref)->owner ==
+		    inflight)
+			return true;
+		end_io = ctx->end_io;
+		ctx = ctx->private;
+	}
+	return false;
+}
+
+/**
+ * inflight_bio_attach() - hold @ref until @bio completes.
+ * @bio: the bio, about to be submitted.
+ * @ctx: a context from inflight_bio_alloc(), now owned by the bio.
+ * @ref: from inflight_get_rcu().
+ */
+void inflight_bio_attach(struct bio *bio, void *ctx, struct percpu_ref *ref)
+{
+	struct inflight_bio *c = ctx;
+
+	c->end_io = bio->bi_end_io;
+	c->private = bio->bi_private;
+	c->ref = ref;
+	bio->bi_private = c;
+	bio->bi_end_io = inflight_bio_end_io;
+}
+
+/**
+ * inflight_module_init() - create the context cache and its reserve.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int inflight_module_init(void)
+{
+	inflight_bio_cache = KMEM_CACHE(inflight_bio, 0);
+	if (!inflight_bio_cache)
+		return -ENOMEM;
+	inflight_bio_pool = mempool_create_slab_pool(INFLIGHT_BIO_RESERVE,
+						     inflight_bio_cache);
+	if (!inflight_bio_pool) {
+		kmem_cache_destroy(inflight_bio_cache);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/**
+ * inflight_module_exit() - free the cache, once no bio holds a context.
+ */
+void inflight_module_exit(void)
+{
+	mempool_destroy(inflight_bio_pool);
+	kmem_cache_destroy(inflight_bio_cache);
+}

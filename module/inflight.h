@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef __BLKSNAP_INFLIGHT_H
+#define __BLKSNAP_INFLIGHT_H
+
+#include <linux/atomic.h>
+#include <linux/completion.h>
+#include <linux/mutex.h>
+#include <linux/percpu-refcount.h>
+
+struct bio;
+struct inflight;
+
+/**
+ * struct inflight_epoch - the writes that joined one epoch.
+ * @ref: one reference per write from the hook to its completion, plus the
+ *	base reference while the epoch is open or spare.
+ * @owner: the counter this epoch belongs to.
+ */
+struct inflight_epoch {
+	struct percpu_ref ref;
+	struct inflight *owner;
+};
+
+/**
+ * struct inflight - the writes of one tracker between the hook and their
+ *	completion, counted so that a drain can wait for those before it.
+ * @epochs: two epochs: new writes join the open one, a drain retires it
+ *	and opens the other.
+ * @open: index in @epochs of the open epoch. Written under @drain_lock,
+ *	with release ordering after whatever state the drain publishes; read
+ *	by the hook with acquire ordering, inside the RCU read-side section
+ *	in which it takes its reference.
+ * @drain_lock: serializes drains, and a drain with the teardown.
+ * @retiring: an epoch was retired and has not been reopened yet (its drain
+ *	was interrupted by a fatal signal); under @drain_lock.
+ * @drained: completed when a retired epoch's last write is done.
+ * @live: epochs not yet released, to know when the teardown is over.
+ * @gone: called (any context) when the teardown is over.
+ */
+struct inflight {
+	struct inflight_epoch epochs[2];
+	unsigned int open;
+	struct mutex drain_lock; /* see @drain_lock above */
+	bool retiring;
+	struct completion drained;
+	atomic_t live;
+	void (*gone)(struct inflight *inflight);
+};
+
+int inflight_init(struct inflight *inflight,
+		  void (*gone)(struct inflight *inflight));
+void inflight_teardown(struct inflight *inflight);
+void inflight_exit(struct inflight *inflight);
+struct percpu_ref *inflight_get_rcu(struct inflight *inflight);
+int inflight_drain(struct inflight *inflight);
+
+void *inflight_bio_alloc(gfp_t gfp);
+void inflight_bio_free(void *ctx);
+bool inflight_bio_counted(struct bio *bio, struct inflight *inflight);
+void inflight_bio_attach(struct bio *bio, void *ctx, struct percpu_ref *ref);
+
+int inflight_module_init(void);
+void inflight_module_exit(void);
+
+#endif /* __BLKSNAP_INFLIGHT_H */
