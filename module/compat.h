@@ -14,6 +14,7 @@
 #include <linux/blkdev.h>
 #include <linux/ftrace.h>
 #include <linux/fs.h>
+#include <linux/mount.h>
 
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0) && \
 	LINUX_VERSION_CODE < KERNEL_VERSION(6, 9, 0)
@@ -21,15 +22,34 @@
 #endif
 
 /**
- * struct compat_bdev - a block device opened read-only, non-exclusively.
+ * struct compat_bdev - an open block device.
  * @bdev: the device.
  * @file: the open file on kernels that open block devices as files.
+ * @mode: how it was opened, on kernels that need it again to close it.
  */
 struct compat_bdev {
 	struct block_device *bdev;
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
 	struct file *file;
+#else
+	fmode_t mode;
 #endif
+};
+
+/**
+ * struct compat_disk_limits - the queue limits of a new bio-based disk.
+ * @logical_block_size: bytes.
+ * @physical_block_size: bytes.
+ * @io_min: bytes.
+ * @max_hw_sectors: largest bio in sectors.
+ * @chunk_sectors: bios are split so that none crosses a multiple of this.
+ */
+struct compat_disk_limits {
+	unsigned int logical_block_size;
+	unsigned int physical_block_size;
+	unsigned int io_min;
+	unsigned int max_hw_sectors;
+	unsigned int chunk_sectors;
 };
 
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
@@ -46,9 +66,64 @@ static inline int compat_bdev_open(dev_t dev, struct compat_bdev *h)
 	return 0;
 }
 
+/* Read-write and exclusive: nobody else may open it exclusively meanwhile. */
+static inline int compat_bdev_open_excl(dev_t dev, void *holder,
+					struct compat_bdev *h)
+{
+	struct file *file;
+
+	file = bdev_file_open_by_dev(dev, BLK_OPEN_READ | BLK_OPEN_WRITE,
+				     holder, NULL);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	h->file = file;
+	h->bdev = file_bdev(file);
+	return 0;
+}
+
 static inline void compat_bdev_close(struct compat_bdev *h)
 {
 	fput(h->file);
+}
+
+/*
+ * Freeze the file system on @bdev, if any. Return: 1 a file system was
+ * frozen, 0 none was (the device was only flushed), or a negative errno.
+ */
+static inline int compat_bdev_freeze(struct block_device *bdev)
+{
+	/* Only file systems give their holder a freeze method. */
+	const struct blk_holder_ops *ops = READ_ONCE(bdev->bd_holder_ops);
+	bool fs = ops && ops->freeze;
+	int ret = bdev_freeze(bdev);
+
+	return ret ? ret : fs;
+}
+
+static inline int compat_bdev_thaw(struct block_device *bdev)
+{
+	return bdev_thaw(bdev);
+}
+
+static inline struct gendisk *
+compat_alloc_disk(const struct compat_disk_limits *l)
+{
+	struct queue_limits lim = {
+		.logical_block_size = l->logical_block_size,
+		.physical_block_size = l->physical_block_size,
+		.io_min = l->io_min,
+		.max_hw_sectors = l->max_hw_sectors,
+		.chunk_sectors = l->chunk_sectors,
+	};
+
+	return blk_alloc_disk(&lim, NUMA_NO_NODE);
+}
+
+static inline struct file *compat_tmpfile_open(const struct path *dir,
+					       int flags)
+{
+	return kernel_tmpfile_open(mnt_idmap(dir->mnt), dir, 0600, flags,
+				   current_cred());
 }
 
 #else
@@ -61,14 +136,80 @@ static inline int compat_bdev_open(dev_t dev, struct compat_bdev *h)
 	if (IS_ERR(bdev))
 		return PTR_ERR(bdev);
 	h->bdev = bdev;
+	h->mode = FMODE_READ;
+	return 0;
+}
+
+static inline int compat_bdev_open_excl(dev_t dev, void *holder,
+					struct compat_bdev *h)
+{
+	fmode_t mode = FMODE_READ | FMODE_WRITE | FMODE_EXCL;
+	struct block_device *bdev;
+
+	bdev = blkdev_get_by_dev(dev, mode, holder);
+	if (IS_ERR(bdev))
+		return PTR_ERR(bdev);
+	h->bdev = bdev;
+	h->mode = mode;
 	return 0;
 }
 
 static inline void compat_bdev_close(struct compat_bdev *h)
 {
-	blkdev_put(h->bdev, FMODE_READ);
+	blkdev_put(h->bdev, h->mode);
 }
 
+static inline int compat_bdev_freeze(struct block_device *bdev)
+{
+	int ret = freeze_bdev(bdev);
+
+	/* freeze_bdev() records the super block it froze. */
+	return ret ? ret : !!bdev->bd_fsfreeze_sb;
+}
+
+static inline int compat_bdev_thaw(struct block_device *bdev)
+{
+	return thaw_bdev(bdev);
+}
+
+static inline struct gendisk *
+compat_alloc_disk(const struct compat_disk_limits *l)
+{
+	struct gendisk *disk = blk_alloc_disk(NUMA_NO_NODE);
+
+	if (!disk)
+		return ERR_PTR(-ENOMEM);
+	blk_queue_logical_block_size(disk->queue, l->logical_block_size);
+	blk_queue_physical_block_size(disk->queue, l->physical_block_size);
+	blk_queue_io_min(disk->queue, l->io_min);
+	blk_queue_max_hw_sectors(disk->queue, l->max_hw_sectors);
+	blk_queue_chunk_sectors(disk->queue, l->chunk_sectors);
+	return disk;
+}
+
+static inline struct file *compat_tmpfile_open(const struct path *dir,
+					       int flags)
+{
+	return vfs_tmpfile_open(mnt_user_ns(dir->mnt), dir, 0600, flags,
+				current_cred());
+}
+
+#endif
+
+/*
+ * Whether the disk can be written without bios: ->rw_page (brd, zram, pmem,
+ * btt), used by swap and mpage writeback, existed until 6.3.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+static inline bool compat_bdev_writes_without_bios(struct block_device *bdev)
+{
+	return bdev->bd_disk->fops->rw_page;
+}
+#else
+static inline bool compat_bdev_writes_without_bios(struct block_device *bdev)
+{
+	return false;
+}
 #endif
 
 /*

@@ -16,6 +16,7 @@
 #include <linux/uaccess.h>
 #include <uapi/linux/blksnap.h>
 #include "ctl.h"
+#include "snapshot.h"
 #include "tracker.h"
 #include "registry.h"
 
@@ -61,7 +62,7 @@ static long ctl_version(void __user *arg)
 		.major = BLKSNAP_VERSION_MAJOR,
 		.minor = BLKSNAP_VERSION_MINOR,
 		.patch = BLKSNAP_VERSION_PATCH,
-		.features = BLKSNAP_FEATURE_CBT,
+		.features = BLKSNAP_FEATURE_CBT | BLKSNAP_FEATURE_SNAPSHOT,
 	};
 
 	return copy_to_user(arg, &v, sizeof(v)) ? -EFAULT : 0;
@@ -226,6 +227,134 @@ static long ctl_cbt_checkpoint(void __user *arg)
 	return copy_to_user(arg, &c, sizeof(c)) ? -EFAULT : 0;
 }
 
+static long ctl_snapshot_create(struct file *file, void __user *arg)
+{
+	struct blksnap_snapshot_create c;
+	long ret;
+
+	if (copy_from_user(&c, arg, sizeof(c)))
+		return -EFAULT;
+	if ((c.flags & ~BLKSNAP_SNAPSHOT_FLAG_KEEP) ||
+	    memchr_inv(c.reserved, 0, sizeof(c.reserved)))
+		return -EINVAL;
+	ret = snapshot_create(c.storage_fd, c.flags, c.limit, file, &c.id);
+	if (ret)
+		return ret;
+	/*
+	 * The snapshot exists whether or not the answer can be written; it
+	 * goes with the file (or with DESTROY, of an id found by LIST).
+	 */
+	return copy_to_user(arg, &c, sizeof(c)) ? -EFAULT : 0;
+}
+
+static long ctl_snapshot_destroy(void __user *arg)
+{
+	struct blksnap_snapshot_destroy d;
+
+	if (copy_from_user(&d, arg, sizeof(d)))
+		return -EFAULT;
+	if (d.flags || d.reserved)
+		return -EINVAL;
+	return snapshot_destroy(d.id);
+}
+
+static long ctl_snapshot_add(void __user *arg)
+{
+	struct blksnap_snapshot_add a;
+	dev_t dev;
+
+	if (copy_from_user(&a, arg, sizeof(a)))
+		return -EFAULT;
+	if (a.flags || a.reserved)
+		return -EINVAL;
+	if (ctl_dev(&a.dev, &dev))
+		return -ENODEV;
+	return snapshot_add(a.id, dev);
+}
+
+static long ctl_snapshot_take(void __user *arg)
+{
+	struct blksnap_snapshot_take t;
+	long ret;
+
+	if (copy_from_user(&t, arg, sizeof(t)))
+		return -EFAULT;
+	if ((t.flags & ~BLKSNAP_TAKE_FLAG_NO_FREEZE) || t.reserved)
+		return -EINVAL;
+	t.hold_ns = 0;
+	t.freeze_ns = 0;
+	t.frozen = 0;
+	t.freeze_failed = 0;
+	ret = snapshot_take(t.id, &t);
+	if (ret)
+		return ret;
+	return copy_to_user(arg, &t, sizeof(t)) ? -EFAULT : 0;
+}
+
+static long ctl_snapshot_list(void __user *arg)
+{
+	struct blksnap_snapshot_list l;
+	u64 *ids = NULL;
+	long ret = 0;
+	u32 n;
+
+	if (copy_from_user(&l, arg, sizeof(l)))
+		return -EFAULT;
+	if (l.capacity > BLKSNAP_SNAPSHOT_LIST_MAX)
+		return -E2BIG;
+	if (l.capacity && !l.ids)
+		return -EFAULT;
+	if (l.capacity) {
+		ids = kvcalloc(l.capacity, sizeof(*ids), GFP_KERNEL);
+		if (!ids)
+			return -ENOMEM;
+	}
+	l.count = snapshot_list(ids, l.capacity);
+	n = min(l.count, l.capacity);
+	if (n && copy_to_user(u64_to_user_ptr(l.ids), ids,
+			      array_size(n, sizeof(*ids))))
+		ret = -EFAULT;
+	else if (copy_to_user(arg, &l, sizeof(l)))
+		ret = -EFAULT;
+	kvfree(ids);
+	return ret;
+}
+
+static long ctl_snapshot_info(void __user *arg)
+{
+	struct blksnap_snapshot_device *devices = NULL;
+	struct blksnap_snapshot_info info;
+	long ret;
+	u32 n;
+
+	if (copy_from_user(&info, arg, sizeof(info)))
+		return -EFAULT;
+	if (memchr_inv(info.reserved, 0, sizeof(info.reserved)))
+		return -EINVAL;
+	if (info.capacity > BLKSNAP_SNAPSHOT_MAX_DEVICES)
+		return -E2BIG;
+	if (info.capacity && !info.devices)
+		return -EFAULT;
+	if (info.capacity) {
+		devices = kcalloc(info.capacity, sizeof(*devices), GFP_KERNEL);
+		if (!devices)
+			return -ENOMEM;
+	}
+	/* Collected under the snapshot's lock, copied to user space after. */
+	ret = snapshot_info(info.id, &info, devices, info.capacity);
+	if (ret)
+		goto out_free;
+	n = min(info.count, info.capacity);
+	if (n && copy_to_user(u64_to_user_ptr(info.devices), devices,
+			      array_size(n, sizeof(*devices))))
+		ret = -EFAULT;
+	else if (copy_to_user(arg, &info, sizeof(info)))
+		ret = -EFAULT;
+out_free:
+	kfree(devices);
+	return ret;
+}
+
 /**
  * ctl_ioctl() - dispatch an ioctl of the control device.
  * @file: the open control device.
@@ -258,7 +387,32 @@ long ctl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return ctl_cbt_mark_dirty(uarg);
 	case BLKSNAP_IOCTL_CBT_CHECKPOINT:
 		return ctl_cbt_checkpoint(uarg);
+	case BLKSNAP_IOCTL_SNAPSHOT_CREATE:
+		return ctl_snapshot_create(file, uarg);
+	case BLKSNAP_IOCTL_SNAPSHOT_DESTROY:
+		return ctl_snapshot_destroy(uarg);
+	case BLKSNAP_IOCTL_SNAPSHOT_ADD:
+		return ctl_snapshot_add(uarg);
+	case BLKSNAP_IOCTL_SNAPSHOT_TAKE:
+		return ctl_snapshot_take(uarg);
+	case BLKSNAP_IOCTL_SNAPSHOT_LIST:
+		return ctl_snapshot_list(uarg);
+	case BLKSNAP_IOCTL_SNAPSHOT_INFO:
+		return ctl_snapshot_info(uarg);
 	default:
 		return -ENOTTY;
 	}
+}
+
+/**
+ * ctl_release() - a control file is closed: its snapshots go with it.
+ * @inode: the control device's inode.
+ * @file: the file.
+ *
+ * Return: 0.
+ */
+int ctl_release(struct inode *inode, struct file *file)
+{
+	snapshot_release_owner(file);
+	return 0;
 }

@@ -71,32 +71,109 @@ static long filter_inflight_sum(void)
 	return sum;
 }
 
+/* What filter_bio() decided. */
+enum filter_verdict {
+	FILTER_PASS,	/* accounted: send it now */
+	FILTER_RETRY,	/* no context without sleeping: again, with a spare */
+	FILTER_TAKEN,	/* a snapshot holds it; it is sent later, or ended */
+};
+
+/*
+ * The path of a write: held while a snapshot is being taken; otherwise
+ * counted and marked by each tracker it reaches (tracker.c, cbt_map.c);
+ * then, if one of them is in a snapshot, parked until the chunks it
+ * changes are copied (diff_area.c, chunk.c, diff_storage.c).
+ *
+ * The hold test and the count are in one RCU read-side section: take
+ * publishes the hold, waits for a grace period, then drains the writes
+ * counted before (snapshot.c), so a write is either held or drained.
+ */
+static enum filter_verdict filter_bio(struct bio *bio, void **spare)
+{
+	enum filter_verdict verdict = FILTER_PASS;
+
+	rcu_read_lock();
+	if (unlikely(tracker_any_bound()) && tracker_bio_hold(bio))
+		verdict = FILTER_TAKEN;
+	else if (!tracker_bio_account(bio, spare))
+		verdict = FILTER_RETRY;
+	else if (unlikely(tracker_any_bound()) && tracker_bio_cow(bio))
+		verdict = FILTER_TAKEN;
+	rcu_read_unlock();
+	return verdict;
+}
+
 /*
  * Runs instead of submit_bio_noacct() when the hook could not count a write
  * without sleeping; the submitter may sleep (submit_bio_noacct() says so).
+ * Also sends on the writes held at take, from a worker.
  */
 static void filter_submit_bio_slow(struct bio *bio)
 {
+	enum filter_verdict verdict;
 	void *spare = NULL;
 
 	filter_enter();
-	/* A write that must not wait is retried by its submitter. */
-	if (bio->bi_opf & REQ_NOWAIT) {
-		bio_wouldblock_error(bio);
-		goto out_leave;
-	}
 	/* Each round accounts at least one more tracker, so this ends. */
-	while (!tracker_bio_account(bio, &spare))
+	while ((verdict = filter_bio(bio, &spare)) == FILTER_RETRY) {
+		/* A write that must not wait is retried by its submitter. */
+		if (bio->bi_opf & REQ_NOWAIT) {
+			bio_wouldblock_error(bio);
+			goto out_leave;
+		}
 		spare = inflight_bio_alloc(GFP_NOIO);
+	}
 	if (spare)
 		inflight_bio_free(spare);
-	submit_bio_noacct(bio);
+	if (verdict == FILTER_PASS)
+		submit_bio_noacct(bio);
 	/*
 	 * Not a tail call: the real function must return here, or the hook
 	 * would see our caller as parent and redirect again, forever.
 	 */
 out_leave:
 	filter_leave();
+}
+
+/*
+ * Runs instead of submit_bio_noacct() for a write a snapshot took in the
+ * hook: it is parked and a worker sends it on (or ends it) later.
+ */
+static void filter_bio_taken(struct bio *bio)
+{
+}
+
+/**
+ * filter_release_held_bio() - send on a write held while a snapshot was
+ *	taken: counted and marked now (with the change number after take),
+ *	then copied-on-write like any later write.
+ * @bio: the write.
+ *
+ * Context: a worker of the module; may sleep.
+ */
+void filter_release_held_bio(struct bio *bio)
+{
+	filter_submit_bio_slow(bio);
+}
+
+/**
+ * filter_resubmit_bio() - send on a write whose chunks were copied.
+ * @bio: the write, already counted.
+ *
+ * The snapshots of its other trackers (a partition and its whole disk may
+ * both be in one) decide again before it goes down.
+ *
+ * Context: a worker of the module; may sleep.
+ */
+void filter_resubmit_bio(struct bio *bio)
+{
+	bool taken;
+
+	rcu_read_lock();
+	taken = tracker_bio_cow(bio);
+	rcu_read_unlock();
+	if (!taken)
+		submit_bio_noacct(bio);
 }
 
 /* Runs instead of del_gendisk(). */
@@ -125,9 +202,17 @@ static void notrace filter_submit_bio_hook(unsigned long ip,
 	/* Our own call from filter_submit_bio_slow(). */
 	if (unlikely(within_module(parent_ip, THIS_MODULE)))
 		return;
-	if (unlikely(!tracker_bio_account(bio, &spare)))
+	switch (filter_bio(bio, &spare)) {
+	case FILTER_PASS:
+		break;
+	case FILTER_RETRY:
 		compat_ftrace_set_ip(fregs,
 				     (unsigned long)filter_submit_bio_slow);
+		break;
+	case FILTER_TAKEN:
+		compat_ftrace_set_ip(fregs, (unsigned long)filter_bio_taken);
+		break;
+	}
 }
 
 static void notrace filter_del_gendisk_hook(unsigned long ip,

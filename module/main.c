@@ -17,6 +17,7 @@
 #include "inflight.h"
 #include "params.h"
 #include "registry.h"
+#include "snapshot.h"
 #include "tracker.h"
 
 /*
@@ -47,6 +48,26 @@ module_param(tracking_block_maximum_count, uint, 0444);
 MODULE_PARM_DESC(tracking_block_maximum_count,
 		 "most map bytes (blocks) per device before blocks grow (4096..1073741824, default 16777216)");
 
+/*
+ * 64 KiB chunks: a first write costs one 64 KiB read, and a backup of a
+ * busy file system stores little more than what changed. Devices whose
+ * io_min is larger get chunks of their io_min (up to 1 MiB).
+ */
+unsigned int chunk_minimum_shift = 16;
+module_param(chunk_minimum_shift, uint, 0444);
+MODULE_PARM_DESC(chunk_minimum_shift,
+		 "log2 of the smallest copy-on-write chunk in bytes (12..20, default 16 = 64 KiB)");
+
+/*
+ * Originals in memory between the read from the device and the write to
+ * the storage. Above the cap, new copies (and the writes that need them)
+ * wait for the storage instead of taking memory from the system.
+ */
+unsigned int cow_memory_limit_mib = 64;
+module_param(cow_memory_limit_mib, uint, 0444);
+MODULE_PARM_DESC(cow_memory_limit_mib,
+		 "most MiB of chunks being copied at once (1..4096, default 64)");
+
 #define BLKSNAP_SHIFT_MIN 12
 #define BLKSNAP_SHIFT_MAX 30
 #define BLKSNAP_COUNT_MIN 4096U
@@ -73,12 +94,15 @@ static void blksnap_params_clamp(void)
 	blksnap_clamp("tracking_block_maximum_count",
 		      &tracking_block_maximum_count,
 		      BLKSNAP_COUNT_MIN, BLKSNAP_COUNT_MAX);
+	blksnap_clamp("chunk_minimum_shift", &chunk_minimum_shift, 12, 20);
+	blksnap_clamp("cow_memory_limit_mib", &cow_memory_limit_mib, 1, 4096);
 }
 
 static const struct file_operations blksnap_ctl_fops = {
 	.owner = THIS_MODULE,
 	.unlocked_ioctl = ctl_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
+	.release = ctl_release,
 };
 
 static struct miscdevice blksnap_ctl_dev = {
@@ -99,9 +123,12 @@ static int __init blksnap_init(void)
 	ret = tracker_module_init();
 	if (ret)
 		goto out_inflight_exit;
-	ret = filter_init();
+	ret = snapshot_init();
 	if (ret)
 		goto out_tracker_exit;
+	ret = filter_init();
+	if (ret)
+		goto out_snapshot_exit;
 	ret = misc_register(&blksnap_ctl_dev);
 	if (ret) {
 		pr_err("cannot register /dev/%s: %d\n", BLKSNAP_CTL_NAME, ret);
@@ -113,6 +140,8 @@ static int __init blksnap_init(void)
 
 out_filter_exit:
 	filter_exit();
+out_snapshot_exit:
+	snapshot_exit();
 out_tracker_exit:
 	tracker_module_exit();
 out_inflight_exit:
@@ -127,6 +156,7 @@ static void __exit blksnap_exit(void)
 	/* Then no bio can reach a tracker, and trackers can be detached. */
 	filter_exit();
 	tracker_detach_all();
+	snapshot_exit();
 	/* Writes still in flight hold their trackers until they complete. */
 	tracker_module_exit();
 	inflight_module_exit();
@@ -136,7 +166,7 @@ static void __exit blksnap_exit(void)
 module_init(blksnap_init);
 module_exit(blksnap_exit);
 
-MODULE_DESCRIPTION("Changed-block tracking for block devices");
+MODULE_DESCRIPTION("Snapshots and changed-block tracking for block devices");
 MODULE_AUTHOR("blksnap authors");
 MODULE_LICENSE("GPL");
 MODULE_VERSION(__stringify(BLKSNAP_VERSION_MAJOR) "."

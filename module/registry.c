@@ -28,6 +28,7 @@
 #include <linux/lockdep.h>
 #include "compat.h"
 #include "cbt_map.h"
+#include "diff_area.h"
 #include "tracker.h"
 #include "registry.h"
 #include "filter.h"
@@ -59,6 +60,9 @@ struct tracker_parts {
 
 /* Disks whose del_gendisk is running, see tracker_disk_dying(). */
 static LIST_HEAD(dying_disks);
+
+/* Trackers with a &tracker.diff_area; written under registry_mutex. */
+int tracker_bound_count;
 
 /**
  * registry_lock() - take the registry lock, to change a tracker's geometry.
@@ -316,6 +320,133 @@ out_unlock:
 	return done;
 }
 
+/* What the snapshot tests do with a bio at one tracker in a snapshot. */
+typedef bool (*tracker_bio_visit)(struct diff_area *da,
+				  struct tracker *tracker, struct bio *bio,
+				  struct block_device *bdev, sector_t sector,
+				  sector_t count);
+
+static bool tracker_bio_visit_one(struct tracker *tracker, struct bio *bio,
+				  struct block_device *bdev, sector_t sector,
+				  sector_t count, tracker_bio_visit visit)
+{
+	struct diff_area *da = rcu_dereference(tracker->diff_area);
+
+	return da && count && visit(da, tracker, bio, bdev, sector, count);
+}
+
+/* As tracker_bio_parts(), for the snapshot tests. */
+static bool tracker_bio_parts_visit(struct bio *bio, tracker_bio_visit visit)
+{
+	struct block_device *whole = bio->bi_bdev;
+	struct gendisk *disk = whole->bd_disk;
+	sector_t first = bio->bi_iter.bi_sector, last, count;
+	struct tracker_parts *parts;
+	struct tracker *tracker;
+	u64 diskseq;
+
+	parts = xa_load(&parts_index, whole->bd_dev);
+	if (!parts)
+		return false;
+	count = tracker_bio_sectors(bio, whole);
+	if (!count)
+		return false;
+	if (check_add_overflow(first, count - 1, &last))
+		last = (sector_t)-1;
+	diskseq = READ_ONCE(disk->diskseq);
+	list_for_each_entry_rcu(tracker, &parts->trackers, part_link) {
+		sector_t start = READ_ONCE(tracker->geo.start);
+		sector_t size = READ_ONCE(tracker->geo.capacity);
+		sector_t end = start + size - 1, from, to;
+
+		if (READ_ONCE(tracker->geo.disk) != disk ||
+		    READ_ONCE(tracker->geo.diskseq) != diskseq)
+			continue;
+		if (!size || last < start || first > end)
+			continue;
+		from = max(first, start);
+		to = min(last, end);
+		if (tracker_bio_visit_one(tracker, bio, NULL, from - start,
+					  to - from + 1, visit))
+			return true;
+	}
+	return false;
+}
+
+/* Visit every tracker in a snapshot that the bio reaches, as accounting does. */
+static bool tracker_bio_visit_all(struct bio *bio, tracker_bio_visit visit)
+{
+	struct block_device *bdev = bio->bi_bdev;
+	sector_t sector = bio->bi_iter.bi_sector;
+	sector_t start = bdev->bd_start_sect;
+	bool remapped = bio_flagged(bio, BIO_REMAPPED);
+	struct tracker *tracker;
+
+	if (!registry_may_track(bdev))
+		return false;
+	tracker = xa_load(&trackers, bdev->bd_dev);
+	if (tracker && !(remapped && sector < start) &&
+	    tracker_bio_visit_one(tracker, bio, bdev,
+				  remapped ? sector - start : sector,
+				  tracker_bio_sectors(bio, bdev), visit))
+		return true;
+	if (bdev_is_partition(bdev)) {
+		struct block_device *whole = bdev_whole(bdev);
+
+		tracker = xa_load(&trackers, whole->bd_dev);
+		return tracker &&
+		       tracker_bio_visit_one(tracker, bio, whole,
+					     remapped ? sector : sector + start,
+					     tracker_bio_sectors(bio, whole),
+					     visit);
+	}
+	return tracker_bio_parts_visit(bio, visit);
+}
+
+static bool tracker_visit_hold(struct diff_area *da, struct tracker *tracker,
+			       struct bio *bio, struct block_device *bdev,
+			       sector_t sector, sector_t count)
+{
+	/*
+	 * A write this tracker counted before take published its hold is in
+	 * the epoch take drains: holding it would make take wait for itself.
+	 */
+	return !inflight_bio_counted(bio, &tracker->inflight) &&
+	       diff_area_hold(da, bio);
+}
+
+static bool tracker_visit_cow(struct diff_area *da, struct tracker *tracker,
+			      struct bio *bio, struct block_device *bdev,
+			      sector_t sector, sector_t count)
+{
+	return diff_area_submit_bio(da, bio, bdev, sector, count);
+}
+
+/**
+ * tracker_bio_hold() - let a snapshot being taken hold a write.
+ * @bio: a write about to be submitted, not yet counted.
+ *
+ * Context: the RCU read-side section in which the bio is then counted if
+ * it is not held; does not sleep.
+ * Return: true if a snapshot took the bio (see diff_area_hold()).
+ */
+bool tracker_bio_hold(struct bio *bio)
+{
+	return tracker_bio_visit_all(bio, tracker_visit_hold);
+}
+
+/**
+ * tracker_bio_cow() - copy-on-write of a write in every snapshot it reaches.
+ * @bio: a write about to be submitted, counted.
+ *
+ * Context: rcu_read_lock() held; does not sleep.
+ * Return: true if a snapshot took the bio (see diff_area_submit_bio()).
+ */
+bool tracker_bio_cow(struct bio *bio)
+{
+	return tracker_bio_visit_all(bio, tracker_visit_cow);
+}
+
 /*
  * A del_gendisk that started before us has already swept the registry; one
  * that finished has unhashed the disk. Either way a tracker inserted now
@@ -480,22 +611,79 @@ static void __tracker_unpublish(struct tracker *tracker,
  * tracker_detach() - stop tracking a device.
  * @dev: the device number.
  *
- * Return: 0 or -ENOENT.
+ * Return: 0, -ENOENT, or -EBUSY while the device is in a snapshot.
  */
 int tracker_detach(dev_t dev)
 {
 	struct tracker *tracker;
 	LIST_HEAD(list);
+	int ret = 0;
 
 	mutex_lock(&registry_mutex);
 	tracker = xa_load(&trackers, dev);
-	if (tracker)
+	if (!tracker)
+		ret = -ENOENT;
+	else if (rcu_access_pointer(tracker->diff_area))
+		ret = -EBUSY;
+	else
 		__tracker_unpublish(tracker, &list);
 	mutex_unlock(&registry_mutex);
-	if (!tracker)
-		return -ENOENT;
+	if (ret)
+		return ret;
 	tracker_release_list(&list);
 	return 0;
+}
+
+/**
+ * tracker_bind() - give a device's tracker to a snapshot.
+ * @dev: the device number.
+ * @da: the device's copy-on-write, not active yet.
+ * @tracker: receives the tracker, with a reference for the snapshot.
+ *
+ * Attaches a tracker when the device has none.
+ *
+ * Return: 0, -EBUSY the tracker belongs to a snapshot already, or an errno
+ * of tracker_attach().
+ */
+int tracker_bind(dev_t dev, struct diff_area *da, struct tracker **tracker)
+{
+	struct tracker *t;
+	int ret;
+
+	ret = tracker_attach(dev);
+	if (ret && ret != -EALREADY)
+		return ret;
+	mutex_lock(&registry_mutex);
+	t = xa_load(&trackers, dev);
+	if (!t) {
+		/* Detached, or its disk removed, since. */
+		ret = -ENODEV;
+	} else if (rcu_access_pointer(t->diff_area)) {
+		ret = -EBUSY;
+	} else {
+		kref_get(&t->kref);
+		rcu_assign_pointer(t->diff_area, da);
+		WRITE_ONCE(tracker_bound_count, tracker_bound_count + 1);
+		*tracker = t;
+		ret = 0;
+	}
+	mutex_unlock(&registry_mutex);
+	return ret;
+}
+
+/**
+ * tracker_unbind() - take a tracker back from its snapshot.
+ * @tracker: the tracker from tracker_bind().
+ *
+ * The bio path may see the old copy-on-write until a grace period ends;
+ * the caller waits for one before freeing it, then drops its reference.
+ */
+void tracker_unbind(struct tracker *tracker)
+{
+	mutex_lock(&registry_mutex);
+	RCU_INIT_POINTER(tracker->diff_area, NULL);
+	WRITE_ONCE(tracker_bound_count, tracker_bound_count - 1);
+	mutex_unlock(&registry_mutex);
 }
 
 /**
@@ -525,15 +713,23 @@ void tracker_detach_all(void)
 void tracker_disk_dying(struct gendisk *disk, struct tracker_dying_disk *d)
 {
 	struct tracker *tracker;
+	struct diff_area *da;
 	unsigned long index;
 	LIST_HEAD(list);
 
 	d->disk = disk;
 	mutex_lock(&registry_mutex);
 	list_add(&d->link, &dying_disks);
-	xa_for_each(&trackers, index, tracker)
-		if (tracker->geo.disk == disk)
-			__tracker_unpublish(tracker, &list);
+	xa_for_each(&trackers, index, tracker) {
+		if (tracker->geo.disk != disk)
+			continue;
+		/* A snapshot holds the device open, but its data goes away. */
+		da = rcu_dereference_protected(tracker->diff_area,
+					       lockdep_is_held(&registry_mutex));
+		if (da)
+			diff_area_broken(da, ENODEV);
+		__tracker_unpublish(tracker, &list);
+	}
 	mutex_unlock(&registry_mutex);
 	tracker_release_list(&list);
 }

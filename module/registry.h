@@ -6,6 +6,7 @@
 #include <linux/list.h>
 
 struct bio;
+struct diff_area;
 struct gendisk;
 struct tracker;
 
@@ -20,6 +21,24 @@ struct tracker_dying_disk {
 };
 
 bool tracker_bio_account(struct bio *bio, void **spare);
+bool tracker_bio_hold(struct bio *bio);
+bool tracker_bio_cow(struct bio *bio);
+int tracker_bind(dev_t dev, struct diff_area *da, struct tracker **tracker);
+void tracker_unbind(struct tracker *tracker);
+
+/* Trackers bound to a snapshot; the bio path skips its tests while 0. */
+extern int tracker_bound_count;
+
+/**
+ * tracker_any_bound() - whether any tracked device is in a snapshot.
+ *
+ * Context: inside the RCU read-side section of the tests it guards.
+ * Return: true when the snapshot tests of the bio path are needed.
+ */
+static inline bool tracker_any_bound(void)
+{
+	return READ_ONCE(tracker_bound_count);
+}
 
 int tracker_attach(dev_t dev);
 int tracker_detach(dev_t dev);

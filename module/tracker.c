@@ -27,6 +27,7 @@
 #include <uapi/linux/blksnap.h>
 #include "compat.h"
 #include "cbt_map.h"
+#include "diff_area.h"
 #include "tracker.h"
 #include "registry.h"
 
@@ -109,9 +110,14 @@ static void __tracker_set_geometry(struct tracker *tracker,
 				   const struct tracker_geometry *g)
 {
 	struct cbt_map *map, *old;
+	struct diff_area *da;
 
 	registry_assert_held();
 	lockdep_assert_held(&tracker->lock);
+	/* A snapshot's device keeps its size and place, or the snapshot breaks. */
+	da = rcu_dereference_protected(tracker->diff_area, 1);
+	if (da)
+		diff_area_broken(da, ERANGE);
 	old = rcu_dereference_protected(tracker->map,
 					lockdep_is_held(&tracker->lock));
 	map = cbt_map_create(g->capacity);
@@ -581,4 +587,30 @@ void tracker_module_exit(void)
 	synchronize_rcu();
 	synchronize_rcu_tasks();
 	destroy_workqueue(tracker_wq);
+}
+
+/**
+ * tracker_checkpoint_drained() - close the current change number for a
+ *	snapshot being taken.
+ * @tracker: the tracker, bound to the snapshot.
+ * @generation: receives the generation after the checkpoint.
+ *
+ * Unlike tracker_checkpoint() it does not drain: take has drained the
+ * device and holds every new write, and marks the held writes again with
+ * the next number when it lets them go.
+ *
+ * Return: the closed number, 0 when a new generation began.
+ */
+u8 tracker_checkpoint_drained(struct tracker *tracker, u8 *generation)
+{
+	struct cbt_map *map;
+	u8 closed;
+
+	mutex_lock(&tracker->lock);
+	map = rcu_dereference_protected(tracker->map,
+					lockdep_is_held(&tracker->lock));
+	closed = cbt_map_checkpoint(map);
+	export_uuid(generation, &map->generation);
+	mutex_unlock(&tracker->lock);
+	return closed;
 }

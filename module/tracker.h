@@ -15,6 +15,7 @@ struct bio;
 struct block_device;
 struct gendisk;
 struct cbt_map;
+struct diff_area;
 struct blksnap_cbt_info;
 struct blksnap_sector_range;
 
@@ -75,6 +76,9 @@ struct tracker_geometry {
  * @release_link: entry in a list of trackers being detached together.
  * @free_work: frees the tracker once @kref is zero and no write is in
  *	flight.
+ * @diff_area: copy-on-write of the device while it is in a snapshot, else
+ *	NULL; set and cleared under the registry lock (tracker_bind()), read
+ *	under RCU by the bio path. While set, the tracker cannot be detached.
  */
 struct tracker {
 	struct kref kref;
@@ -90,6 +94,7 @@ struct tracker {
 	struct list_head release_link;
 	struct inflight inflight;
 	struct work_struct free_work;
+	struct diff_area __rcu *diff_area;
 };
 
 /**
@@ -122,6 +127,7 @@ int tracker_mark_ranges(struct tracker *tracker,
 			const struct blksnap_sector_range *ranges, u32 count);
 int tracker_checkpoint(struct tracker *tracker, u8 *closed,
 		       u8 *generation, u8 *changes_number);
+u8 tracker_checkpoint_drained(struct tracker *tracker, u8 *generation);
 int tracker_wait_earlier_writes(struct block_device *bdev);
 
 int tracker_module_init(void);

@@ -296,7 +296,8 @@ struct blksnap_cbt_checkpoint {
  * The storage must not lie on a device in a snapshot, nor be a snapshot
  * image.
  *
- * Errors: EBADF @storage_fd is not an open file; EOPNOTSUPP it is neither a
+ * Errors: EBADF @storage_fd is not an open file, or names a block device or
+ * a regular file not open for writing; EOPNOTSUPP it is neither a
  * block device, a regular file nor a directory, or its file system cannot
  * create a temporary file or reserve space; EINVAL @limit is 0 for a
  * directory, a regular file is empty and @limit is 0, or @limit is below
@@ -389,8 +390,10 @@ struct blksnap_snapshot_add {
  * carry the next change number.
  *
  * Errors: ENOENT no such snapshot; EALREADY already taken (or broken);
- * EINVAL the snapshot has no device; ENOMEM; other errors from creating the
- * image devices, after which the snapshot is BROKEN.
+ * EINVAL the snapshot has no device; EINTR a fatal signal while waiting for
+ * the writes in flight (nothing was taken; the snapshot can be taken again);
+ * ENOMEM; other errors from creating the image devices, after which the
+ * snapshot is BROKEN.
  */
 struct blksnap_snapshot_take {
 	__u64 id;

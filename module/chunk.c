@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Chunks: the copy of one chunk's original data, from the device to memory
+ * to the difference storage, and image reads of copied chunks.
+ *
+ * The life of a chunk, written for the first time after take:
+ *
+ *   chunk_copy()       COPYING: buffer taken (may wait for the memory cap),
+ *                      read of the original sent to the device
+ *   read completes     pass_work queued (nothing done in completion context)
+ *   pass_work          CAPTURED under the diff_area's readers lock; waits
+ *                      for image reads sent to the device before that; PASS:
+ *                      the parked writes go on; store_work queued
+ *   store_work         original written to the storage, buffer freed
+ *
+ * A write to the chunk is released only at PASS, so the device's copy is
+ * never changed before the original was read, nor while an image read of
+ * the chunk is still reading the device. Any failure marks the chunk
+ * failed and the snapshot broken, and still reaches PASS: parked writes are
+ * never stranded.
+ *
+ * Locking: &chunk.lock (irq-safe) protects the data fields; the order is
+ * &diff_area.readers_lock, then &chunk.lock.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME "-chunk: " fmt
+
+#include <linux/bio.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include "chunk.h"
+#include "diff_area.h"
+#include "diff_buffer.h"
+#include "diff_storage.h"
+#include "snapshot.h"
+
+struct bio_set chunk_io_bioset;
+struct workqueue_struct *chunk_cow_wq;
+struct workqueue_struct *chunk_store_wq;
+
+/* Bios a copy or an image read always gets, even when the allocator fails. */
+#define CHUNK_BIO_RESERVE 64
+
+static void chunk_pass_work(struct work_struct *work);
+static void chunk_store_work(struct work_struct *work);
+
+/**
+ * chunk_init() - the bio set and the workqueues of copy-on-write.
+ *
+ * The workqueues have rescuers (WQ_MEM_RECLAIM): writes to the devices,
+ * swap included, depend on them.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int chunk_init(void)
+{
+	int ret;
+
+	/* Image reads allocate inside submit_bio(): punt to a rescuer if need be. */
+	ret = bioset_init(&chunk_io_bioset, CHUNK_BIO_RESERVE, 0,
+			  BIOSET_NEED_BVECS | BIOSET_NEED_RESCUER);
+	if (ret)
+		return ret;
+	chunk_cow_wq = alloc_workqueue("blksnap-cow",
+				       WQ_MEM_RECLAIM | WQ_UNBOUND, 0);
+	if (!chunk_cow_wq)
+		goto out_bioset;
+	chunk_store_wq = alloc_workqueue("blksnap-store",
+					 WQ_MEM_RECLAIM | WQ_UNBOUND, 0);
+	if (!chunk_store_wq)
+		goto out_cow_wq;
+	return 0;
+
+out_cow_wq:
+	destroy_workqueue(chunk_cow_wq);
+out_bioset:
+	bioset_exit(&chunk_io_bioset);
+	return -ENOMEM;
+}
+
+/**
+ * chunk_exit() - free what chunk_init() made; no chunk may be left.
+ */
+void chunk_exit(void)
+{
+	destroy_workqueue(chunk_store_wq);
+	destroy_workqueue(chunk_cow_wq);
+	bioset_exit(&chunk_io_bioset);
+}
+
+/**
+ * chunk_alloc() - a new chunk, COPYING, not yet copied.
+ * @da: the device.
+ * @number: the chunk's index.
+ *
+ * Context: a worker in a memalloc_noio scope.
+ * Return: the chunk or NULL.
+ */
+struct chunk *chunk_alloc(struct diff_area *da, unsigned long number)
+{
+	sector_t first = diff_area_chunk_sector(da, number);
+	struct chunk *c;
+
+	c = kzalloc(sizeof(*c), GFP_NOIO);
+	if (!c)
+		return NULL;
+	c->da = da;
+	c->number = number;
+	c->size = min_t(sector_t, 1U << da->chunk_shift,
+			da->capacity - first) << SECTOR_SHIFT;
+	c->cow = CHUNK_COPYING;
+	spin_lock_init(&c->lock);
+	INIT_LIST_HEAD(&c->waiters);
+	INIT_WORK(&c->pass_work, chunk_pass_work);
+	INIT_WORK(&c->store_work, chunk_store_work);
+	return c;
+}
+
+/**
+ * chunk_free() - free a chunk of a diff_area with nothing in flight.
+ * @c: the chunk.
+ */
+void chunk_free(struct chunk *c)
+{
+	WARN_ON(!list_empty(&c->waiters));
+	if (c->buf)
+		diff_buffer_put(c->buf);
+	kfree(c);
+}
+
+static void chunk_read_endio(struct bio *bio)
+{
+	struct chunk *c = bio->bi_private;
+
+	c->read_status = bio->bi_status;
+	bio_put(bio);
+	/* Letting writes pass may sleep (readers): not in completion context. */
+	queue_work(chunk_cow_wq, &c->pass_work);
+}
+
+/* Drops the chunk's buffer, if any; the original is lost. */
+static void chunk_lose(struct chunk *c)
+{
+	struct diff_buffer *buf;
+	unsigned long flags;
+
+	spin_lock_irqsave(&c->lock, flags);
+	c->failed = true;
+	buf = c->buf;
+	c->buf = NULL;
+	spin_unlock_irqrestore(&c->lock, flags);
+	if (buf)
+		diff_buffer_put(buf);
+}
+
+/**
+ * chunk_copy() - start copying a new chunk's original.
+ * @c: a chunk from chunk_alloc(), just inserted into its diff_area.
+ *
+ * Waits while chunk buffers exceed the memory cap. The chunk reaches
+ * CHUNK_PASS later in any case (if the snapshot no longer copies, or no
+ * buffer can be had, at once and without its original).
+ *
+ * Context: the diff_area's park worker, in a memalloc_noio scope.
+ */
+void chunk_copy(struct chunk *c)
+{
+	struct diff_area *da = c->da;
+	struct diff_buffer *buf;
+	struct bio *bio;
+	u32 i, left;
+
+	/* Held until the original is stored or lost. */
+	diff_area_io_get(da);
+	if (!diff_area_cows(da))
+		goto out_lost;
+	buf = diff_buffer_alloc(c->size);
+	if (!buf) {
+		diff_area_broken(da, ENOMEM);
+		goto out_lost;
+	}
+	/* Image reads look at @buf only from CHUNK_CAPTURED on. */
+	c->buf = buf;
+	bio = bio_alloc_bioset(da->origin.bdev, buf->nr_pages, REQ_OP_READ,
+			       GFP_NOIO, &chunk_io_bioset);
+	bio->bi_iter.bi_sector = diff_area_chunk_sector(da, c->number);
+	for (i = 0, left = c->size; i < buf->nr_pages; i++, left -= PAGE_SIZE)
+		__bio_add_page(bio, buf->bvec[i].bv_page,
+			       min_t(u32, left, PAGE_SIZE), 0);
+	bio->bi_private = c;
+	bio->bi_end_io = chunk_read_endio;
+	submit_bio(bio);
+	return;
+
+out_lost:
+	c->read_status = BLK_STS_IOERR;
+	chunk_lose(c);
+	queue_work(chunk_cow_wq, &c->pass_work);
+}
+
+static void chunk_pass_work(struct work_struct *work)
+{
+	struct chunk *c = container_of(work, struct chunk, pass_work);
+	struct diff_area *da = c->da;
+	unsigned long flags;
+	LIST_HEAD(waiters);
+	bool lost;
+
+	/* Before CAPTURED: no image read may copy a failed read's buffer. */
+	if (c->read_status) {
+		if (!c->failed)
+			diff_area_broken(da, EIO);
+		chunk_lose(c);
+	} else {
+		atomic64_inc(&da->chunks_copied);
+	}
+	spin_lock_irqsave(&da->readers_lock, flags);
+	WRITE_ONCE(c->cow, CHUNK_CAPTURED);
+	spin_unlock_irqrestore(&da->readers_lock, flags);
+
+	/*
+	 * An image read that went to the device before CAPTURED must see the
+	 * original there: the first write may go only after it completed.
+	 */
+	wait_event(da->readers_wq, !diff_area_has_readers(da, c->number));
+
+	spin_lock_irqsave(&c->lock, flags);
+	WRITE_ONCE(c->cow, CHUNK_PASS);
+	list_splice_init(&c->waiters, &waiters);
+	lost = c->failed;
+	spin_unlock_irqrestore(&c->lock, flags);
+
+	diff_area_run_waiters(&waiters);
+	if (lost)
+		diff_area_io_put(da);
+	else
+		queue_work(chunk_store_wq, &c->store_work);
+}
+
+static void chunk_store_work(struct work_struct *work)
+{
+	struct chunk *c = container_of(work, struct chunk, store_work);
+	struct diff_area *da = c->da;
+	struct diff_storage *ds = snapshot_storage(da->snapshot);
+	struct diff_buffer *buf = c->buf;
+	unsigned int noio = memalloc_noio_save();
+	unsigned long flags;
+	u64 offset;
+	int ret;
+
+	if (!diff_area_cows(da))
+		goto out_lost;
+	ret = diff_storage_alloc(ds, c->size, &offset);
+	if (ret) {
+		diff_area_broken(da, -ret);
+		goto out_lost;
+	}
+	ret = diff_storage_write(ds, offset, buf->bvec, buf->nr_pages);
+	if (ret) {
+		pr_err_ratelimited("storage write of %u bytes at %llu failed: %d\n",
+				   c->size, offset, ret);
+		diff_area_broken(da, EIO);
+		goto out_lost;
+	}
+	spin_lock_irqsave(&c->lock, flags);
+	c->offset = offset;
+	c->stored = true;
+	c->buf = NULL;
+	spin_unlock_irqrestore(&c->lock, flags);
+	diff_buffer_put(buf);
+	atomic64_inc(&da->chunks_stored);
+	goto out;
+
+out_lost:
+	chunk_lose(c);
+out:
+	memalloc_noio_restore(noio);
+	diff_area_io_put(da);
+}
+
+/**
+ * chunk_wait() - wait for a chunk to let writes pass.
+ * @c: the chunk.
+ * @link: &diff_area_req.link of the parked write.
+ *
+ * Return: true if the chunk passes now; false if @link was queued and
+ * diff_area_run_waiters() will be called for it when it does.
+ */
+bool chunk_wait(struct chunk *c, struct list_head *link)
+{
+	unsigned long flags;
+	bool passes;
+
+	spin_lock_irqsave(&c->lock, flags);
+	passes = c->cow == CHUNK_PASS;
+	if (!passes)
+		list_add_tail(link, &c->waiters);
+	spin_unlock_irqrestore(&c->lock, flags);
+	return passes;
+}
+
+static void chunk_storage_read_work(struct work_struct *work)
+{
+	struct image_io *io = container_of(work, struct image_io, work);
+	struct diff_storage *ds = snapshot_storage(io->da->snapshot);
+	struct bio *bio = io->bio;
+	u32 offset = io->offset & (PAGE_SIZE - 1);
+	u32 len = bio->bi_iter.bi_size, nr_pages;
+	unsigned int noio = memalloc_noio_save();
+	blk_status_t status = BLK_STS_OK;
+	struct bio_vec *bvec;
+
+	bvec = diff_buffer_pages_alloc(offset + len, &nr_pages);
+	if (!bvec) {
+		status = BLK_STS_RESOURCE;
+		goto out;
+	}
+	if (diff_storage_read(ds, round_down(io->offset, PAGE_SIZE), bvec,
+			      nr_pages))
+		status = BLK_STS_IOERR;
+	else
+		diff_buffer_copy_to_bio(bvec, nr_pages, offset, bio);
+	diff_buffer_pages_free(bvec, nr_pages);
+out:
+	memalloc_noio_restore(noio);
+	diff_area_image_done(io, status);
+}
+
+/**
+ * chunk_image_read() - serve an image read from a copied chunk.
+ * @c: a chunk at CHUNK_CAPTURED or later.
+ * @io: the image read, inside the chunk.
+ * @offset: byte of the chunk where the read starts.
+ *
+ * From memory at once while the original is there, else from the storage
+ * by a worker; EIO for a chunk whose original was lost.
+ */
+void chunk_image_read(struct chunk *c, struct image_io *io, u32 offset)
+{
+	struct diff_buffer *buf;
+	unsigned long flags;
+
+	spin_lock_irqsave(&c->lock, flags);
+	if (c->failed) {
+		spin_unlock_irqrestore(&c->lock, flags);
+		diff_area_image_done(io, BLK_STS_IOERR);
+		return;
+	}
+	buf = c->buf;
+	if (buf) {
+		diff_buffer_get(buf);
+		spin_unlock_irqrestore(&c->lock, flags);
+		diff_buffer_copy_to_bio(buf->bvec, buf->nr_pages, offset,
+					io->bio);
+		diff_buffer_put(buf);
+		diff_area_image_done(io, BLK_STS_OK);
+		return;
+	}
+	io->offset = c->offset + offset;
+	spin_unlock_irqrestore(&c->lock, flags);
+	INIT_WORK(&io->work, chunk_storage_read_work);
+	queue_work(chunk_store_wq, &io->work);
+}

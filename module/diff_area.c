@@ -1,0 +1,576 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Copy-on-write of one device: which writes must wait, for which chunks,
+ * and where an image read finds the original data.
+ *
+ * The bio path (diff_area_hold() and diff_area_submit_bio(), called through
+ * the registry from the filter's hook) never sleeps and never allocates:
+ * the caller may be inside
+ * another driver's submit_bio() with current->bio_list set, where bios we
+ * submitted would only be queued behind the one we hold. A write whose
+ * chunks all pass goes on at once; any other is parked on a list and
+ * handed to a worker, which allocates the chunks, starts their copies,
+ * waits for them without blocking (the write is queued on the first chunk
+ * that does not pass yet) and resubmits the write through the filter, so
+ * that the trackers of the same disk see it again (a partition and its
+ * whole disk may both be in snapshots).
+ *
+ * Image reads of a chunk not copied yet go to the device. Such a read is
+ * registered (@readers) before it is sent, under the lock that the copy
+ * takes to move the chunk to CHUNK_CAPTURED; the copy lets writes pass
+ * only once no read registered before that is in flight (as dm-snapshot
+ * counts its pending origin reads per chunk).
+ *
+ * Locking: @park_lock and @readers_lock are irq-safe spinlocks held for a
+ * few instructions; &chunk.lock nests inside @readers_lock. No lock is taken
+ * by a write that passes.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME "-diff_area: " fmt
+
+#include <linux/bio.h>
+#include <linux/blkdev.h>
+#include <linux/hash.h>
+#include <linux/log2.h>
+#include <linux/mempool.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include "chunk.h"
+#include "diff_area.h"
+#include "filter.h"
+#include "params.h"
+#include "snapimage.h"
+#include "snapshot.h"
+
+/* The largest chunk: BIO_MAX_VECS pages, one bio per copy. */
+#define DIFF_AREA_CHUNK_MAX_SHIFT 20
+/* Parked writes and image reads that always find a descriptor. */
+#define DIFF_AREA_RESERVE 64
+
+/**
+ * struct diff_area_req - a parked write waiting for its chunks.
+ * @link: entry in the &chunk.waiters of the chunk it waits for.
+ * @da: the device.
+ * @bio: the write.
+ * @next: the first of its chunks not known to pass.
+ * @last: its last chunk.
+ */
+struct diff_area_req {
+	struct list_head link;
+	struct diff_area *da;
+	struct bio *bio;
+	unsigned long next;
+	unsigned long last;
+};
+
+static mempool_t *diff_area_req_pool;
+static mempool_t *diff_area_io_pool;
+
+static void diff_area_park_work(struct work_struct *work);
+
+/**
+ * diff_area_init() - the descriptor pools.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int diff_area_init(void)
+{
+	diff_area_req_pool = mempool_create_kmalloc_pool(DIFF_AREA_RESERVE,
+					sizeof(struct diff_area_req));
+	if (!diff_area_req_pool)
+		return -ENOMEM;
+	diff_area_io_pool = mempool_create_kmalloc_pool(DIFF_AREA_RESERVE,
+					sizeof(struct image_io));
+	if (!diff_area_io_pool) {
+		mempool_destroy(diff_area_req_pool);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/**
+ * diff_area_exit() - free the pools.
+ */
+void diff_area_exit(void)
+{
+	mempool_destroy(diff_area_io_pool);
+	mempool_destroy(diff_area_req_pool);
+}
+
+/* Chunks: the module's minimum, the device's io_min, a power of two. */
+static u32 diff_area_chunk_shift(struct block_device *bdev)
+{
+	u32 bytes = max3(1U << chunk_minimum_shift, bdev_io_min(bdev),
+			 bdev_logical_block_size(bdev));
+
+	return min_t(u32, order_base_2(bytes), DIFF_AREA_CHUNK_MAX_SHIFT) -
+	       SECTOR_SHIFT;
+}
+
+/**
+ * diff_area_create() - open a device for copy-on-write, not yet active.
+ * @snapshot: the snapshot it joins.
+ * @dev: the device number.
+ *
+ * Return: the diff_area, or ERR_PTR(): -ENODEV no such device or no
+ * sectors, -EOPNOTSUPP a DAX or zoned device, one written without bios, or
+ * a snapshot image; -ENOMEM.
+ */
+struct diff_area *diff_area_create(struct snapshot *snapshot, dev_t dev)
+{
+	struct block_device *bdev;
+	struct diff_area *da;
+	int ret, i;
+
+	da = kzalloc(sizeof(*da), GFP_KERNEL);
+	if (!da)
+		return ERR_PTR(-ENOMEM);
+	ret = compat_bdev_open(dev, &da->origin);
+	if (ret) {
+		kfree(da);
+		return ERR_PTR(ret == -ENOMEM ? ret : -ENODEV);
+	}
+	bdev = da->origin.bdev;
+	if (!bdev_nr_sectors(bdev))
+		ret = -ENODEV;
+	else if (blk_queue_dax(bdev_get_queue(bdev)) || bdev_is_zoned(bdev) ||
+		 compat_bdev_writes_without_bios(bdev) || snapimage_owns(bdev))
+		ret = -EOPNOTSUPP;
+	if (ret) {
+		compat_bdev_close(&da->origin);
+		kfree(da);
+		return ERR_PTR(ret);
+	}
+	da->snapshot = snapshot;
+	da->dev = dev;
+	da->start = bdev->bd_start_sect;
+	da->capacity = bdev_nr_sectors(bdev);
+	da->chunk_shift = diff_area_chunk_shift(bdev);
+	da->chunk_count = DIV_ROUND_UP_SECTOR_T(da->capacity,
+						1U << da->chunk_shift);
+	da->state = DIFF_AREA_IDLE;
+	xa_init(&da->chunks);
+	spin_lock_init(&da->park_lock);
+	bio_list_init(&da->held);
+	bio_list_init(&da->parked);
+	INIT_WORK(&da->park_work, diff_area_park_work);
+	spin_lock_init(&da->readers_lock);
+	for (i = 0; i < ARRAY_SIZE(da->readers); i++)
+		INIT_HLIST_HEAD(&da->readers[i]);
+	init_waitqueue_head(&da->readers_wq);
+	atomic_set(&da->ios, 1);
+	init_completion(&da->ios_done);
+	return da;
+}
+
+/**
+ * diff_area_destroy() - wait for everything in flight and free.
+ * @da: a diff_area the bio path can no longer reach (never activated, or
+ *	stopped and unlinked from its tracker after a grace period), whose
+ *	image is gone.
+ */
+void diff_area_destroy(struct diff_area *da)
+{
+	struct chunk *c;
+	unsigned long i;
+
+	/* Parked writes are released by the worker: the area is stopped. */
+	diff_area_io_put(da);
+	wait_for_completion(&da->ios_done);
+	flush_work(&da->park_work);
+	xa_for_each(&da->chunks, i, c)
+		chunk_free(c);
+	xa_destroy(&da->chunks);
+	compat_bdev_close(&da->origin);
+	kfree(da);
+}
+
+/**
+ * diff_area_cows() - whether copy-on-write goes on.
+ * @da: the device.
+ *
+ * Return: true while active and the snapshot is not broken.
+ */
+bool diff_area_cows(struct diff_area *da)
+{
+	return READ_ONCE(da->state) == DIFF_AREA_ACTIVE &&
+	       !snapshot_broken(da->snapshot);
+}
+
+/**
+ * diff_area_broken() - copy-on-write of the device failed.
+ * @da: the device.
+ * @error: positive errno.
+ *
+ * The snapshot breaks: its images fail, and writes pass from now on.
+ *
+ * Context: any.
+ */
+void diff_area_broken(struct diff_area *da, int error)
+{
+	cmpxchg(&da->error, 0, error);
+	snapshot_break(da->snapshot, error);
+}
+
+/**
+ * diff_area_set_state() - change what the bio path does.
+ * @da: the device.
+ * @state: enum diff_area_state.
+ *
+ * Writes parked while holding are handed to the worker on the way out.
+ */
+void diff_area_set_state(struct diff_area *da, int state)
+{
+	spin_lock_irq(&da->park_lock);
+	WRITE_ONCE(da->state, state);
+	spin_unlock_irq(&da->park_lock);
+	if (state != DIFF_AREA_HOLD)
+		queue_work(chunk_cow_wq, &da->park_work);
+}
+
+/*
+ * Hand a write to the worker, held for take or parked for copies.
+ * Context: the bio path; does not sleep.
+ */
+static bool diff_area_park(struct diff_area *da, struct bio *bio, bool hold)
+{
+	unsigned long flags;
+	bool parked = true;
+
+	spin_lock_irqsave(&da->park_lock, flags);
+	if (hold && da->state != DIFF_AREA_HOLD)
+		parked = false;
+	else
+		bio_list_add(hold ? &da->held : &da->parked, bio);
+	hold = da->state == DIFF_AREA_HOLD;
+	spin_unlock_irqrestore(&da->park_lock, flags);
+	if (!parked)
+		return false;
+	/* Polling a bio that a worker submits later would never find it. */
+	bio_clear_polled(bio);
+	diff_area_io_get(da);
+	atomic64_inc(&da->writes_held);
+	if (!hold)
+		queue_work(chunk_cow_wq, &da->park_work);
+	return true;
+}
+
+/**
+ * diff_area_hold() - hold a write while take chooses the snapshot's instant.
+ * @da: the device's copy-on-write.
+ * @bio: a write not counted by the device's tracker.
+ *
+ * Return: true if the bio was held: take sends it on when it is over.
+ *
+ * Context: the RCU read-side section in which the bio would be counted;
+ * does not sleep.
+ */
+bool diff_area_hold(struct diff_area *da, struct bio *bio)
+{
+	return READ_ONCE(da->state) == DIFF_AREA_HOLD &&
+	       diff_area_park(da, bio, true);
+}
+
+/* Send a parked write on its way: through the filter again, then down. */
+static void diff_area_release(struct diff_area *da, struct bio *bio)
+{
+	filter_resubmit_bio(bio);
+	diff_area_io_put(da);
+}
+
+static bool diff_area_chunks_pass(struct diff_area *da, unsigned long first,
+				  unsigned long last)
+{
+	struct chunk *c;
+
+	for (; first <= last; first++) {
+		c = xa_load(&da->chunks, first);
+		if (!c || !chunk_passes(c))
+			return false;
+	}
+	return true;
+}
+
+/**
+ * diff_area_submit_bio() - copy-on-write decision for a bio being submitted.
+ * @da: the device's copy-on-write.
+ * @bio: a write, discard, secure erase or write-zeroes of @count sectors.
+ * @bdev: the device, or NULL when the bio was sent to its whole disk.
+ * @sector: first sector of the bio relative to the device.
+ * @count: sectors of the device the bio changes, non-zero.
+ *
+ * Return: true if the bio was taken: parked until its chunks are copied,
+ * or (a discard of chunks not copied yet) to be completed without being
+ * sent. False: the caller submits it now.
+ *
+ * Context: rcu_read_lock() held by the filter; does not sleep.
+ */
+bool diff_area_submit_bio(struct diff_area *da, struct bio *bio,
+			  struct block_device *bdev, sector_t sector,
+			  sector_t count)
+{
+	/* Before take is over a write that was not held goes on. */
+	if (READ_ONCE(da->state) != DIFF_AREA_ACTIVE)
+		return false;
+	/* Our own writes (storage) never need a copy. */
+	if (bio->bi_pool == &chunk_io_bioset)
+		return false;
+	if (snapshot_broken(da->snapshot))
+		return false;
+	if (unlikely(bdev && bdev_nr_sectors(bdev) != da->capacity)) {
+		diff_area_broken(da, ERANGE);
+		return false;
+	}
+	if (sector >= da->capacity)
+		return false;
+	count = min(count, da->capacity - sector);
+	if (diff_area_chunks_pass(da, sector >> da->chunk_shift,
+				  (sector + count - 1) >> da->chunk_shift))
+		return false;
+	/* A discard of chunks not copied is ended by the worker, not sent. */
+	return diff_area_park(da, bio, false);
+}
+
+/*
+ * The chunks a parked bio changes. The bio's sector is taken relative to
+ * the whole disk (a partition's bio may already be remapped), then to the
+ * device.
+ */
+static bool diff_area_bio_chunks(struct diff_area *da, struct bio *bio,
+				 unsigned long *first, unsigned long *last)
+{
+	sector_t from = bio->bi_iter.bi_sector, to;
+	sector_t end = da->start + da->capacity;
+
+	if (!bio_flagged(bio, BIO_REMAPPED))
+		from += bio->bi_bdev->bd_start_sect;
+	to = from + bio_sectors(bio);
+	if (to <= da->start || from >= end)
+		return false;
+	from = max(from, da->start) - da->start;
+	to = min(to, end) - da->start;
+	*first = from >> da->chunk_shift;
+	*last = (to - 1) >> da->chunk_shift;
+	return true;
+}
+
+/* Go on with the chunks after the one that passed; release when done. */
+static void diff_area_req_advance(struct diff_area_req *req)
+{
+	struct diff_area *da = req->da;
+	struct bio *bio;
+
+	for (; req->next <= req->last; req->next++) {
+		if (!chunk_wait(xa_load(&da->chunks, req->next), &req->link))
+			return;
+	}
+	bio = req->bio;
+	mempool_free(req, diff_area_req_pool);
+	diff_area_release(da, bio);
+}
+
+/**
+ * diff_area_run_waiters() - a chunk passes: move its waiting writes on.
+ * @waiters: the &diff_area_req.link entries taken from the chunk.
+ *
+ * Context: a worker.
+ */
+void diff_area_run_waiters(struct list_head *waiters)
+{
+	struct diff_area_req *req, *next;
+
+	list_for_each_entry_safe(req, next, waiters, link) {
+		list_del(&req->link);
+		req->next++;
+		diff_area_req_advance(req);
+	}
+}
+
+/* A parked write: copy its chunks not copied yet, then wait for them. */
+static void diff_area_cow_bio(struct diff_area *da, struct bio *bio)
+{
+	unsigned long first, last, n;
+	struct diff_area_req *req;
+	struct chunk *c;
+
+	if (!diff_area_cows(da) || !bio_sectors(bio) ||
+	    !diff_area_bio_chunks(da, bio, &first, &last)) {
+		diff_area_release(da, bio);
+		return;
+	}
+	if (bio_op(bio) == REQ_OP_DISCARD &&
+	    !diff_area_chunks_pass(da, first, last)) {
+		/*
+		 * A hint: the device may ignore it. Sent, it could change what
+		 * the image shows; copying the chunks would only fill the
+		 * storage with data the file system has freed.
+		 */
+		atomic64_inc(&da->discards_dropped);
+		bio_endio(bio);
+		diff_area_io_put(da);
+		return;
+	}
+	for (n = first; n <= last; n++) {
+		if (xa_load(&da->chunks, n))
+			continue;
+		c = chunk_alloc(da, n);
+		if (!c || xa_insert(&da->chunks, n, c, GFP_NOIO)) {
+			kfree(c);
+			diff_area_broken(da, ENOMEM);
+			diff_area_release(da, bio);
+			return;
+		}
+		chunk_copy(c);
+		cond_resched();
+	}
+	req = mempool_alloc(diff_area_req_pool, GFP_NOIO);
+	req->da = da;
+	req->bio = bio;
+	req->next = first;
+	req->last = last;
+	diff_area_req_advance(req);
+}
+
+static void diff_area_park_work(struct work_struct *work)
+{
+	struct diff_area *da = container_of(work, struct diff_area, park_work);
+	unsigned int noio = memalloc_noio_save();
+	struct bio *bio;
+
+	for (;;) {
+		bool held = false;
+
+		spin_lock_irq(&da->park_lock);
+		if (da->state == DIFF_AREA_HOLD) {
+			bio = NULL;
+		} else {
+			bio = bio_list_pop(&da->held);
+			held = bio;
+			if (!bio)
+				bio = bio_list_pop(&da->parked);
+		}
+		spin_unlock_irq(&da->park_lock);
+		if (!bio)
+			break;
+		if (held) {
+			filter_release_held_bio(bio);
+			diff_area_io_put(da);
+		} else {
+			diff_area_cow_bio(da, bio);
+		}
+	}
+	memalloc_noio_restore(noio);
+}
+
+static struct hlist_head *diff_area_bucket(struct diff_area *da,
+					   unsigned long chunk)
+{
+	return &da->readers[hash_long(chunk, DIFF_AREA_READER_BITS)];
+}
+
+/**
+ * diff_area_has_readers() - whether image reads of a chunk are at the device.
+ * @da: the device.
+ * @chunk: the chunk number.
+ *
+ * Return: true while one registered before the chunk was captured runs.
+ */
+bool diff_area_has_readers(struct diff_area *da, unsigned long chunk)
+{
+	struct image_io *io;
+	unsigned long flags;
+	bool found = false;
+
+	spin_lock_irqsave(&da->readers_lock, flags);
+	hlist_for_each_entry(io, diff_area_bucket(da, chunk), reader) {
+		if (io->chunk == chunk) {
+			found = true;
+			break;
+		}
+	}
+	spin_unlock_irqrestore(&da->readers_lock, flags);
+	return found;
+}
+
+/* Register a read of the device unless the chunk was captured. */
+static bool diff_area_reader_add(struct diff_area *da, struct image_io *io)
+{
+	unsigned long flags;
+	struct chunk *c;
+	bool device;
+
+	spin_lock_irqsave(&da->readers_lock, flags);
+	c = xa_load(&da->chunks, io->chunk);
+	device = !c || READ_ONCE(c->cow) == CHUNK_COPYING;
+	if (device)
+		hlist_add_head(&io->reader, diff_area_bucket(da, io->chunk));
+	spin_unlock_irqrestore(&da->readers_lock, flags);
+	return device;
+}
+
+/**
+ * diff_area_image_done() - complete an image read.
+ * @io: the read.
+ * @status: its result.
+ *
+ * Context: any.
+ */
+void diff_area_image_done(struct image_io *io, blk_status_t status)
+{
+	struct diff_area *da = io->da;
+
+	io->bio->bi_status = status;
+	bio_endio(io->bio);
+	mempool_free(io, diff_area_io_pool);
+	diff_area_io_put(da);
+}
+
+static void diff_area_origin_endio(struct bio *clone)
+{
+	struct image_io *io = clone->bi_private;
+	struct diff_area *da = io->da;
+	blk_status_t status = clone->bi_status;
+	unsigned long flags;
+
+	bio_put(clone);
+	spin_lock_irqsave(&da->readers_lock, flags);
+	hlist_del(&io->reader);
+	spin_unlock_irqrestore(&da->readers_lock, flags);
+	wake_up_all(&da->readers_wq);
+	diff_area_image_done(io, status);
+}
+
+/**
+ * diff_area_image_read() - serve a read of the device's image.
+ * @da: the device.
+ * @bio: a read inside one chunk (the image splits at chunk boundaries).
+ *
+ * Context: the image's submit_bio; may sleep for a descriptor.
+ */
+void diff_area_image_read(struct diff_area *da, struct bio *bio)
+{
+	sector_t sector = bio->bi_iter.bi_sector;
+	struct image_io *io;
+	struct bio *clone;
+
+	if (!diff_area_cows(da) || bio_end_sector(bio) > da->capacity) {
+		bio_io_error(bio);
+		return;
+	}
+	atomic64_inc(&da->image_reads);
+	io = mempool_alloc(diff_area_io_pool, GFP_NOIO);
+	io->da = da;
+	io->bio = bio;
+	io->chunk = sector >> da->chunk_shift;
+	diff_area_io_get(da);
+	if (diff_area_reader_add(da, io)) {
+		clone = bio_alloc_clone(da->origin.bdev, bio, GFP_NOIO,
+					&chunk_io_bioset);
+		clone->bi_private = io;
+		clone->bi_end_io = diff_area_origin_endio;
+		submit_bio_noacct(clone);
+		return;
+	}
+	chunk_image_read(xa_load(&da->chunks, io->chunk), io,
+			 (sector - diff_area_chunk_sector(da, io->chunk)) <<
+			 SECTOR_SHIFT);
+}

@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef __BLKSNAP_DIFF_AREA_H
+#define __BLKSNAP_DIFF_AREA_H
+
+#include <linux/types.h>
+#include <linux/atomic.h>
+#include <linux/bio.h>
+#include <linux/completion.h>
+#include <linux/list.h>
+#include <linux/spinlock.h>
+#include <linux/uuid.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <linux/xarray.h>
+#include "compat.h"
+
+struct snapshot;
+struct snapimage;
+struct tracker;
+
+/**
+ * enum diff_area_state - what the bio path does with writes to the device.
+ * @DIFF_AREA_IDLE: nothing: the snapshot is not taken yet.
+ * @DIFF_AREA_HOLD: park every write: take is choosing its instant.
+ * @DIFF_AREA_ACTIVE: copy-on-write.
+ * @DIFF_AREA_STOPPED: nothing any more: the snapshot is being destroyed.
+ */
+enum diff_area_state {
+	DIFF_AREA_IDLE = 0,
+	DIFF_AREA_HOLD,
+	DIFF_AREA_ACTIVE,
+	DIFF_AREA_STOPPED,
+};
+
+#define DIFF_AREA_READER_BITS 6
+
+/**
+ * struct diff_area - copy-on-write of one device of a snapshot.
+ * @snapshot: the snapshot, which owns this.
+ * @tracker: the device's tracker (a reference); its bio path calls
+ *	diff_area_submit_bio().
+ * @dev: the device number.
+ * @origin: the device, held open (read-only) until the snapshot ends.
+ * @start: first sector of the device on its disk (0 for a whole disk).
+ * @capacity: size in sectors at add; a change breaks the snapshot.
+ * @chunk_shift: log2 of the chunk size in sectors.
+ * @chunk_count: chunks of the device.
+ * @state: enum diff_area_state; changed under @park_lock, read
+ *	locklessly by the bio path.
+ * @chunks: chunk number -> &struct chunk, only for chunks written since
+ *	take. Inserted by @park_work only (so never concurrently), read under
+ *	RCU by the bio path; freed with the diff_area.
+ * @park_lock: protects @held, @parked and the changes of @state.
+ * @held: writes held during take, not counted by the tracker yet; sent on
+ *	through the whole bio path once take is over.
+ * @parked: writes that need copies, for @park_work.
+ * @park_work: sends on the held writes; starts the copies the parked
+ *	writes need and resubmits them once their chunks pass.
+ * @readers_lock: protects @readers and the step of a chunk to
+ *	CHUNK_CAPTURED, so that an image read either sees the chunk copied or
+ *	is seen by the copy.
+ * @readers: image reads sent to the device, hashed by chunk number.
+ * @readers_wq: woken when such a read completes.
+ * @ios: parked writes, copies and image reads in flight, plus one held
+ *	until destroy, which then waits for @ios_done.
+ * @ios_done: completed by the last put of @ios (a completion, because
+ *	its waiter frees the diff_area as soon as it returns).
+ * @image: the image device, from take on.
+ * @error: positive errno that broke the snapshot on this device, or 0.
+ * @generation: CBT generation of the device at take.
+ * @closed_number: CBT change number take closed.
+ * @freeze: BLKSNAP_FREEZE_* result of take.
+ * @freeze_error: positive errno of a failed freeze.
+ * @writes_held: write bios held for copy-on-write.
+ * @chunks_copied: originals read.
+ * @chunks_stored: originals written to the storage.
+ * @discards_dropped: discards completed without being sent.
+ * @image_reads: image bios served.
+ */
+struct diff_area {
+	struct snapshot *snapshot;
+	struct tracker *tracker;
+	dev_t dev;
+	struct compat_bdev origin;
+	sector_t start;
+	sector_t capacity;
+	u32 chunk_shift;
+	unsigned long chunk_count;
+	int state;
+	struct xarray chunks;
+	spinlock_t park_lock; /* see @park_lock above */
+	struct bio_list held;
+	struct bio_list parked;
+	struct work_struct park_work;
+	spinlock_t readers_lock; /* see @readers_lock above */
+	struct hlist_head readers[1 << DIFF_AREA_READER_BITS];
+	wait_queue_head_t readers_wq;
+	atomic_t ios;
+	struct completion ios_done;
+	struct snapimage *image;
+	int error;
+	uuid_t generation;
+	u8 closed_number;
+	u8 freeze;
+	int freeze_error;
+	atomic64_t writes_held;
+	atomic64_t chunks_copied;
+	atomic64_t chunks_stored;
+	atomic64_t discards_dropped;
+	atomic64_t image_reads;
+};
+
+/**
+ * struct image_io - one image read being served.
+ * @da: the device.
+ * @bio: the image bio, inside one chunk.
+ * @chunk: its chunk number.
+ * @reader: entry in &diff_area.readers while the read is at the device.
+ * @work: reads the storage (chunk.c).
+ * @offset: for @work: where the chunk's original is in the storage.
+ */
+struct image_io {
+	struct diff_area *da;
+	struct bio *bio;
+	unsigned long chunk;
+	struct hlist_node reader;
+	struct work_struct work;
+	u64 offset;
+};
+
+int diff_area_init(void);
+void diff_area_exit(void);
+struct diff_area *diff_area_create(struct snapshot *snapshot, dev_t dev);
+void diff_area_destroy(struct diff_area *da);
+bool diff_area_hold(struct diff_area *da, struct bio *bio);
+bool diff_area_submit_bio(struct diff_area *da, struct bio *bio,
+			  struct block_device *bdev, sector_t sector,
+			  sector_t count);
+void diff_area_set_state(struct diff_area *da, int state);
+void diff_area_image_read(struct diff_area *da, struct bio *bio);
+void diff_area_image_done(struct image_io *io, blk_status_t status);
+void diff_area_run_waiters(struct list_head *waiters);
+bool diff_area_has_readers(struct diff_area *da, unsigned long chunk);
+bool diff_area_cows(struct diff_area *da);
+void diff_area_broken(struct diff_area *da, int error);
+
+static inline void diff_area_io_get(struct diff_area *da)
+{
+	atomic_inc(&da->ios);
+}
+
+static inline void diff_area_io_put(struct diff_area *da)
+{
+	if (atomic_dec_and_test(&da->ios))
+		complete(&da->ios_done);
+}
+
+static inline sector_t diff_area_chunk_sector(struct diff_area *da,
+					      unsigned long chunk)
+{
+	return (sector_t)chunk << da->chunk_shift;
+}
+
+#endif /* __BLKSNAP_DIFF_AREA_H */

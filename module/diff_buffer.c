@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Buffers for the original data of chunks between the read from the origin
+ * and the write to the difference storage, and bounce pages for image reads
+ * from the storage.
+ *
+ * Two rules keep copy-on-write going under memory pressure and bounded:
+ *  - pages come from a mempool, so a copy always gets its pages eventually
+ *    (they come back when earlier chunks reach the storage), even when the
+ *    allocator fails;
+ *  - the bytes of all buffers alive are capped (cow_memory_limit_mib). Above
+ *    the cap, diff_buffer_alloc() sleeps, holding no lock, until buffers are
+ *    freed. Its callers are copy workers; freeing is done by the storage
+ *    workers, which never wait for a buffer, so the wait always ends.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME "-diff_buffer: " fmt
+
+#include <linux/bio.h>
+#include <linux/highmem.h>
+#include <linux/mempool.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
+#include <linux/wait.h>
+#include "diff_buffer.h"
+#include "params.h"
+
+/* Enough pages for the largest chunk (1 MiB), so one copy always proceeds. */
+#define DIFF_BUFFER_RESERVE_PAGES 256
+
+static mempool_t *diff_buffer_page_pool;
+/* Bytes of buffers alive, against the cap. */
+static atomic_long_t diff_buffer_charged = ATOMIC_LONG_INIT(0);
+static DECLARE_WAIT_QUEUE_HEAD(diff_buffer_wait);
+
+/**
+ * diff_buffer_init() - create the page pool.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int diff_buffer_init(void)
+{
+	diff_buffer_page_pool =
+		mempool_create_page_pool(DIFF_BUFFER_RESERVE_PAGES, 0);
+	return diff_buffer_page_pool ? 0 : -ENOMEM;
+}
+
+/**
+ * diff_buffer_exit() - free the page pool; every buffer must be gone.
+ */
+void diff_buffer_exit(void)
+{
+	WARN_ON(atomic_long_read(&diff_buffer_charged));
+	mempool_destroy(diff_buffer_page_pool);
+}
+
+static long diff_buffer_limit(void)
+{
+	return (long)cow_memory_limit_mib << 20;
+}
+
+/* A buffer larger than the cap is let through when nothing else is alive. */
+static bool diff_buffer_try_charge(long bytes)
+{
+	long old = atomic_long_read(&diff_buffer_charged);
+
+	do {
+		if (old && old + bytes > diff_buffer_limit())
+			return false;
+	} while (!atomic_long_try_cmpxchg(&diff_buffer_charged, &old,
+					  old + bytes));
+	return true;
+}
+
+static void diff_buffer_uncharge(long bytes)
+{
+	atomic_long_sub(bytes, &diff_buffer_charged);
+	wake_up_all(&diff_buffer_wait);
+}
+
+/**
+ * diff_buffer_pages_alloc() - pages for @size bytes, from the pool.
+ * @size: bytes, non-zero.
+ * @nr_pages: receives the number of entries.
+ *
+ * Context: process, may sleep; not charged against the cap (bounce pages
+ * of image reads are released as soon as the read is copied).
+ * Return: an array of page-sized bio_vecs, or NULL when the array itself
+ * cannot be allocated.
+ */
+struct bio_vec *diff_buffer_pages_alloc(u32 size, u32 *nr_pages)
+{
+	u32 n = DIV_ROUND_UP(size, PAGE_SIZE), i;
+	struct bio_vec *bvec;
+
+	bvec = kmalloc_array(n, sizeof(*bvec), GFP_NOIO);
+	if (!bvec)
+		return NULL;
+	for (i = 0; i < n; i++)
+		bvec_set_page(&bvec[i],
+			      mempool_alloc(diff_buffer_page_pool, GFP_NOIO),
+			      PAGE_SIZE, 0);
+	*nr_pages = n;
+	return bvec;
+}
+
+/**
+ * diff_buffer_pages_free() - give pages back to the pool.
+ * @bvec: the array from diff_buffer_pages_alloc().
+ * @nr_pages: its entries.
+ *
+ * Context: any.
+ */
+void diff_buffer_pages_free(struct bio_vec *bvec, u32 nr_pages)
+{
+	u32 i;
+
+	for (i = 0; i < nr_pages; i++)
+		mempool_free(bvec[i].bv_page, diff_buffer_page_pool);
+	kfree(bvec);
+}
+
+/**
+ * diff_buffer_alloc() - a buffer for a chunk of @size bytes.
+ * @size: bytes, 1 to 1 MiB.
+ *
+ * Waits while the buffers alive exceed cow_memory_limit_mib.
+ *
+ * Context: process (a copy worker), may sleep; no lock held.
+ * Return: the buffer with one reference, or NULL when its descriptor could
+ * not be allocated (the caller breaks the snapshot).
+ */
+struct diff_buffer *diff_buffer_alloc(u32 size)
+{
+	u32 n = DIV_ROUND_UP(size, PAGE_SIZE), i, tail;
+	long bytes = (long)n << PAGE_SHIFT;
+	struct diff_buffer *buf;
+
+	wait_event(diff_buffer_wait, diff_buffer_try_charge(bytes));
+	buf = kmalloc(struct_size(buf, bvec, n), GFP_NOIO);
+	if (!buf) {
+		diff_buffer_uncharge(bytes);
+		return NULL;
+	}
+	kref_init(&buf->kref);
+	buf->size = size;
+	buf->nr_pages = n;
+	for (i = 0; i < n; i++)
+		bvec_set_page(&buf->bvec[i],
+			      mempool_alloc(diff_buffer_page_pool, GFP_NOIO),
+			      PAGE_SIZE, 0);
+	/* The tail of a short last chunk reaches the storage: no stale data. */
+	tail = size & (PAGE_SIZE - 1);
+	if (tail)
+		memzero_page(buf->bvec[n - 1].bv_page, tail, PAGE_SIZE - tail);
+	return buf;
+}
+
+static void diff_buffer_release(struct kref *kref)
+{
+	struct diff_buffer *buf = container_of(kref, struct diff_buffer, kref);
+	long bytes = (long)buf->nr_pages << PAGE_SHIFT;
+	u32 i;
+
+	for (i = 0; i < buf->nr_pages; i++)
+		mempool_free(buf->bvec[i].bv_page, diff_buffer_page_pool);
+	kfree(buf);
+	diff_buffer_uncharge(bytes);
+}
+
+/**
+ * diff_buffer_put() - drop a reference; the last one frees the buffer.
+ * @buf: the buffer.
+ *
+ * Context: any (bio completion included).
+ */
+void diff_buffer_put(struct diff_buffer *buf)
+{
+	kref_put(&buf->kref, diff_buffer_release);
+}
+
+/**
+ * diff_buffer_copy_to_bio() - fill a read bio from pages.
+ * @bvec: the source pages.
+ * @nr_pages: entries in @bvec.
+ * @offset: byte in the source where the bio's data starts.
+ * @bio: the bio; all of its remaining data is filled.
+ */
+void diff_buffer_copy_to_bio(const struct bio_vec *bvec, u32 nr_pages,
+			     u32 offset, struct bio *bio)
+{
+	struct iov_iter from;
+	struct bvec_iter it;
+	struct bio_vec bv;
+
+	iov_iter_bvec(&from, ITER_SOURCE, bvec, nr_pages,
+		      (size_t)nr_pages << PAGE_SHIFT);
+	iov_iter_advance(&from, offset);
+	bio_for_each_segment(bv, bio, it)
+		copy_page_from_iter(bv.bv_page, bv.bv_offset, bv.bv_len, &from);
+}

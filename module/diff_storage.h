@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef __BLKSNAP_DIFF_STORAGE_H
+#define __BLKSNAP_DIFF_STORAGE_H
+
+#include <linux/types.h>
+#include <linux/spinlock.h>
+#include "compat.h"
+
+struct bio_vec;
+struct block_device;
+struct file;
+
+/**
+ * struct diff_storage - where a snapshot keeps the original data of chunks.
+ * @kind: BLKSNAP_STORAGE_* value.
+ * @bdev: the block device, opened exclusively (kind BDEV).
+ * @file: the file, opened by the module (kinds FILE and TMPFILE).
+ * @fs_bdev: the block device of the file's file system, or NULL (tmpfs);
+ *	stays valid while @file is open.
+ * @dev: the storage device number: @bdev's, or the file system's (s_dev).
+ * @direct: @file is open with O_DIRECT (every file system that offers it).
+ * @limit: bytes usable, a multiple of PAGE_SIZE.
+ * @lock: protects @used.
+ * @used: bytes handed out, from offset 0 upwards.
+ *
+ * Space is never given back before the snapshot ends: a chunk is copied
+ * once.
+ */
+struct diff_storage {
+	int kind;
+	struct compat_bdev bdev;
+	struct file *file;
+	struct block_device *fs_bdev;
+	dev_t dev;
+	bool direct;
+	u64 limit;
+	spinlock_t lock; /* see @lock above */
+	u64 used;
+};
+
+struct diff_storage *diff_storage_open(int fd, u64 limit, void *holder);
+void diff_storage_close(struct diff_storage *ds);
+int diff_storage_alloc(struct diff_storage *ds, u32 bytes, u64 *offset);
+u64 diff_storage_used(struct diff_storage *ds);
+int diff_storage_write(struct diff_storage *ds, u64 offset,
+		       struct bio_vec *bvec, u32 nr_pages);
+int diff_storage_read(struct diff_storage *ds, u64 offset,
+		      struct bio_vec *bvec, u32 nr_pages);
+bool diff_storage_on(struct diff_storage *ds, struct block_device *bdev);
+
+#endif /* __BLKSNAP_DIFF_STORAGE_H */

@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Snapshot images: one bio-based, read-only block device per device of a
+ * taken snapshot, with the device's size and block sizes. Reads are split
+ * at chunk boundaries by the block layer (chunk_sectors) and routed by the
+ * device's diff_area; writes fail.
+ *
+ * An image is removed (del_gendisk) when its snapshot is destroyed, even if
+ * someone holds it open: later reads fail with EIO in the block layer. The
+ * diff_area stays until every read already accepted has completed.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME "-snapimage: " fmt
+
+#include <linux/bio.h>
+#include <linux/blkdev.h>
+#include <linux/idr.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include "compat.h"
+#include "diff_area.h"
+#include "snapimage.h"
+
+#define SNAPIMAGE_NAME "blksnap-image"
+/* Minors of the dynamic major: far more images than snapshots allow. */
+#define SNAPIMAGE_MAX 65536
+
+static int snapimage_major;
+static DEFINE_IDA(snapimage_ida);
+
+static void snapimage_submit_bio(struct bio *bio)
+{
+	struct diff_area *da = bio->bi_bdev->bd_disk->private_data;
+
+	bio = bio_split_to_limits(bio);
+	if (!bio)
+		return;
+	if (bio_op(bio) == REQ_OP_READ) {
+		diff_area_image_read(da, bio);
+		return;
+	}
+	/* A flush of a read-only device has nothing to do. */
+	if (op_is_flush(bio->bi_opf) && !bio_sectors(bio))
+		bio_endio(bio);
+	else
+		bio_io_error(bio);
+}
+
+static const struct block_device_operations snapimage_fops = {
+	.owner = THIS_MODULE,
+	.submit_bio = snapimage_submit_bio,
+};
+
+/**
+ * snapimage_init() - register the images' block major.
+ *
+ * Return: 0 or a negative errno.
+ */
+int snapimage_init(void)
+{
+	snapimage_major = register_blkdev(0, SNAPIMAGE_NAME);
+	return snapimage_major < 0 ? snapimage_major : 0;
+}
+
+/**
+ * snapimage_exit() - unregister the major; no image may be left.
+ */
+void snapimage_exit(void)
+{
+	unregister_blkdev(snapimage_major, SNAPIMAGE_NAME);
+	ida_destroy(&snapimage_ida);
+}
+
+/**
+ * snapimage_create() - make the image disk of a device, not yet visible.
+ * @da: the device's copy-on-write.
+ *
+ * Return: the image or ERR_PTR(-ENOMEM or -ENOSPC).
+ */
+struct snapimage *snapimage_create(struct diff_area *da)
+{
+	struct block_device *origin = da->origin.bdev;
+	struct compat_disk_limits lim = {
+		.logical_block_size = bdev_logical_block_size(origin),
+		.physical_block_size = bdev_physical_block_size(origin),
+		.io_min = bdev_io_min(origin),
+		.max_hw_sectors = 1U << da->chunk_shift,
+		.chunk_sectors = 1U << da->chunk_shift,
+	};
+	struct snapimage *image;
+	struct gendisk *disk;
+	int ret;
+
+	image = kzalloc(sizeof(*image), GFP_KERNEL);
+	if (!image)
+		return ERR_PTR(-ENOMEM);
+	ret = ida_alloc_max(&snapimage_ida, SNAPIMAGE_MAX - 1, GFP_KERNEL);
+	if (ret < 0)
+		goto out_free;
+	image->index = ret;
+	disk = compat_alloc_disk(&lim);
+	if (IS_ERR(disk)) {
+		ret = PTR_ERR(disk);
+		goto out_ida;
+	}
+	disk->major = snapimage_major;
+	disk->first_minor = image->index;
+	disk->minors = 1;
+	disk->flags |= GENHD_FL_NO_PART;
+	disk->fops = &snapimage_fops;
+	disk->private_data = da;
+	snprintf(disk->disk_name, DISK_NAME_LEN, SNAPIMAGE_NAME "%d",
+		 image->index);
+	set_capacity(disk, da->capacity);
+	set_disk_ro(disk, true);
+	image->disk = disk;
+	return image;
+
+out_ida:
+	ida_free(&snapimage_ida, image->index);
+out_free:
+	kfree(image);
+	return ERR_PTR(ret);
+}
+
+/**
+ * snapimage_add() - make the image visible; reads may come from now on.
+ * @image: the image.
+ *
+ * Return: 0 or the errno of add_disk().
+ */
+int snapimage_add(struct snapimage *image)
+{
+	int ret = add_disk(image->disk);
+
+	image->added = !ret;
+	return ret;
+}
+
+/**
+ * snapimage_destroy() - remove the image.
+ * @image: the image, or NULL.
+ *
+ * Returns once no new read can reach the diff_area; reads accepted before
+ * are counted in &diff_area.ios.
+ */
+void snapimage_destroy(struct snapimage *image)
+{
+	if (!image)
+		return;
+	if (image->added)
+		del_gendisk(image->disk);
+	put_disk(image->disk);
+	ida_free(&snapimage_ida, image->index);
+	kfree(image);
+}
+
+/**
+ * snapimage_dev() - the image's device number.
+ * @image: the image.
+ *
+ * Return: the number.
+ */
+dev_t snapimage_dev(struct snapimage *image)
+{
+	return MKDEV(snapimage_major, image->index);
+}
+
+/**
+ * snapimage_owns() - whether a device is a snapshot image.
+ * @bdev: the device.
+ *
+ * Return: true for an image.
+ */
+bool snapimage_owns(struct block_device *bdev)
+{
+	return bdev->bd_disk->fops == &snapimage_fops;
+}

@@ -1,0 +1,613 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Snapshots: their life (create, add, take, destroy), the instant of take
+ * across several devices, and what user space can list and ask about them.
+ *
+ * Take, in order: freeze the file systems on the devices; hold every new
+ * write to all of them (the bio path parks them); wait until no bio that
+ * passed the hook before is still inside it; close each device's CBT change
+ * number; start copy-on-write everywhere; release the held writes, which
+ * are now copied-on-write like any later one and carry the next change
+ * number; thaw. The instant of the snapshot lies inside the hold, where no
+ * write reaches any of the devices.
+ *
+ * Locking: snapshots_mutex protects the list, the id counter, and the
+ * checks that span snapshots (a device in one snapshot only, storage not on
+ * a snapshot's device). snapshot->lock serializes the operations on one
+ * snapshot. Order: snapshots_mutex, snapshot->lock, then the registry lock
+ * (registry.c). The bio path takes none of them.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME "-snapshot: " fmt
+
+#include <linux/blkdev.h>
+#include <linux/ktime.h>
+#include <linux/module.h>
+#include <linux/rcupdate.h>
+#include <linux/slab.h>
+#include "chunk.h"
+#include "diff_area.h"
+#include "diff_buffer.h"
+#include "diff_storage.h"
+#include "registry.h"
+#include "snapimage.h"
+#include "snapshot.h"
+#include "tracker.h"
+
+static DEFINE_MUTEX(snapshots_mutex);
+static LIST_HEAD(snapshots);
+static u64 snapshot_next_id = 1;
+
+/**
+ * snapshot_init() - set up what copy-on-write needs.
+ *
+ * Return: 0 or a negative errno.
+ */
+int snapshot_init(void)
+{
+	int ret;
+
+	ret = diff_buffer_init();
+	if (ret)
+		return ret;
+	ret = chunk_init();
+	if (ret)
+		goto out_diff_buffer;
+	ret = diff_area_init();
+	if (ret)
+		goto out_chunk;
+	ret = snapimage_init();
+	if (ret)
+		goto out_diff_area;
+	return 0;
+
+out_diff_area:
+	diff_area_exit();
+out_chunk:
+	chunk_exit();
+out_diff_buffer:
+	diff_buffer_exit();
+	return ret;
+}
+
+/**
+ * snapshot_exit() - undo snapshot_init(); no snapshot can exist (each one
+ * pins the module or is destroyed with its control file).
+ */
+void snapshot_exit(void)
+{
+	WARN_ON(!list_empty(&snapshots));
+	snapimage_exit();
+	diff_area_exit();
+	chunk_exit();
+	diff_buffer_exit();
+}
+
+static void snapshot_free(struct kref *kref)
+{
+	kfree(container_of(kref, struct snapshot, kref));
+}
+
+static void snapshot_put(struct snapshot *snapshot)
+{
+	kref_put(&snapshot->kref, snapshot_free);
+}
+
+static struct snapshot *snapshot_get(u64 id)
+{
+	struct snapshot *s, *found = NULL;
+
+	mutex_lock(&snapshots_mutex);
+	list_for_each_entry(s, &snapshots, link) {
+		if (s->id == id) {
+			kref_get(&s->kref);
+			found = s;
+			break;
+		}
+	}
+	mutex_unlock(&snapshots_mutex);
+	return found;
+}
+
+/**
+ * snapshot_break() - copy-on-write failed: the images can no longer be
+ *	trusted; the devices' writes pass from now on.
+ * @snapshot: the snapshot.
+ * @error: positive errno; only the first one is kept.
+ *
+ * Context: any.
+ */
+void snapshot_break(struct snapshot *snapshot, int error)
+{
+	if (!cmpxchg(&snapshot->error, 0, error))
+		pr_err("snapshot %llu is broken (error %d); its images now fail with EIO\n",
+		       snapshot->id, error);
+}
+
+static bool __snapshot_on_storage(struct block_device *bdev)
+{
+	struct snapshot *s;
+
+	lockdep_assert_held(&snapshots_mutex);
+	list_for_each_entry(s, &snapshots, link)
+		if (diff_storage_on(s->storage, bdev))
+			return true;
+	return false;
+}
+
+static bool __snapshot_storage_conflicts(struct diff_storage *ds)
+{
+	struct snapshot *s;
+	u32 i;
+
+	lockdep_assert_held(&snapshots_mutex);
+	list_for_each_entry(s, &snapshots, link)
+		for (i = 0; i < s->nr_devices; i++)
+			if (diff_storage_on(ds, s->devices[i]->origin.bdev))
+				return true;
+	return false;
+}
+
+/**
+ * snapshot_create() - create an empty snapshot with its storage.
+ * @fd: the storage, see &struct blksnap_snapshot_create.
+ * @flags: BLKSNAP_SNAPSHOT_FLAG_* bits.
+ * @limit: bytes of storage.
+ * @owner: the control file creating it.
+ * @id: receives the new identifier.
+ *
+ * Return: 0 or the errno the UAPI header documents.
+ */
+int snapshot_create(int fd, u32 flags, u64 limit, const struct file *owner,
+		    u64 *id)
+{
+	struct diff_storage *ds;
+	struct snapshot *snap;
+
+	snap = kzalloc(sizeof(*snap), GFP_KERNEL);
+	if (!snap)
+		return -ENOMEM;
+	kref_init(&snap->kref);
+	mutex_init(&snap->lock);
+	snap->flags = flags;
+	snap->owner = flags & BLKSNAP_SNAPSHOT_FLAG_KEEP ? NULL : owner;
+	ds = diff_storage_open(fd, limit, snap);
+	if (IS_ERR(ds)) {
+		kfree(snap);
+		return PTR_ERR(ds);
+	}
+	snap->storage = ds;
+
+	mutex_lock(&snapshots_mutex);
+	if (__snapshot_storage_conflicts(ds)) {
+		mutex_unlock(&snapshots_mutex);
+		diff_storage_close(ds);
+		kfree(snap);
+		return -EDEADLK;
+	}
+	snap->id = snapshot_next_id++;
+	*id = snap->id;
+	list_add_tail(&snap->link, &snapshots);
+	mutex_unlock(&snapshots_mutex);
+	/* A kept snapshot outlives every file: it keeps the module instead. */
+	if (!snap->owner)
+		__module_get(THIS_MODULE);
+	pr_info("snapshot %llu created: storage %u:%u, %llu bytes\n", *id,
+		MAJOR(ds->dev), MINOR(ds->dev), ds->limit);
+	return 0;
+}
+
+/* Tear down a snapshot already removed from the list. */
+static void snapshot_teardown(struct snapshot *snap)
+{
+	struct diff_area *da;
+	u32 i;
+
+	mutex_lock(&snap->lock);
+	snap->dying = true;
+	/* No new image read after this; those accepted are in &da->ios. */
+	for (i = 0; i < snap->nr_devices; i++) {
+		snapimage_destroy(snap->devices[i]->image);
+		snap->devices[i]->image = NULL;
+	}
+	for (i = 0; i < snap->nr_devices; i++) {
+		diff_area_set_state(snap->devices[i], DIFF_AREA_STOPPED);
+		tracker_unbind(snap->devices[i]->tracker);
+	}
+	/* The bio path can no longer reach any of them. */
+	synchronize_rcu();
+	for (i = 0; i < snap->nr_devices; i++) {
+		da = snap->devices[i];
+		tracker_put(da->tracker);
+		diff_area_destroy(da);
+	}
+	diff_storage_close(snap->storage);
+	mutex_unlock(&snap->lock);
+	pr_info("snapshot %llu destroyed\n", snap->id);
+	if (!snap->owner)
+		module_put(THIS_MODULE);
+	snapshot_put(snap);
+}
+
+/**
+ * snapshot_destroy() - destroy a snapshot.
+ * @id: its identifier.
+ *
+ * Return: 0 or -ENOENT.
+ */
+int snapshot_destroy(u64 id)
+{
+	struct snapshot *s, *found = NULL;
+
+	mutex_lock(&snapshots_mutex);
+	list_for_each_entry(s, &snapshots, link) {
+		if (s->id == id) {
+			list_del(&s->link);
+			found = s;
+			break;
+		}
+	}
+	mutex_unlock(&snapshots_mutex);
+	if (!found)
+		return -ENOENT;
+	snapshot_teardown(found);
+	return 0;
+}
+
+/**
+ * snapshot_release_owner() - a control file is closed: destroy the
+ *	snapshots it created without BLKSNAP_SNAPSHOT_FLAG_KEEP.
+ * @owner: the file.
+ */
+void snapshot_release_owner(const struct file *owner)
+{
+	struct snapshot *s, *next;
+	LIST_HEAD(gone);
+
+	mutex_lock(&snapshots_mutex);
+	list_for_each_entry_safe(s, next, &snapshots, link)
+		if (s->owner == owner)
+			list_move_tail(&s->link, &gone);
+	mutex_unlock(&snapshots_mutex);
+	list_for_each_entry_safe(s, next, &gone, link) {
+		list_del(&s->link);
+		snapshot_teardown(s);
+	}
+}
+
+static int __snapshot_add(struct snapshot *snap, dev_t dev)
+{
+	struct diff_area *da;
+	struct snapshot *s;
+	int ret = 0;
+	u32 i;
+
+	if (snap->dying)
+		return -ENOENT;
+	if (snap->taken || snapshot_broken(snap))
+		return -EALREADY;
+	if (snap->nr_devices == BLKSNAP_SNAPSHOT_MAX_DEVICES)
+		return -E2BIG;
+	da = diff_area_create(snap, dev);
+	if (IS_ERR(da))
+		return PTR_ERR(da);
+
+	mutex_lock(&snapshots_mutex);
+	list_for_each_entry(s, &snapshots, link)
+		for (i = 0; i < s->nr_devices; i++)
+			if (s->devices[i]->dev == dev)
+				ret = -EBUSY;
+	if (!ret && __snapshot_on_storage(da->origin.bdev))
+		ret = -EDEADLK;
+	if (!ret)
+		ret = tracker_bind(dev, da, &da->tracker);
+	if (!ret)
+		snap->devices[snap->nr_devices++] = da;
+	mutex_unlock(&snapshots_mutex);
+	if (ret) {
+		/* Never reachable by the bio path. */
+		diff_area_destroy(da);
+		return ret;
+	}
+	pr_info("snapshot %llu: device %u:%u added, %llu sectors, chunks of %u bytes\n",
+		snap->id, MAJOR(dev), MINOR(dev),
+		(unsigned long long)da->capacity,
+		1U << (da->chunk_shift + SECTOR_SHIFT));
+	return 0;
+}
+
+/**
+ * snapshot_add() - add a device to a snapshot not yet taken.
+ * @id: the snapshot.
+ * @dev: the device.
+ *
+ * Return: 0 or the errno the UAPI header documents.
+ */
+int snapshot_add(u64 id, dev_t dev)
+{
+	struct snapshot *snap = snapshot_get(id);
+	int ret;
+
+	if (!snap)
+		return -ENOENT;
+	mutex_lock(&snap->lock);
+	ret = __snapshot_add(snap, dev);
+	mutex_unlock(&snap->lock);
+	snapshot_put(snap);
+	return ret;
+}
+
+static void snapshot_freeze(struct snapshot *snap,
+			    struct blksnap_snapshot_take *t)
+{
+	struct diff_area *da;
+	int ret;
+	u32 i;
+
+	for (i = 0; i < snap->nr_devices; i++) {
+		da = snap->devices[i];
+		ret = compat_bdev_freeze(da->origin.bdev);
+		if (ret < 0) {
+			da->freeze = BLKSNAP_FREEZE_FAILED;
+			da->freeze_error = -ret;
+			t->freeze_failed++;
+			pr_warn("snapshot %llu: device %u:%u not frozen (%d): its image is only crash-consistent\n",
+				snap->id, MAJOR(da->dev), MINOR(da->dev), ret);
+			continue;
+		}
+		da->freeze = ret ? BLKSNAP_FREEZE_FROZEN :
+				   BLKSNAP_FREEZE_NO_FILESYSTEM;
+		t->frozen += ret;
+	}
+}
+
+static void snapshot_thaw(struct snapshot *snap)
+{
+	struct diff_area *da;
+	u32 i;
+
+	for (i = 0; i < snap->nr_devices; i++) {
+		da = snap->devices[i];
+		if (da->freeze != BLKSNAP_FREEZE_FAILED &&
+		    da->freeze != BLKSNAP_FREEZE_NONE)
+			compat_bdev_thaw(da->origin.bdev);
+	}
+}
+
+/**
+ * struct snapshot_drain - the drain of one device, run beside the others.
+ * @work: runs tracker_drain().
+ * @tracker: the device's tracker.
+ * @ret: its result.
+ */
+struct snapshot_drain {
+	struct work_struct work;
+	struct tracker *tracker;
+	int ret;
+};
+
+static void snapshot_drain_work(struct work_struct *work)
+{
+	struct snapshot_drain *d = container_of(work, struct snapshot_drain,
+						work);
+
+	d->ret = tracker_drain(d->tracker);
+}
+
+/*
+ * The instant: hold every new write, drain the writes already on their way
+ * (all devices at once: each drain waits for a grace period), close the
+ * change numbers, then copy-on-write. Held writes go on afterwards.
+ */
+static int snapshot_activate(struct snapshot *snap,
+			     struct snapshot_drain *drains)
+{
+	u8 generation[UUID_SIZE];
+	struct diff_area *da;
+	int ret = 0;
+	u32 i;
+
+	for (i = 0; i < snap->nr_devices; i++)
+		diff_area_set_state(snap->devices[i], DIFF_AREA_HOLD);
+	/*
+	 * A write that tested the hold before it was published is counted
+	 * inside its RCU read-side section: after a grace period, in the
+	 * epochs the drains retire (see filter_bio()).
+	 */
+	synchronize_rcu_expedited();
+	for (i = 0; i < snap->nr_devices; i++) {
+		drains[i].tracker = snap->devices[i]->tracker;
+		INIT_WORK(&drains[i].work, snapshot_drain_work);
+		queue_work(system_unbound_wq, &drains[i].work);
+	}
+	for (i = 0; i < snap->nr_devices; i++) {
+		flush_work(&drains[i].work);
+		ret = ret ?: drains[i].ret;
+	}
+	if (ret) {
+		/* A fatal signal: give up, and let the held writes go. */
+		for (i = 0; i < snap->nr_devices; i++)
+			diff_area_set_state(snap->devices[i], DIFF_AREA_IDLE);
+		return ret;
+	}
+	for (i = 0; i < snap->nr_devices; i++) {
+		da = snap->devices[i];
+		da->closed_number = tracker_checkpoint_drained(da->tracker,
+							       generation);
+		import_uuid(&da->generation, generation);
+	}
+	for (i = 0; i < snap->nr_devices; i++)
+		diff_area_set_state(snap->devices[i], DIFF_AREA_ACTIVE);
+	return 0;
+}
+
+static int __snapshot_take(struct snapshot *snap, struct blksnap_snapshot_take *t)
+{
+	bool freeze = !(t->flags & BLKSNAP_TAKE_FLAG_NO_FREEZE);
+	struct snapshot_drain *drains;
+	struct snapimage *image;
+	u64 start, hold;
+	int ret = 0;
+	u32 i;
+
+	if (snap->dying)
+		return -ENOENT;
+	if (snap->taken || snapshot_broken(snap))
+		return -EALREADY;
+	if (!snap->nr_devices)
+		return -EINVAL;
+	/* Everything that can fail comes before the first device is frozen. */
+	drains = kcalloc(snap->nr_devices, sizeof(*drains), GFP_KERNEL);
+	if (!drains)
+		return -ENOMEM;
+	for (i = 0; i < snap->nr_devices; i++) {
+		image = snapimage_create(snap->devices[i]);
+		if (IS_ERR(image)) {
+			ret = PTR_ERR(image);
+			goto out_images;
+		}
+		snap->devices[i]->image = image;
+	}
+	start = ktime_get_ns();
+	if (freeze)
+		snapshot_freeze(snap, t);
+	hold = ktime_get_ns();
+	ret = snapshot_activate(snap, drains);
+	t->hold_ns = ktime_get_ns() - hold;
+	if (freeze)
+		snapshot_thaw(snap);
+	t->freeze_ns = freeze ? ktime_get_ns() - start : 0;
+	if (ret)
+		goto out_images;
+	kfree(drains);
+	snap->taken = true;
+	for (i = 0; i < snap->nr_devices; i++) {
+		ret = snapimage_add(snap->devices[i]->image);
+		if (ret) {
+			snapshot_break(snap, -ret);
+			return ret;
+		}
+	}
+	pr_info("snapshot %llu taken: writes held %llu us, %u file systems frozen, %u freezes failed\n",
+		snap->id, t->hold_ns / NSEC_PER_USEC, t->frozen,
+		t->freeze_failed);
+	return 0;
+
+out_images:
+	for (i = 0; i < snap->nr_devices; i++) {
+		snapimage_destroy(snap->devices[i]->image);
+		snap->devices[i]->image = NULL;
+		snap->devices[i]->freeze = BLKSNAP_FREEZE_NONE;
+	}
+	kfree(drains);
+	return ret;
+}
+
+/**
+ * snapshot_take() - take a snapshot; see &struct blksnap_snapshot_take.
+ * @id: the snapshot.
+ * @take: in: flags; out: the measures.
+ *
+ * Return: 0 or the errno the UAPI header documents.
+ */
+int snapshot_take(u64 id, struct blksnap_snapshot_take *take)
+{
+	struct snapshot *snap = snapshot_get(id);
+	int ret;
+
+	if (!snap)
+		return -ENOENT;
+	mutex_lock(&snap->lock);
+	ret = __snapshot_take(snap, take);
+	mutex_unlock(&snap->lock);
+	snapshot_put(snap);
+	return ret;
+}
+
+/**
+ * snapshot_list() - the identifiers of the snapshots, oldest first.
+ * @ids: array of @capacity entries.
+ * @capacity: entries @ids holds; may be zero.
+ *
+ * Return: the number of snapshots, possibly more than @capacity.
+ */
+u32 snapshot_list(u64 *ids, u32 capacity)
+{
+	struct snapshot *s;
+	u32 count = 0;
+
+	mutex_lock(&snapshots_mutex);
+	list_for_each_entry(s, &snapshots, link) {
+		if (count < capacity)
+			ids[count] = s->id;
+		count++;
+	}
+	mutex_unlock(&snapshots_mutex);
+	return count;
+}
+
+static void snapshot_device_info(struct diff_area *da,
+				 struct blksnap_snapshot_device *d)
+{
+	dev_t image = da->image && da->image->added ?
+		      snapimage_dev(da->image) : 0;
+
+	d->origin.major = MAJOR(da->dev);
+	d->origin.minor = MINOR(da->dev);
+	d->image.major = MAJOR(image);
+	d->image.minor = MINOR(image);
+	d->capacity = da->capacity;
+	d->chunk_size = 1U << (da->chunk_shift + SECTOR_SHIFT);
+	d->error = READ_ONCE(da->error);
+	d->freeze_error = da->freeze_error;
+	export_uuid(d->generation_id, &da->generation);
+	d->closed_number = da->closed_number;
+	d->freeze = da->freeze;
+	d->writes_held = atomic64_read(&da->writes_held);
+	d->chunks_copied = atomic64_read(&da->chunks_copied);
+	d->chunks_stored = atomic64_read(&da->chunks_stored);
+	d->discards_dropped = atomic64_read(&da->discards_dropped);
+}
+
+/**
+ * snapshot_info() - describe a snapshot and its devices.
+ * @id: the snapshot.
+ * @info: out: every member but @id, @devices and @capacity.
+ * @devices: array of @capacity entries to fill.
+ * @capacity: entries @devices holds; may be zero.
+ *
+ * Return: 0 or -ENOENT.
+ */
+int snapshot_info(u64 id, struct blksnap_snapshot_info *info,
+		  struct blksnap_snapshot_device *devices, u32 capacity)
+{
+	struct snapshot *snap = snapshot_get(id);
+	struct diff_storage *ds;
+	u32 i;
+
+	if (!snap)
+		return -ENOENT;
+	mutex_lock(&snap->lock);
+	if (snap->dying) {
+		mutex_unlock(&snap->lock);
+		snapshot_put(snap);
+		return -ENOENT;
+	}
+	ds = snap->storage;
+	info->count = snap->nr_devices;
+	info->error = READ_ONCE(snap->error);
+	info->state = info->error ? BLKSNAP_SNAPSHOT_STATE_BROKEN :
+		      snap->taken ? BLKSNAP_SNAPSHOT_STATE_TAKEN :
+				    BLKSNAP_SNAPSHOT_STATE_CREATED;
+	info->flags = snap->flags;
+	info->storage_kind = ds->kind;
+	info->storage_dev.major = MAJOR(ds->dev);
+	info->storage_dev.minor = MINOR(ds->dev);
+	info->storage_used = diff_storage_used(ds);
+	info->storage_size = ds->limit;
+	info->storage_limit = ds->limit;
+	for (i = 0; i < min(capacity, snap->nr_devices); i++)
+		snapshot_device_info(snap->devices[i], &devices[i]);
+	mutex_unlock(&snap->lock);
+	snapshot_put(snap);
+	return 0;
+}
