@@ -583,7 +583,7 @@ final class IoctlTable {
                             f(Layouts.SNAPSHOT_ADD, "reserved", RESERVED)),
                     NONE),
             new IoctlSpec("SNAPSHOT_TAKE", fixed(RawIoctl.SNAPSHOT_TAKE), Layouts.SNAPSHOT_TAKE,
-                    errnos(EINVAL, ENOENT, EALREADY, ENOMEM), 4,
+                    errnos(EINVAL, ENOENT, EALREADY, EINTR, ENOSPC, ENOMEM), 4,
                     List.of(f(Layouts.SNAPSHOT_TAKE, "id", SNAPSHOT_ID),
                             f(Layouts.SNAPSHOT_TAKE, "flags", flags(Uapi.TAKE_FLAG_NO_FREEZE)),
                             f(Layouts.SNAPSHOT_TAKE, "reserved", RESERVED),
