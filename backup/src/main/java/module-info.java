@@ -8,6 +8,8 @@ module dev.blksnap.backup {
 	requires transitive dev.blksnap;
 	requires com.fasterxml.jackson.databind;
 	requires com.fasterxml.jackson.annotation;
+	// com.sun.nio.file.ExtendedOpenOption.DIRECT (looked up in backup.io.DirectIo): O_DIRECT reads and writes.
+	requires jdk.unsupported;
 
 	exports dev.blksnap.backup;
 	// Jackson reads and writes the manifest records.

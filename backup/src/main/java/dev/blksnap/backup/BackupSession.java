@@ -73,9 +73,11 @@ public final class BackupSession implements AutoCloseable {
 		List<Copied> copied = new ArrayList<>();
 		ExecutorService pool = Executors.newFixedThreadPool(options.readers(),
 				Thread.ofPlatform().name("blksnap-read-", 0).daemon(true).factory());
+		ExecutorService writePool = Executors.newFixedThreadPool(options.readers(),
+				Thread.ofPlatform().name("blksnap-write-", 0).daemon(true).factory());
 		try {
 			for (DeviceSource s : sources) {
-				Copied c = copy(s, id, snapshot, set, pool, progress, written);
+				Copied c = copy(s, id, snapshot, set, pool, writePool, progress, written);
 				copied.add(c);
 			}
 			List<Point> points = new ArrayList<>();
@@ -95,11 +97,12 @@ public final class BackupSession implements AutoCloseable {
 			throw e;
 		} finally {
 			pool.shutdownNow();
+			writePool.shutdownNow();
 		}
 	}
 
 	private Copied copy(DeviceSource source, String id, Instant snapshot, List<String> set, ExecutorService pool,
-			Progress progress, List<Path> written) throws IOException {
+			ExecutorService writePool, Progress progress, List<Path> written) throws IOException {
 		DeviceIdentity who = source.identity();
 		Optional<ChangeMap> map = source.changes();
 		Decision d = decide(who, map);
@@ -127,7 +130,7 @@ public final class BackupSession implements AutoCloseable {
 		try (ImageReader reader = opened;
 				Qcow2Writer w = Qcow2Writer.create(tmp, who.sizeBytes(), d.clusterBits(), backingFile)) {
 			PointCopier copier = new PointCopier(reader, w, who.sizeBytes(), d.type() != PointType.FULL, pool,
-					options.readers(), options.chunkBytes(), progress);
+					writePool, options.readers(), options.chunkBytes(), progress);
 			try {
 				r = copier.copy(plan);
 			} catch (PointCopier.ReadFailedException e) {

@@ -29,6 +29,10 @@ final class Ordered<T> implements AutoCloseable {
 	private final int inFlight;
 	private final Sink<T> sink;
 	private final Deque<Future<T>> pending = new ArrayDeque<>();
+	/** Guards {@link #closed} and {@link #running}; close() waits on it. */
+	private final Object lock = new Object();
+	private boolean closed;
+	private int running;
 
 	Ordered(ExecutorService pool, int inFlight, Sink<T> sink) {
 		this.pool = pool;
@@ -40,7 +44,21 @@ final class Ordered<T> implements AutoCloseable {
 	void submit(Callable<T> task) throws IOException {
 		while (pending.size() >= inFlight)
 			consumeOne();
-		pending.add(pool.submit(task));
+		pending.add(pool.submit(() -> {
+			synchronized (lock) {
+				if (closed)
+					throw new CancellationException("closed before it ran");
+				running++;
+			}
+			try {
+				return task.call();
+			} finally {
+				synchronized (lock) {
+					running--;
+					lock.notifyAll();
+				}
+			}
+		}));
 	}
 
 	/** Consumes every outstanding result. */
@@ -75,21 +93,27 @@ final class Ordered<T> implements AutoCloseable {
 		sink.accept(result);
 	}
 
-	/** Cancels what is outstanding and waits until no task runs any more. */
+	/**
+	 * Cancels what is outstanding and waits until no task runs any more, so
+	 * that the caller may reuse or drop what the tasks worked on.
+	 */
 	@Override
 	public void close() {
-		for (Future<T> f : pending)
-			f.cancel(false);
-		for (Future<T> f : pending) {
-			try {
-				f.get();
-			} catch (InterruptedException e) {
-				Thread.currentThread().interrupt();
-				return;
-			} catch (ExecutionException | CancellationException e) {
-				// the first failure was already reported
+		boolean interrupted = false;
+		synchronized (lock) {
+			closed = true;
+			for (Future<T> f : pending)
+				f.cancel(false);
+			pending.clear();
+			while (running > 0) {
+				try {
+					lock.wait();
+				} catch (InterruptedException e) {
+					interrupted = true;
+				}
 			}
 		}
-		pending.clear();
+		if (interrupted)
+			Thread.currentThread().interrupt();
 	}
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 package dev.blksnap.backup;
 
+import dev.blksnap.backup.io.DirectIo;
 import dev.blksnap.backup.qcow2.Qcow2Writer;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -8,18 +9,23 @@ import java.nio.ByteBuffer;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.zip.CRC32C;
 
 /**
- * Copies the planned clusters of one device image into a qcow2 writer:
- * reads of up to {@code chunkBytes} run on the pool, several in flight;
- * this thread stores their clusters in guest order. A cluster that reads
- * all zeros is not stored in a full point (it reads zeros anyway) and is a
- * zero cluster in a point with a backing file (it must hide the backing
- * file's data).
+ * Copies the planned clusters of one device image into a qcow2 writer, as a
+ * pipeline: reads of up to {@code chunkBytes} run on the read pool, several
+ * in flight; this thread takes their results in guest order, maps their
+ * clusters in the point and hands the data to the write pool, several
+ * writes in flight, so that it never waits on a read while a write could go
+ * on, nor the other way round. Zero checks and CRCs run on the read pool, in
+ * parallel. A cluster that reads all zeros is not stored in a full point
+ * (it reads zeros anyway) and is a zero cluster in a point with a backing
+ * file (it must hide the backing file's data).
  */
 final class PointCopier {
 	/**
@@ -46,17 +52,24 @@ final class PointCopier {
 	private record Chunk(long first, int count, ByteBuffer buffer, boolean[] zero, int[] crc, long bytesRead) {
 	}
 
+	/** Runs of a chunk's data clusters and where the point keeps them. */
+	private record Run(ByteBuffer data, long hostOffset) {
+	}
+
 	private final ImageReader image;
 	private final Qcow2Writer writer;
 	private final long size;
 	private final boolean storeZeros;
-	private final ExecutorService pool;
+	private final ExecutorService readPool;
+	private final ExecutorService writePool;
 	private final int inFlight;
 	private final int clusterSize;
 	private final int chunkClusters;
 	private final MemorySegment zeros;
 	private final Progress progress;
+	/** Buffers no read or write holds; touched by this thread only. */
 	private final Deque<ByteBuffer> buffers = new ArrayDeque<>();
+	private int allocated;
 	private final MessageDigest digest;
 	private final ByteBuffer record = ByteBuffer.allocate(13);
 	private long bytesRead;
@@ -66,18 +79,20 @@ final class PointCopier {
 	 * @param writer     the point being written
 	 * @param size       the device size
 	 * @param storeZeros whether all-zero clusters become zero clusters (a point with a backing file)
-	 * @param pool       runs the reads
-	 * @param inFlight   reads outstanding at most
+	 * @param readPool   runs the reads
+	 * @param writePool  runs the writes
+	 * @param inFlight   reads, and writes, outstanding at most
 	 * @param chunkBytes bytes per read, rounded to whole clusters
 	 * @param progress   told about every chunk stored
 	 */
-	PointCopier(ImageReader image, Qcow2Writer writer, long size, boolean storeZeros, ExecutorService pool,
-			int inFlight, int chunkBytes, Progress progress) {
+	PointCopier(ImageReader image, Qcow2Writer writer, long size, boolean storeZeros, ExecutorService readPool,
+			ExecutorService writePool, int inFlight, int chunkBytes, Progress progress) {
 		this.image = image;
 		this.writer = writer;
 		this.size = size;
 		this.storeZeros = storeZeros;
-		this.pool = pool;
+		this.readPool = readPool;
+		this.writePool = writePool;
 		this.inFlight = inFlight;
 		this.clusterSize = writer.clusterSize();
 		this.chunkClusters = Math.max(1, chunkBytes / clusterSize);
@@ -98,7 +113,9 @@ final class PointCopier {
 	Result copy(ClusterPlan.Plan plan) throws IOException {
 		long dataBefore = writer.dataClusters();
 		long zeroBefore = writer.zeroClusters();
-		try (Ordered<Chunk> reads = new Ordered<>(pool, inFlight, this::store)) {
+		// Closed in reverse order on failure: no read, then no write, runs any more.
+		try (Ordered<ByteBuffer> writes = new Ordered<>(writePool, inFlight, buffers::push);
+				Ordered<Chunk> reads = new Ordered<>(readPool, inFlight, chunk -> store(chunk, writes))) {
 			for (ClusterPlan.Extent e : plan.extents()) {
 				switch (e.kind()) {
 					case UNCHANGED -> {
@@ -113,7 +130,7 @@ final class PointCopier {
 					case READ -> {
 						for (long c = e.first(); c < e.first() + e.count(); c += chunkClusters) {
 							int n = (int) Math.min(chunkClusters, e.first() + e.count() - c);
-							ByteBuffer buffer = buffer(reads);
+							ByteBuffer buffer = buffer();
 							long first = c;
 							reads.submit(() -> read(first, n, buffer));
 						}
@@ -121,23 +138,25 @@ final class PointCopier {
 				}
 			}
 			reads.drain();
+			writes.drain();
 		}
 		return new Result(bytesRead, writer.dataClusters() - dataBefore, writer.zeroClusters() - zeroBefore,
 				HexFormat.of().formatHex(digest.digest()));
 	}
 
-	/** A free buffer: one per read in flight, plus the one being stored. */
-	private ByteBuffer buffer(Ordered<Chunk> reads) {
+	/** A free buffer: at most one per read and per write in flight, plus the two this thread holds. */
+	private ByteBuffer buffer() {
 		ByteBuffer b = buffers.poll();
 		if (b == null) {
-			if (reads.outstanding() > inFlight)
-				throw new IllegalStateException("more buffers than reads in flight");
-			b = ByteBuffer.allocateDirect(chunkClusters * clusterSize);
+			if (++allocated > 2 * inFlight + 2)
+				throw new IllegalStateException("more buffers than reads and writes in flight");
+			// Aligned: the image may be read, and the point written, with O_DIRECT.
+			b = DirectIo.buffer(chunkClusters * clusterSize);
 		}
 		return b;
 	}
 
-	/** On the pool: reads clusters and checks each for zeros. */
+	/** On the read pool: reads clusters and checks each for zeros. */
 	private Chunk read(long first, int count, ByteBuffer buffer) throws IOException {
 		long offset = first * clusterSize;
 		int bytes = (int) Math.min((long) count * clusterSize, size - offset);
@@ -166,8 +185,9 @@ final class PointCopier {
 		return new Chunk(first, count, buffer, zero, crc, bytes);
 	}
 
-	/** On this thread, in guest order: stores a chunk's clusters. */
-	private void store(Chunk chunk) throws IOException {
+	/** On this thread, in guest order: maps a chunk's clusters in the point and hands its data to a write. */
+	private void store(Chunk chunk, Ordered<ByteBuffer> writes) throws IOException {
+		List<Run> runs = new ArrayList<>();
 		int i = 0;
 		while (i < chunk.count()) {
 			int j = i;
@@ -175,7 +195,8 @@ final class PointCopier {
 				j++;
 			long first = chunk.first() + i;
 			if (!chunk.zero()[i]) {
-				writer.putData(first, chunk.buffer().slice(i * clusterSize, (j - i) * clusterSize));
+				runs.add(new Run(chunk.buffer().slice(i * clusterSize, (j - i) * clusterSize),
+						writer.reserveData(first, j - i)));
 				for (int k = i; k < j; k++)
 					digestCluster(chunk.first() + k, 1, chunk.crc()[k]);
 			} else if (storeZeros) {
@@ -186,8 +207,16 @@ final class PointCopier {
 			i = j;
 		}
 		bytesRead += chunk.bytesRead();
-		buffers.push(chunk.buffer());
 		progress.advance(chunk.bytesRead());
+		if (runs.isEmpty()) {
+			buffers.push(chunk.buffer());
+			return;
+		}
+		writes.submit(() -> {
+			for (Run r : runs)
+				writer.writeData(r.data(), r.hostOffset());
+			return chunk.buffer();
+		});
 	}
 
 	private void digestCluster(long cluster, int kind, int crc) {

@@ -2,6 +2,7 @@
 package dev.blksnap.backup;
 
 import dev.blksnap.DeviceId;
+import dev.blksnap.backup.io.DirectIo;
 import dev.blksnap.backup.qcow2.Qcow2Image;
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -12,7 +13,9 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -21,7 +24,10 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Writes a point's device image to a file or block device. This thread
  * resolves each guest cluster through the chain (top point first); pool
- * threads read and write runs of clusters, several in flight, in any order.
+ * threads read and write chunks of clusters, several in flight, in any
+ * order; clusters that lie one after the other in one point are read in one
+ * request. Aligned transfers bypass the page cache where the file system
+ * allows it ({@link DirectIo}).
  * A new file is sized first and only non-zero clusters are written, so
  * ranges that read zeros stay holes. On a device, a zero range is read
  * first and written only where it does not already read zeros.
@@ -63,7 +69,15 @@ final class Restorer {
 				images.add(open(p, images.isEmpty() ? null : chain.get(images.size() - 1)));
 			boolean device = isBlockDevice(target);
 			try (FileChannel out = device ? openDevice(size) : createFile(size)) {
-				copy(images, out, size, device);
+				// Past the page cache where the target allows it: the restored image is written once.
+				DirectIo direct = DirectIo.open(target, StandardOpenOption.WRITE, StandardOpenOption.READ)
+						.orElse(null);
+				try {
+					copy(images, out, direct, size, device);
+				} finally {
+					if (direct != null)
+						direct.close();
+				}
 				out.force(true);
 			}
 		} finally {
@@ -124,7 +138,8 @@ final class Restorer {
 		return FileChannel.open(target, StandardOpenOption.WRITE, StandardOpenOption.READ);
 	}
 
-	private void copy(List<Qcow2Image> images, FileChannel out, long size, boolean device) throws IOException {
+	private void copy(List<Qcow2Image> images, FileChannel out, DirectIo direct, long size, boolean device)
+			throws IOException {
 		int cluster = images.getFirst().clusterSize();
 		for (Qcow2Image i : images) {
 			if (i.clusterSize() != cluster)
@@ -135,21 +150,40 @@ final class Restorer {
 		long clusters = images.getFirst().guestClusters();
 		ExecutorService pool = Executors.newFixedThreadPool(readers,
 				Thread.ofPlatform().name("blksnap-restore-", 0).daemon(true).factory());
+		// Buffers no task holds; one per task in flight, plus one.
+		Deque<ByteBuffer> buffers = new ArrayDeque<>();
+		Target to = new Target(out, direct, size, device, cluster);
 		progress.begin(chain.getFirst().device() + " restore", size);
-		try (Ordered<Long> tasks = new Ordered<>(pool, readers, progress::advance)) {
+		try (Ordered<Done> tasks = new Ordered<>(pool, readers, done -> {
+			buffers.push(done.buffer());
+			progress.advance(done.bytes());
+		})) {
 			for (long c = 0; c < clusters; c += perChunk) {
 				int n = (int) Math.min(perChunk, clusters - c);
 				Source[] sources = new Source[n];
 				for (int i = 0; i < n; i++)
 					sources[i] = resolve(images, c + i);
 				long first = c;
-				tasks.submit(() -> restoreChunk(images, out, first, sources, cluster, size, device));
+				ByteBuffer buffer = buffers.isEmpty() ? DirectIo.buffer(perChunk * cluster) : buffers.pop();
+				tasks.submit(() -> restoreChunk(images, to, first, sources, buffer));
 			}
 			tasks.drain();
 		} finally {
 			progress.end();
 			pool.shutdownNow();
 		}
+	}
+
+	/** Where restored bytes go. */
+	private record Target(FileChannel out, DirectIo direct, long size, boolean device, int cluster) {
+		/** The channel for a transfer: O_DIRECT when the buffer and offset allow it. */
+		FileChannel channel(ByteBuffer data, long at) {
+			return direct != null && direct.fits(data, at) ? direct.channel() : out;
+		}
+	}
+
+	/** A chunk done: its buffer, free again, and the guest bytes it covered. */
+	private record Done(ByteBuffer buffer, long bytes) {
 	}
 
 	/** The first image of the chain that holds the cluster, or null for zeros. */
@@ -169,66 +203,76 @@ final class Restorer {
 		return null;
 	}
 
-	/** On the pool: reads the chunk's clusters and writes what is not zero; returns guest bytes done. */
-	private long restoreChunk(List<Qcow2Image> images, FileChannel out, long first, Source[] sources, int cluster,
-			long size, boolean device) throws IOException {
+	/**
+	 * On the pool: reads the chunk's clusters, each run that lies one after
+	 * the other in one image in a single request, and writes what is not zero.
+	 */
+	private Done restoreChunk(List<Qcow2Image> images, Target to, long first, Source[] sources, ByteBuffer buf)
+			throws IOException {
+		int cluster = to.cluster();
 		int n = sources.length;
-		ByteBuffer buf = ByteBuffer.allocateDirect(n * cluster);
-		MemorySegment all = MemorySegment.ofBuffer(buf);
-		boolean[] zero = new boolean[n];
+		MemorySegment all = MemorySegment.ofBuffer(buf.clear());
 		MemorySegment zeros = MemorySegment.ofArray(new byte[cluster]);
-		for (int i = 0; i < n; i++) {
-			if (sources[i] == null) {
-				zero[i] = true;
+		boolean[] zero = new boolean[n];
+		int i = 0;
+		while (i < n) {
+			Source s = sources[i];
+			if (s == null) {
+				zero[i++] = true;
 				continue;
 			}
-			ByteBuffer dst = buf.slice(i * cluster, cluster);
-			images.get(sources[i].image()).readCluster(new Qcow2Image.Data(sources[i].host()), dst);
-			bytesRead.addAndGet(cluster);
-			zero[i] = all.asSlice((long) i * cluster, cluster).mismatch(zeros) < 0;
+			int j = i + 1;
+			while (j < n && sources[j] != null && sources[j].image() == s.image()
+					&& sources[j].host() == s.host() + (long) (j - i) * cluster)
+				j++;
+			images.get(s.image()).readData(s.host(), buf.slice(i * cluster, (j - i) * cluster));
+			bytesRead.addAndGet((long) (j - i) * cluster);
+			for (int k = i; k < j; k++)
+				zero[k] = all.asSlice((long) k * cluster, cluster).mismatch(zeros) < 0;
+			i = j;
 		}
 		long start = first * cluster;
-		long chunkBytes = Math.min((long) n * cluster, size - start);
-		int i = 0;
+		i = 0;
 		while (i < n) {
 			int j = i;
 			while (j < n && zero[j] == zero[i])
 				j++;
 			long at = start + (long) i * cluster;
-			int len = (int) Math.min((long) (j - i) * cluster, size - at);
+			int len = (int) Math.min((long) (j - i) * cluster, to.size() - at);
+			ByteBuffer range = buf.slice(i * cluster, len);
 			if (!zero[i]) {
-				write(out, buf.slice(i * cluster, len), at);
+				write(to, range, at);
 			} else {
 				zeroBytes.addAndGet(len);
-				if (device)
-					zeroOnDevice(out, at, len);
+				if (to.device())
+					zeroOnDevice(to, range, at);
 			}
 			i = j;
 		}
-		return chunkBytes;
+		return new Done(buf, Math.min((long) n * cluster, to.size() - start));
 	}
 
-	/** Writes zeros over a device range unless it already reads zeros. */
-	private void zeroOnDevice(FileChannel out, long at, int len) throws IOException {
-		ByteBuffer current = ByteBuffer.allocateDirect(len);
+	/** Writes zeros over a device range unless it already reads zeros; {@code range} is scratch space. */
+	private void zeroOnDevice(Target to, ByteBuffer range, long at) throws IOException {
 		long pos = at;
-		while (current.hasRemaining()) {
-			int r = out.read(current, pos);
+		while (range.hasRemaining()) {
+			int r = to.channel(range, pos).read(range, pos);
 			if (r < 0)
 				break;
 			pos += r;
 		}
-		MemorySegment seg = MemorySegment.ofBuffer(current.flip());
-		if (seg.mismatch(MemorySegment.ofArray(new byte[len])) < 0)
+		MemorySegment seg = MemorySegment.ofBuffer(range.flip());
+		if (seg.mismatch(MemorySegment.ofArray(new byte[range.remaining()])) < 0)
 			return;
-		write(out, ByteBuffer.allocateDirect(len), at);
+		seg.fill((byte) 0);
+		write(to, range, at);
 	}
 
-	private void write(FileChannel out, ByteBuffer data, long at) throws IOException {
+	private void write(Target to, ByteBuffer data, long at) throws IOException {
 		long pos = at;
 		int n = data.remaining();
 		while (data.hasRemaining())
-			pos += out.write(data, pos);
+			pos += to.channel(data, pos).write(data, pos);
 		bytesWritten.addAndGet(n);
 	}
 }

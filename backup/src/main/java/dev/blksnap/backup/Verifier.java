@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 package dev.blksnap.backup;
 
+import dev.blksnap.backup.io.DirectIo;
 import dev.blksnap.backup.qcow2.Qcow2Image;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -8,7 +9,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -128,8 +131,11 @@ final class Verifier {
 			int cluster = img.clusterSize();
 			int perTask = Math.max(1, CHUNK / cluster);
 			progress.begin(p.device() + " " + p.id() + " verify", p.manifest().image().fileBytes());
-			Ordered.Sink<long[][]> sink = entries -> {
-				for (long[] e : entries) {
+			// Buffers no task holds: one per task in flight, plus one.
+			Deque<ByteBuffer> buffers = new ArrayDeque<>();
+			Ordered.Sink<Crcs> sink = done -> {
+				buffers.push(done.buffer());
+				for (long[] e : done.entries()) {
 					digest.update(rec.clear().putLong(e[0]).put((byte) e[1]).putInt((int) e[2]).flip());
 					if (e[1] == 1) {
 						read[0] += cluster;
@@ -137,7 +143,7 @@ final class Verifier {
 					}
 				}
 			};
-			try (Ordered<long[][]> tasks = new Ordered<>(pool, READERS, sink)) {
+			try (Ordered<Crcs> tasks = new Ordered<>(pool, READERS, sink)) {
 				List<long[]> batch = new ArrayList<>();
 				for (long c = 0; c < img.guestClusters(); c++) {
 					switch (img.lookup(c)) {
@@ -146,14 +152,13 @@ final class Verifier {
 						case Qcow2Image.Unallocated u -> {
 						}
 					}
-					if (batch.size() >= perTask) {
+					if (batch.size() >= perTask || c == img.guestClusters() - 1) {
 						long[][] b = batch.toArray(long[][]::new);
 						batch.clear();
-						tasks.submit(() -> crcs(img, b, cluster));
+						ByteBuffer buf = buffers.isEmpty() ? DirectIo.buffer(perTask * cluster) : buffers.pop();
+						tasks.submit(() -> crcs(img, b, cluster, buf));
 					}
 				}
-				long[][] b = batch.toArray(long[][]::new);
-				tasks.submit(() -> crcs(img, b, cluster));
 				tasks.drain();
 			} finally {
 				progress.end();
@@ -165,18 +170,35 @@ final class Verifier {
 		return Optional.empty();
 	}
 
-	/** On the pool: replaces each data entry's host offset with the CRC-32C of its cluster. */
-	private static long[][] crcs(Qcow2Image img, long[][] entries, int cluster) throws IOException {
-		ByteBuffer buf = ByteBuffer.allocateDirect(cluster);
+	/** Entries of a task with the CRCs in place, and its buffer, free again. */
+	private record Crcs(long[][] entries, ByteBuffer buffer) {
+	}
+
+	/**
+	 * On the pool: replaces each data entry's host offset with the CRC-32C of
+	 * its cluster; clusters that lie one after the other are read in one
+	 * request. {@code buf} holds as many clusters as there are entries.
+	 */
+	private static Crcs crcs(Qcow2Image img, long[][] entries, int cluster, ByteBuffer buf) throws IOException {
 		CRC32C crc = new CRC32C();
-		for (long[] e : entries) {
-			if (e[1] != 1)
+		int i = 0;
+		while (i < entries.length) {
+			if (entries[i][1] != 1) {
+				i++;
 				continue;
-			img.readCluster(new Qcow2Image.Data(e[2]), buf.clear());
-			crc.reset();
-			crc.update(buf.flip());
-			e[2] = (int) crc.getValue();
+			}
+			int j = i + 1;
+			while (j < entries.length && entries[j][1] == 1
+					&& entries[j][2] == entries[i][2] + (long) (j - i) * cluster)
+				j++;
+			img.readData(entries[i][2], buf.clear().limit((j - i) * cluster));
+			for (int k = i; k < j; k++) {
+				crc.reset();
+				crc.update(buf.slice((k - i) * cluster, cluster));
+				entries[k][2] = (int) crc.getValue();
+			}
+			i = j;
 		}
-		return entries;
+		return new Crcs(entries, buf);
 	}
 }

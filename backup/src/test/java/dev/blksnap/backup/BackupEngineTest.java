@@ -124,6 +124,39 @@ class BackupEngineTest {
 		assertEquals("ok", repo.points("vdb").getLast().verificationState());
 	}
 
+	/** Without our code: qemu-img convert flattens an incremental's chain, and qemu-nbd serves it. */
+	@Test
+	void qemuImgConvertAndQemuNbdReadAnIncremental() throws Exception {
+		backupOne(BackupOptions.Mode.AUTO, dev.snapshot());
+		dev.write(BLOCK + 7, 3 * BLOCK, rnd);
+		dev.discard(5, 2);
+		FakeDevice.Snapshot snap = dev.snapshot();
+		Point inc = backupOne(BackupOptions.Mode.AUTO, snap);
+		assertEquals(PointType.INCREMENTAL, inc.manifest().type());
+
+		Path flat = tmp.resolve("flat.raw");
+		QemuImg.Result conv = QemuImg.run("convert", "-O", "raw", inc.image().toString(), flat.toString());
+		assertEquals(0, conv.exit(), conv::toString);
+		assertEquals(-1, Files.mismatch(flat, snap.image), "qemu-img convert of the chain");
+
+		Path socket = tmp.resolve("nbd.sock");
+		Process nbd = new ProcessBuilder("qemu-nbd", "--read-only", "--persistent", "--format=qcow2",
+				"--socket=" + socket, inc.image().toString()).redirectErrorStream(true)
+				.redirectOutput(tmp.resolve("qemu-nbd.log").toFile()).start();
+		try {
+			for (int i = 0; i < 200 && !Files.exists(socket); i++)
+				Thread.sleep(50);
+			assertTrue(Files.exists(socket),
+					"qemu-nbd did not listen: " + Files.readString(tmp.resolve("qemu-nbd.log")));
+			QemuImg.Result r = QemuImg.run("compare", "-f", "raw", "-F", "raw", "nbd+unix:///?socket=" + socket,
+					snap.image.toString());
+			assertEquals(0, r.exit(), () -> "qemu-img compare over qemu-nbd: " + r);
+		} finally {
+			nbd.destroy();
+			nbd.waitFor();
+		}
+	}
+
 	@Test
 	void differentialHoldsEverythingSinceTheFull() throws IOException {
 		Point full = backupOne(BackupOptions.Mode.AUTO, dev.snapshot());

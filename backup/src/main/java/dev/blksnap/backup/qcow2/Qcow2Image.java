@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 package dev.blksnap.backup.qcow2;
 
+import dev.blksnap.backup.io.DirectIo;
 import java.io.Closeable;
 import java.io.EOFException;
 import java.io.IOException;
@@ -20,7 +21,7 @@ import java.util.Optional;
  * extended L2 entries, a dirty or corrupt flag) are refused.
  *
  * <p>{@link #lookup(long)} is for one thread at a time (it caches L2
- * tables); {@link #readCluster} may be called from several threads.
+ * tables); {@link #readData} may be called from several threads.
  */
 public final class Qcow2Image implements Closeable {
 	/** Where a guest cluster's content comes from in this image alone. */
@@ -50,6 +51,8 @@ public final class Qcow2Image implements Closeable {
 
 	private final Path path;
 	private final FileChannel file;
+	/** The file opened with O_DIRECT as well, or null. */
+	private final DirectIo direct;
 	private final long fileSize;
 	private final int clusterBits;
 	private final long virtualSize;
@@ -65,10 +68,11 @@ public final class Qcow2Image implements Closeable {
 		}
 	};
 
-	private Qcow2Image(Path path, FileChannel file, long fileSize, int clusterBits, long virtualSize,
+	private Qcow2Image(Path path, FileChannel file, DirectIo direct, long fileSize, int clusterBits, long virtualSize,
 			String backingFile, String backingFormat, long[] l1) {
 		this.path = path;
 		this.file = file;
+		this.direct = direct;
 		this.fileSize = fileSize;
 		this.clusterBits = clusterBits;
 		this.virtualSize = virtualSize;
@@ -153,7 +157,9 @@ public final class Qcow2Image implements Closeable {
 		readFully(ch, l1Bytes, l1Offset, path);
 		long[] l1 = new long[l1Size];
 		l1Bytes.flip().asLongBuffer().get(l1);
-		return new Qcow2Image(path, ch, fileSize, clusterBits, virtualSize, backingFile, backingFormat, l1);
+		// Points are read once per restore or verify: past the page cache where possible.
+		DirectIo direct = DirectIo.open(path, StandardOpenOption.READ).orElse(null);
+		return new Qcow2Image(path, ch, direct, fileSize, clusterBits, virtualSize, backingFile, backingFormat, l1);
 	}
 
 	/** Walks the header extensions; returns the backing format, if named. */
@@ -258,9 +264,24 @@ public final class Qcow2Image implements Closeable {
 	 * @throws IOException when the read fails
 	 */
 	public void readCluster(Data data, ByteBuffer dst) throws IOException {
-		long at = data.hostOffset();
+		readData(data.hostOffset(), dst);
+	}
+
+	/**
+	 * Reads stored clusters that lie one after the other in the file, in one
+	 * request; bytes past the end of the file read as zeros. Aligned buffers
+	 * ({@link DirectIo#buffer}) are read past the page cache where the file
+	 * system allows it. Safe from several threads.
+	 *
+	 * @param hostOffset where the first cluster is
+	 * @param dst        receives {@code dst.remaining()} bytes
+	 * @throws IOException when the read fails
+	 */
+	public void readData(long hostOffset, ByteBuffer dst) throws IOException {
+		long at = hostOffset;
 		while (dst.hasRemaining()) {
-			int n = file.read(dst, at);
+			FileChannel ch = direct != null && direct.fits(dst, at) ? direct.channel() : file;
+			int n = ch.read(dst, at);
 			if (n < 0) {
 				while (dst.hasRemaining())
 					dst.put((byte) 0);
@@ -287,6 +308,11 @@ public final class Qcow2Image implements Closeable {
 
 	@Override
 	public void close() throws IOException {
-		file.close();
+		try {
+			file.close();
+		} finally {
+			if (direct != null)
+				direct.close();
+		}
 	}
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 package dev.blksnap.backup.qcow2;
 
+import dev.blksnap.backup.io.DirectIo;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -19,10 +20,17 @@ import java.util.Objects;
  * refcount is 1 and the file has no holes and no leaks.
  *
  * <p>Guest clusters never put are unallocated: they read from the backing
- * file, or as zeros without one. Not thread-safe: one writer thread.
+ * file, or as zeros without one. Not thread-safe: one writer thread, except
+ * {@link #writeData}, which several threads may call for the clusters the
+ * writer thread {@link #reserveData reserved}. Data clusters are written with
+ * O_DIRECT when the file system allows it and the buffer is aligned
+ * ({@link DirectIo}): a point is written once and rarely read, so the page
+ * cache would only cost a copy per byte and the writeback of it.
  */
 public final class Qcow2Writer implements Closeable {
 	private final FileChannel file;
+	/** The file opened with O_DIRECT as well, or null: aligned data goes past the page cache. */
+	private final DirectIo direct;
 	private final int clusterBits;
 	private final int clusterSize;
 	private final long virtualSize;
@@ -42,8 +50,9 @@ public final class Qcow2Writer implements Closeable {
 	private long zeroClusters;
 	private boolean finished;
 
-	private Qcow2Writer(FileChannel file, long virtualSize, int clusterBits, String backingFile) {
+	private Qcow2Writer(FileChannel file, DirectIo direct, long virtualSize, int clusterBits, String backingFile) {
 		this.file = file;
+		this.direct = direct;
 		this.clusterBits = clusterBits;
 		this.clusterSize = 1 << clusterBits;
 		this.virtualSize = virtualSize;
@@ -84,7 +93,9 @@ public final class Qcow2Writer implements Closeable {
 		}
 		FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
 				StandardOpenOption.READ, StandardOpenOption.TRUNCATE_EXISTING);
-		return new Qcow2Writer(ch, virtualSize, clusterBits, backingFile);
+		// A point is written once and read back rarely: past the page cache where possible.
+		DirectIo direct = DirectIo.open(path, StandardOpenOption.WRITE).orElse(null);
+		return new Qcow2Writer(ch, direct, virtualSize, clusterBits, backingFile);
 	}
 
 	/** Bytes of the header, its extensions and the backing file name. */
@@ -129,13 +140,48 @@ public final class Qcow2Writer implements Closeable {
 		int n = data.remaining() >> clusterBits;
 		if (n == 0 || data.remaining() != n << clusterBits)
 			throw new IllegalArgumentException("data of " + data.remaining() + " bytes is not whole clusters");
-		checkOrder(firstCluster, n);
+		writeData(data, reserveData(firstCluster, n));
+	}
+
+	/**
+	 * Maps {@code count} consecutive guest clusters to new host clusters, for
+	 * data the caller writes with {@link #writeData} before {@link #finish()}
+	 * (from any thread). Guest clusters must come in ascending order across
+	 * all puts; the host clusters are consecutive.
+	 *
+	 * @param firstCluster the first guest cluster
+	 * @param count        how many
+	 * @return the host offset of the first one
+	 * @throws IOException when an L2 table cannot be written
+	 */
+	public long reserveData(long firstCluster, int count) throws IOException {
+		if (count <= 0)
+			throw new IllegalArgumentException("data cluster count " + count);
+		checkOrder(firstCluster, count);
 		long host = end;
-		end += (long) n << clusterBits;
-		writeFully(data, host);
-		for (int i = 0; i < n; i++)
+		end += (long) count << clusterBits;
+		for (int i = 0; i < count; i++)
 			setEntry(firstCluster + i, (host + ((long) i << clusterBits)) | Qcow2.OFLAG_COPIED);
-		dataClusters += n;
+		dataClusters += count;
+		return host;
+	}
+
+	/**
+	 * Writes the data of clusters {@link #reserveData reserved} before; safe
+	 * from several threads at once. Buffers aligned as {@link DirectIo} wants
+	 * go past the page cache when the file system allows it.
+	 *
+	 * @param data       whole clusters, as many as were reserved at {@code hostOffset}
+	 * @param hostOffset what {@link #reserveData} returned
+	 * @throws IOException when the write fails (for example ENOSPC)
+	 */
+	public void writeData(ByteBuffer data, long hostOffset) throws IOException {
+		writeFully(data, hostOffset);
+	}
+
+	/** @return whether aligned data goes past the page cache (O_DIRECT) */
+	public boolean direct() {
+		return direct != null;
 	}
 
 	/**
@@ -286,14 +332,22 @@ public final class Qcow2Writer implements Closeable {
 
 	private void writeFully(ByteBuffer data, long position) throws IOException {
 		long at = position;
-		while (data.hasRemaining())
-			at += file.write(data, at);
+		while (data.hasRemaining()) {
+			// Every host range is written once, never through both channels.
+			FileChannel ch = direct != null && direct.fits(data, at) ? direct.channel() : file;
+			at += ch.write(data, at);
+		}
 	}
 
 	/** Closes the file; an unfinished image is left incomplete for the caller to delete. */
 	@Override
 	public void close() throws IOException {
-		file.close();
+		try {
+			file.close();
+		} finally {
+			if (direct != null)
+				direct.close();
+		}
 	}
 
 	@Override
