@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: GPL-2.0
+package dev.blksnap.it;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * The backup test classes: one {@link BackupRig} per class (partitions,
+ * the backup directory's file system), an empty backup directory per test.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+abstract class BackupItBase extends ItBase {
+    protected BackupRig rig;
+
+    @BeforeAll
+    void setUpRig() {
+        rig = new BackupRig();
+    }
+
+    @AfterAll
+    void tearDownRig() {
+        if (rig != null)
+            rig.close();
+    }
+
+    @BeforeEach
+    void emptyRepository() {
+        rig.clear();
+    }
+}

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: GPL-2.0
+package dev.blksnap.it;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.blksnap.DeviceId;
+import dev.blksnap.FreezeState;
+import dev.blksnap.backup.qcow2.Qcow2Image;
+import dev.blksnap.it.WriteLoads.FileLoad;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@code blksnap backup} of mounted file systems under a continuous write
+ * load (issue 10 §4): every point is compared with the snapshot image it
+ * was read from while that image still exists, and checked, by qemu-img
+ * ({@link BackupRig}); restored points pass their fsck. The failure paths
+ * (two devices, kill -9, overflow) are in {@link BackupFailureTest}.
+ */
+@Order(8)
+class BackupTest extends BackupItBase {
+    private FileLoad load;
+
+    @AfterEach
+    void stopWhatRuns() throws Exception {
+        if (load != null)
+            load.stop();
+        load = null;
+        Guest.run("umount", BackupRig.ORIGIN.toString());
+        BackupRig.detachAll(ctl, List.of(rig.p1));
+        assertEquals(List.of(), ctl.snapshots(), "snapshots left behind");
+    }
+
+    /**
+     * ext4 written to all along: full, incremental, incremental,
+     * differential; then the tracker is detached (a new CBT generation:
+     * change numbers no longer compare) and the next point is full and says
+     * why. The differential names the full point as its backing file and
+     * holds every cluster either incremental held. Every point equals its
+     * instant, the file system was frozen at each take, and each restored
+     * point passes {@code e2fsck -fn}.
+     */
+    @Test
+    @Order(1)
+    void ext4UnderLoadIncrementalsDifferentialAndANewGeneration(TestInfo ti) throws Exception {
+        startLoad("ext4", ti);
+        List<JsonNode> points = new ArrayList<>();
+        for (String type : List.of("--full", "", "", "--differential")) {
+            load.awaitProgress(20);
+            points.add(type.isEmpty() ? rig.backupOk(List.of(rig.p1)).getFirst()
+                    : rig.backupOk(List.of(rig.p1), type).getFirst());
+        }
+        ctl.detach(DeviceId.of(rig.p1));
+        load.awaitProgress(20);
+        JsonNode afterDetach = rig.backupOk(List.of(rig.p1)).getFirst();
+        points.add(afterDetach);
+        load.stop();
+        assertEquals(List.of("full", "incremental", "incremental", "differential", "full"),
+                points.stream().map(p -> p.get("type").asText()).toList());
+        assertTrue(afterDetach.get("reason").asText().contains("generation changed since point "
+                + points.get(3).get("id").asText()), afterDetach.get("reason").asText());
+        assertJudgedFrozen(5);
+
+        long size = Guest.sizeSectors(rig.p1) * 512;
+        for (JsonNode p : points.subList(1, 4))
+            assertTrue(p.get("bytesRead").asLong() < size, "reads less than the device: " + p);
+        Path diff = file(points.get(3));
+        try (Qcow2Image d = Qcow2Image.open(diff)) {
+            assertEquals(file(points.get(0)).getFileName().toString(), d.backingFile().orElseThrow(),
+                    "the differential's backing file");
+        }
+        BitSet held = BackupRig.allocated(diff);
+        for (JsonNode inc : points.subList(1, 3)) {
+            BitSet missing = BackupRig.allocated(file(inc));
+            missing.andNot(held);
+            assertTrue(missing.isEmpty(), "clusters of " + inc.get("id").asText() + " not in the differential: "
+                    + missing);
+        }
+        for (JsonNode p : points)
+            assertFsckClean("ext4", rig.restore(p.get("device").asText(), p.get("id").asText()));
+    }
+
+    /**
+     * xfs written to all along: full and two incrementals, each equal to its
+     * instant, frozen at take; the newest restored (the whole chain read)
+     * passes {@code xfs_repair -n} (one check: xfs_repair is the slow part
+     * under TCG, and every point was already compared with its image).
+     */
+    @Test
+    @Order(2)
+    void xfsUnderLoadFullThenIncrementals(TestInfo ti) throws Exception {
+        startLoad("xfs", ti);
+        List<JsonNode> points = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            load.awaitProgress(20);
+            points.add(rig.backupOk(List.of(rig.p1)).getFirst());
+        }
+        load.stop();
+        assertEquals(List.of("full", "incremental", "incremental"),
+                points.stream().map(p -> p.get("type").asText()).toList());
+        assertJudgedFrozen(3);
+        JsonNode last = points.getLast();
+        assertFsckClean("xfs", rig.restore(last.get("device").asText(), last.get("id").asText()));
+    }
+
+    /** Makes {@code fs} on the first partition, mounts it and starts writing files in it. */
+    private void startLoad(String fs, TestInfo ti) {
+        load = new FileLoad(BackupRig.mount(fs, rig.p1), Seeds.forTest(ti));
+        load.start();
+    }
+
+    /** The points judged since the last call: equal to their images, clean, and taken frozen. */
+    private void assertJudgedFrozen(int points) {
+        for (BackupRig.Judgment j : rig.assertJudged(points))
+            assertEquals(FreezeState.FROZEN, j.freeze(), "the file system was frozen at take: " + j);
+    }
+
+    private static Path file(JsonNode point) {
+        return Path.of(point.get("file").asText());
+    }
+
+    /**
+     * e2fsck -fn of a restored ext4 (a freeze leaves it clean); for xfs, a
+     * mount first and then xfs_repair -n: a freeze covers the XFS log
+     * without an unmount record, and unlinked inodes wait for a mount, so
+     * xfs_repair -n wants the log replayed first (xfs_freeze(8): "a clean
+     * mount of the snapshot").
+     */
+    private static void assertFsckClean(String fs, Path restored) {
+        long t0 = System.nanoTime();
+        if (fs.equals("xfs")) {
+            Path mnt = Path.of("/tmp/blksnap-backup-check");
+            Guest.modprobe("loop");
+            Guest.runOk("mkdir", "-p", mnt.toString());
+            String loop = Guest.runOk("losetup", "--find", "--show", restored.toString()).strip();
+            try {
+                Guest.runOk("mount", "-o", "nouuid", loop, mnt.toString());
+                Guest.runOk("umount", mnt.toString());
+            } finally {
+                Guest.runOk("losetup", "-d", loop);
+            }
+        }
+        Guest.Result r = fs.equals("xfs") ? Guest.run("xfs_repair", "-n", "-f", restored.toString())
+                : Guest.run("e2fsck", "-f", "-n", restored.toString());
+        System.out.printf("[fsck] %s %s -> exit %d in %.1f s%n", fs, restored, r.exit(),
+                (System.nanoTime() - t0) / 1e9);
+        Guest.run("rm", "-f", restored.toString());
+        assertEquals(0, r.exit(), () -> fs + " check of " + restored + ": " + r.stdout() + r.stderr());
+    }
+}
