@@ -82,7 +82,7 @@ public final class BackupSession implements AutoCloseable {
 			}
 			List<Point> points = new ArrayList<>();
 			for (Copied c : copied) {
-				Files2.writeAtomically(c.manifestFile(), Json.bytes(c.manifest()));
+				DurableFiles.writeAtomically(c.manifestFile(), Json.bytes(c.manifest()));
 				points.add(new Point(c.manifest(), c.image(), Optional.empty()));
 			}
 			return new BackupResult(id, points, (System.nanoTime() - start) / 1_000_000);
@@ -90,7 +90,7 @@ public final class BackupSession implements AutoCloseable {
 			// Manifests first: a crash while rolling back must not leave a point without its image.
 			for (Path p : written.reversed())
 				deleteQuietly(p, e);
-			if (Files2.isNoSpace(e) && !(e instanceof DestinationFullException))
+			if (DurableFiles.isNoSpace(e) && !(e instanceof DestinationFullException))
 				throw new DestinationFullException(repo.directory() + ": the file system is full (ENOSPC): "
 						+ "the new point was removed, earlier points are intact; free space or use another "
 						+ "directory", e);
@@ -143,7 +143,7 @@ public final class BackupSession implements AutoCloseable {
 		}
 		source.checkIntact();
 		written.add(image);
-		Files2.commit(tmp, image);
+		DurableFiles.commit(tmp, image);
 		written.remove(tmp);
 
 		ChangeMap m = map.orElse(null);

@@ -318,7 +318,7 @@ public final class Repository {
 				}
 			}
 			if (removed)
-				Files2.syncDirectory(d);
+				DurableFiles.syncDirectory(d);
 		}
 	}
 

@@ -73,7 +73,7 @@ final class Verifier {
 
 	private static VerifyResult record(Repository repo, Point p, VerifyResult r) throws IOException {
 		Verification v = new Verification(Instant.now().toString(), r.ok(), r.problem());
-		Files2.writeAtomically(repo.deviceDir(p.device()).resolve(p.id() + ".verify.json"), Json.bytes(v));
+		DurableFiles.writeAtomically(repo.deviceDir(p.device()).resolve(p.id() + ".verify.json"), Json.bytes(v));
 		return r;
 	}
 

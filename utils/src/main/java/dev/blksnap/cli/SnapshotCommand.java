@@ -60,7 +60,7 @@ final class SnapshotCommand {
 
 	static void print(LeafCommand cmd, InfoView v) {
 		cmd.out().printf("snapshot %d: %s%s, storage %s %s: %s used of %s%n", v.id(), v.state(),
-				v.error() == 0 ? "" : " (" + Failures2.describe(v.error()) + ")", v.storageKind(), v.storageDevice(),
+				v.error() == 0 ? "" : " (" + BrokenSnapshotReasons.describe(v.error()) + ")", v.storageKind(), v.storageDevice(),
 				Output.human(v.storageUsed()), Output.human(v.storageLimit()));
 		if (v.take() != null)
 			cmd.out().printf("taken: writes held %.3f ms, %d file system%s frozen, %d could not be%n",

@@ -86,7 +86,7 @@ final class SnapshotSources {
 			SnapshotInfo info = control.snapshotInfo(snapshot);
 			if (info.state() == SnapshotState.BROKEN)
 				throw new SnapshotBrokenException("snapshot " + snapshot + " broke while " + identity.path()
-						+ " was read (" + Failures2.describe(info.error()) + "): no point was recorded; "
+						+ " was read (" + BrokenSnapshotReasons.describe(info.error()) + "): no point was recorded; "
 						+ (info.error() == 28 ? "give it more storage (--storage-limit) and retry" : "retry"), null);
 		}
 	}

@@ -11,8 +11,8 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 
 /** Durable file operations: what "written" means for a point. */
-final class Files2 {
-	private Files2() {
+final class DurableFiles {
+	private DurableFiles() {
 	}
 
 	/** fsync of a directory, so that a rename or unlink in it survives a crash. */

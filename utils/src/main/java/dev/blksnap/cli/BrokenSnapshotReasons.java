@@ -2,8 +2,8 @@
 package dev.blksnap.cli;
 
 /** Words for the errnos a broken snapshot reports. */
-final class Failures2 {
-	private Failures2() {
+final class BrokenSnapshotReasons {
+	private BrokenSnapshotReasons() {
 	}
 
 	static String describe(int errno) {
