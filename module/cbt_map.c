@@ -93,6 +93,20 @@ void cbt_map_destroy(struct cbt_map *map)
 	kfree(map);
 }
 
+static void cbt_map_free_rcu(struct rcu_head *rcu)
+{
+	cbt_map_destroy(container_of(rcu, struct cbt_map, rcu));
+}
+
+/**
+ * cbt_map_destroy_rcu() - free a replaced map once no marker can hold it.
+ * @map: the map, no longer published; markers find it under RCU.
+ */
+void cbt_map_destroy_rcu(struct cbt_map *map)
+{
+	call_rcu(&map->rcu, cbt_map_free_rcu);
+}
+
 /**
  * cbt_map_mark() - record a write to a sector range.
  * @map: the map.
@@ -109,6 +123,7 @@ void cbt_map_mark(struct cbt_map *map, sector_t sector, sector_t count)
 	u32 bshift = map->block_shift - SECTOR_SHIFT;
 	sector_t first = sector >> bshift;
 	sector_t last;
+	u8 number, *p, *end;
 
 	if (unlikely(first >= map->block_count))
 		return;
@@ -117,19 +132,27 @@ void cbt_map_mark(struct cbt_map *map, sector_t sector, sector_t count)
 	last >>= bshift;
 	if (last >= map->block_count)
 		last = map->block_count - 1;
+	number = READ_ONCE(map->changes_number);
 	/*
-	 * memset may store wider words, but every byte it touches belongs to
-	 * this range and gets the same valid number, so concurrent readers
-	 * and markers still see a number from this or a racing write.
+	 * Store only bytes that differ: one cacheline of the map stands for
+	 * 4 MiB of disk (64 KiB blocks), shared by every CPU writing there,
+	 * and storing the number a byte already holds would still take the
+	 * line away from the others. Every byte stored gets the same valid
+	 * number, so concurrent readers and markers see a number from this
+	 * or a racing write.
 	 */
-	memset(map->data + first, READ_ONCE(map->changes_number),
-	       last - first + 1);
+	end = map->data + last + 1;
+	for (p = map->data + first; p < end; p++) {
+		if (READ_ONCE(*p) != number)
+			WRITE_ONCE(*p, number);
+	}
 }
 
 /**
  * cbt_map_checkpoint() - close the current change number.
  * @map: the map; the caller serializes checkpoints of one map.
  *
+ * Context: may sleep.
  * After the number 255 the map starts a new generation: all bytes become 0,
  * the generation changes and the number restarts at 1. A write racing with
  * the reset may leave its old number in a byte; that block then reads as
@@ -143,7 +166,14 @@ u8 cbt_map_checkpoint(struct cbt_map *map)
 	u8 closed = map->changes_number;
 
 	if (closed == U8_MAX) {
-		memset(map->data, 0, map->block_count);
+		u32 done, n;
+
+		/* Up to 1 GiB of map: let others run. */
+		for (done = 0; done < map->block_count; done += n) {
+			n = min(map->block_count - done, 1U << 20);
+			memset(map->data + done, 0, n);
+			cond_resched();
+		}
 		uuid_gen(&map->generation);
 		/* Markers must not see 1 before the bytes are cleared. */
 		smp_wmb();

@@ -3,6 +3,7 @@
 #define __BLKSNAP_CBT_MAP_H
 
 #include <linux/types.h>
+#include <linux/rcupdate.h>
 #include <linux/uuid.h>
 
 /**
@@ -18,6 +19,7 @@
  *	checkpoint.
  * @flags: BLKSNAP_CBT_FLAG_* bits.
  * @generation: identifier of this generation.
+ * @rcu: frees the map after the last marker that may hold it.
  *
  * A map is replaced as a whole on resize (the owner publishes the new one
  * under RCU), so @capacity, @block_count, @block_shift and @data never
@@ -31,10 +33,12 @@ struct cbt_map {
 	u8 changes_number;
 	u8 flags;
 	uuid_t generation;
+	struct rcu_head rcu;
 };
 
 struct cbt_map *cbt_map_create(sector_t capacity);
 void cbt_map_destroy(struct cbt_map *map);
+void cbt_map_destroy_rcu(struct cbt_map *map);
 void cbt_map_mark(struct cbt_map *map, sector_t sector, sector_t count);
 u8 cbt_map_checkpoint(struct cbt_map *map);
 void cbt_map_copy(struct cbt_map *map, u32 offset, u32 length, u8 *dst);

@@ -213,6 +213,33 @@ static inline bool compat_bdev_writes_without_bios(struct block_device *bdev)
 #endif
 
 /*
+ * A reference to the block device that has a number, without opening it
+ * (an open, however brief, makes dmsetup remove or BLKRRPART fail with
+ * EBUSY): what the block layer's blkdev_get_no_open() does, which is not
+ * exported, minus loading a driver. The reference keeps the structure (and
+ * its disk) in memory, nothing more. Same on 6.1 and 6.12.
+ */
+static inline struct block_device *compat_bdev_get(dev_t dev)
+{
+	struct block_device *bdev;
+	struct inode *inode;
+
+	inode = ilookup(blockdev_superblock, dev);
+	if (!inode)
+		return NULL;
+	bdev = I_BDEV(inode);
+	if (!kobject_get_unless_zero(&bdev->bd_device.kobj))
+		bdev = NULL;
+	iput(inode);
+	return bdev;
+}
+
+static inline void compat_bdev_put(struct block_device *bdev)
+{
+	put_device(&bdev->bd_device);
+}
+
+/*
  * Redirect a traced function to @ip. The setter was renamed between 6.1 and
  * 6.12; test for the macro itself, which each architecture header defines,
  * so the kernel that introduced the rename need not be guessed.

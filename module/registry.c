@@ -35,8 +35,7 @@
 
 /*
  * Protects changes to @trackers, @parts_index and its lists, @dying_disks,
- * and each tracker's &tracker.geo, &tracker.part_link and
- * &tracker.indexed_whole.
+ * and each tracker's &tracker.geo, &tracker.part and &tracker.indexed_whole.
  */
 static DEFINE_MUTEX(registry_mutex);
 /* dev_t -> struct tracker; modified under registry_mutex, read under RCU. */
@@ -49,12 +48,27 @@ static DEFINE_XARRAY(parts_index);
 
 /**
  * struct tracker_parts - the tracked partitions of one whole disk.
- * @trackers: their trackers, linked by &tracker.part_link; RCU list,
- *	changed under registry_mutex. Never empty while in @parts_index.
+ * @trackers: their &struct tracker_part entries; RCU list, changed under
+ *	registry_mutex. Never empty while in @parts_index.
  * @rcu: frees this after the last reader of an emptied list.
  */
 struct tracker_parts {
 	struct list_head trackers;
+	struct rcu_head rcu;
+};
+
+/**
+ * struct tracker_part - a tracked partition in its whole disk's list.
+ * @link: entry in &tracker_parts.trackers.
+ * @tracker: the partition's tracker.
+ * @rcu: frees the entry after the last reader that may stand on it. An
+ *	entry is never moved to another list: a reader standing on it would
+ *	walk into the wrong head; a partition that changes disks gets a new
+ *	entry, and no grace period is waited for under registry_mutex.
+ */
+struct tracker_part {
+	struct list_head link;
+	struct tracker *tracker;
 	struct rcu_head rcu;
 };
 
@@ -147,7 +161,9 @@ static void __tracker_unindex(struct tracker *tracker)
 	if (!tracker->indexed_whole)
 		return;
 	parts = xa_load(&parts_index, tracker->indexed_whole);
-	list_del_rcu(&tracker->part_link);
+	list_del_rcu(&tracker->part->link);
+	kfree_rcu(tracker->part, rcu);
+	tracker->part = NULL;
 	__registry_bucket_add(tracker->indexed_whole, -1);
 	if (list_empty(&parts->trackers)) {
 		xa_erase(&parts_index, tracker->indexed_whole);
@@ -164,35 +180,38 @@ static int __tracker_index(struct tracker *tracker)
 {
 	dev_t whole = tracker->geo.whole;
 	struct tracker_parts *parts;
+	struct tracker_part *part;
 	int ret;
 
 	lockdep_assert_held(&registry_mutex);
 	if (tracker->indexed_whole == whole)
 		return 0;
-	if (tracker->indexed_whole) {
-		__tracker_unindex(tracker);
-		/*
-		 * A reader may still stand on @part_link; linking it into
-		 * another list now would walk that reader into a foreign head.
-		 */
-		synchronize_rcu();
-	}
+	__tracker_unindex(tracker);
 	if (whole == tracker->dev)
 		return 0;
+	/* Small, and the lock is not held for long: allocated under it. */
+	part = kzalloc(sizeof(*part), GFP_KERNEL);
+	if (!part)
+		return -ENOMEM;
+	part->tracker = tracker;
 	parts = xa_load(&parts_index, whole);
 	if (!parts) {
 		parts = kzalloc(sizeof(*parts), GFP_KERNEL);
-		if (!parts)
+		if (!parts) {
+			kfree(part);
 			return -ENOMEM;
+		}
 		INIT_LIST_HEAD(&parts->trackers);
 		ret = xa_insert(&parts_index, whole, parts, GFP_KERNEL);
 		if (ret) {
 			kfree(parts);
+			kfree(part);
 			return ret;
 		}
 	}
 	__registry_bucket_add(whole, 1);
-	list_add_tail_rcu(&tracker->part_link, &parts->trackers);
+	list_add_tail_rcu(&part->link, &parts->trackers);
+	tracker->part = part;
 	tracker->indexed_whole = whole;
 	return 0;
 }
@@ -229,7 +248,7 @@ static bool tracker_bio_parts(struct bio *bio, void **spare)
 	struct gendisk *disk = whole->bd_disk;
 	sector_t first = bio->bi_iter.bi_sector, last, count;
 	struct tracker_parts *parts;
-	struct tracker *tracker;
+	struct tracker_part *part;
 	u64 diskseq;
 
 	parts = xa_load(&parts_index, whole->bd_dev);
@@ -241,7 +260,8 @@ static bool tracker_bio_parts(struct bio *bio, void **spare)
 	if (check_add_overflow(first, count - 1, &last))
 		last = (sector_t)-1;
 	diskseq = READ_ONCE(disk->diskseq);
-	list_for_each_entry_rcu(tracker, &parts->trackers, part_link) {
+	list_for_each_entry_rcu(part, &parts->trackers, link) {
+		struct tracker *tracker = part->tracker;
 		sector_t start = READ_ONCE(tracker->geo.start);
 		sector_t size = READ_ONCE(tracker->geo.capacity);
 		sector_t end = start + size - 1, from, to;
@@ -342,7 +362,7 @@ static bool tracker_bio_parts_visit(struct bio *bio, tracker_bio_visit visit)
 	struct gendisk *disk = whole->bd_disk;
 	sector_t first = bio->bi_iter.bi_sector, last, count;
 	struct tracker_parts *parts;
-	struct tracker *tracker;
+	struct tracker_part *part;
 	u64 diskseq;
 
 	parts = xa_load(&parts_index, whole->bd_dev);
@@ -354,7 +374,8 @@ static bool tracker_bio_parts_visit(struct bio *bio, tracker_bio_visit visit)
 	if (check_add_overflow(first, count - 1, &last))
 		last = (sector_t)-1;
 	diskseq = READ_ONCE(disk->diskseq);
-	list_for_each_entry_rcu(tracker, &parts->trackers, part_link) {
+	list_for_each_entry_rcu(part, &parts->trackers, link) {
+		struct tracker *tracker = part->tracker;
 		sector_t start = READ_ONCE(tracker->geo.start);
 		sector_t size = READ_ONCE(tracker->geo.capacity);
 		sector_t end = start + size - 1, from, to;
@@ -447,12 +468,17 @@ bool tracker_bio_cow(struct bio *bio)
 	return tracker_bio_visit_all(bio, tracker_visit_cow);
 }
 
-/*
+/**
+ * __registry_disk_gone() - whether a disk is being or has been removed.
+ * @disk: the disk, kept from being freed by the caller.
+ *
  * A del_gendisk that started before us has already swept the registry; one
- * that finished has unhashed the disk. Either way a tracker inserted now
- * would outlive its disk.
+ * that finished has unhashed the disk. Either way a tracker inserted now,
+ * or given this disk by a geometry change, would outlive its disk.
+ *
+ * Context: registry lock held.
  */
-static bool __tracker_disk_gone(struct gendisk *disk)
+bool __registry_disk_gone(struct gendisk *disk)
 {
 	struct tracker_dying_disk *d;
 
@@ -476,7 +502,7 @@ static int __tracker_publish(struct tracker *tracker)
 	int ret;
 
 	lockdep_assert_held(&registry_mutex);
-	if (__tracker_disk_gone(tracker->geo.disk))
+	if (__registry_disk_gone(tracker->geo.disk))
 		return -ENODEV;
 	if (xa_load(&trackers, tracker->dev))
 		return -EALREADY;
@@ -519,26 +545,22 @@ int tracker_attach(dev_t dev)
 	struct tracker *tracker;
 	u32 block_count, block_size;
 	sector_t capacity;
+	struct block_device *bdev;
 	struct cbt_map *map;
-	struct compat_bdev h;
 	int ret;
 
 	/* The cheap answer first; __tracker_publish() has the final word. */
 	if (tracker_attached(dev))
 		return -EALREADY;
-	/*
-	 * Open before taking registry_mutex: opening may load a driver or
-	 * take driver locks held around del_gendisk, whose hook takes
-	 * registry_mutex.
-	 */
-	ret = compat_bdev_open(dev, &h);
-	if (ret)
-		return ret == -ENOMEM ? ret : -ENODEV;
+	/* Never an open: see tracker_lock_fresh(). */
+	bdev = compat_bdev_get(dev);
+	if (!bdev)
+		return -ENODEV;
 
-	tracker = tracker_create(dev, h.bdev);
+	tracker = tracker_create(dev, bdev);
 	if (IS_ERR(tracker)) {
 		ret = PTR_ERR(tracker);
-		goto out_close;
+		goto out_put;
 	}
 	/* Once published, @map and @tracker may go at any time. */
 	map = rcu_dereference_protected(tracker->map, 1);
@@ -554,8 +576,8 @@ int tracker_attach(dev_t dev)
 	mutex_unlock(&registry_mutex);
 	if (ret)
 		goto out_hooks_put;
-	ret = tracker_wait_earlier_writes(h.bdev);
-	compat_bdev_close(&h);
+	ret = tracker_wait_earlier_writes(bdev);
+	compat_bdev_put(bdev);
 	if (ret) {
 		tracker_detach(dev);
 		return ret;
@@ -570,8 +592,8 @@ out_hooks_put:
 out_unseen:
 	/* Never visible (see __tracker_publish()): no bio can hold it. */
 	tracker_put(tracker);
-out_close:
-	compat_bdev_close(&h);
+out_put:
+	compat_bdev_put(bdev);
 	return ret;
 }
 

@@ -52,5 +52,6 @@ void registry_lock(void);
 void registry_unlock(void);
 void registry_assert_held(void);
 int __registry_reindex(struct tracker *tracker);
+bool __registry_disk_gone(struct gendisk *disk);
 
 #endif /* __BLKSNAP_REGISTRY_H */

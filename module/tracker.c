@@ -45,6 +45,10 @@ static void tracker_free(struct work_struct *work)
 
 	cbt_map_destroy(rcu_dereference_protected(tracker->map, 1));
 	inflight_exit(&tracker->inflight);
+	compat_bdev_put(tracker->bdev);
+	/* A resize cancelled before it ran. */
+	if (tracker->pending_bdev)
+		compat_bdev_put(tracker->pending_bdev);
 	kfree(tracker);
 	if (atomic_dec_and_test(&trackers_alive))
 		wake_up_var(&trackers_alive);
@@ -106,54 +110,14 @@ int tracker_drain(struct tracker *tracker)
 	return inflight_drain(&tracker->inflight);
 }
 
-static void __tracker_set_geometry(struct tracker *tracker,
-				   const struct tracker_geometry *g)
+static void tracker_geometry_of(struct block_device *bdev,
+				struct tracker_geometry *g)
 {
-	struct cbt_map *map, *old;
-	struct diff_area *da;
-
-	registry_assert_held();
-	lockdep_assert_held(&tracker->lock);
-	/* A snapshot's device keeps its size and place, or the snapshot breaks. */
-	da = rcu_dereference_protected(tracker->diff_area, 1);
-	if (da)
-		diff_area_broken(da, ERANGE);
-	old = rcu_dereference_protected(tracker->map,
-					lockdep_is_held(&tracker->lock));
-	map = cbt_map_create(g->capacity);
-	if (IS_ERR(map)) {
-		/*
-		 * Keep marking the old map so nothing already recorded is
-		 * lost, but tell user space it no longer covers the device.
-		 */
-		pr_err("device %u:%u: no map for %llu sectors (%ld), changed-block data is now incomplete\n",
-		       MAJOR(tracker->dev), MINOR(tracker->dev),
-		       (unsigned long long)g->capacity, PTR_ERR(map));
-		old->flags |= BLKSNAP_CBT_FLAG_CORRUPTED;
-	} else {
-		pr_info("device %u:%u: size or place changed to %llu sectors at %llu, new generation\n",
-			MAJOR(tracker->dev), MINOR(tracker->dev),
-			(unsigned long long)g->capacity,
-			(unsigned long long)g->start);
-		rcu_assign_pointer(tracker->map, map);
-	}
-	WRITE_ONCE(tracker->geo.capacity, g->capacity);
-	WRITE_ONCE(tracker->geo.start, g->start);
-	WRITE_ONCE(tracker->geo.disk, g->disk);
-	WRITE_ONCE(tracker->geo.diskseq, g->diskseq);
-	tracker->geo.whole = g->whole;
-	if (!IS_ERR(map)) {
-		/* Markers may still hold the old map inside rcu_read_lock(). */
-		synchronize_rcu();
-		cbt_map_destroy(old);
-	}
-	if (!__registry_reindex(tracker))
-		return;
-	pr_err("device %u:%u: out of memory, writes sent to its whole disk are no longer seen\n",
-	       MAJOR(tracker->dev), MINOR(tracker->dev));
-	map = rcu_dereference_protected(tracker->map,
-					lockdep_is_held(&tracker->lock));
-	map->flags |= BLKSNAP_CBT_FLAG_CORRUPTED;
+	g->capacity = bdev_nr_sectors(bdev);
+	g->start = bdev->bd_start_sect;
+	g->disk = bdev->bd_disk;
+	g->diskseq = READ_ONCE(bdev->bd_disk->diskseq);
+	g->whole = bdev_whole(bdev)->bd_dev;
 }
 
 static bool tracker_geometry_differs(struct tracker *tracker,
@@ -166,23 +130,108 @@ static bool tracker_geometry_differs(struct tracker *tracker,
 }
 
 /*
- * Lock the tracker, first giving it a new map if @g (NULL: unknown) differs
- * from its geometry. The registry lock is taken for the change so that the
- * partition index follows before any ioctl can see the new generation.
+ * The map no longer covers every write: say so, and change the generation,
+ * so that a tool comparing generations does not trust it either.
+ */
+static void __tracker_map_incomplete(struct tracker *tracker,
+				     struct cbt_map *map, const char *why)
+{
+	lockdep_assert_held(&tracker->lock);
+	pr_err("device %u:%u: %s, changed-block data is incomplete: new generation, flagged corrupted\n",
+	       MAJOR(tracker->dev), MINOR(tracker->dev), why);
+	map->flags |= BLKSNAP_CBT_FLAG_CORRUPTED;
+	uuid_gen(&map->generation);
+}
+
+/*
+ * Adopt @bdev (its reference too) and its geometry @g, with the map @map
+ * made for it, or ERR_PTR when none could be made. Returns the map and the
+ * device that were replaced, for the caller to free after dropping the
+ * locks.
+ */
+static struct cbt_map *__tracker_set_geometry(struct tracker *tracker,
+					      const struct tracker_geometry *g,
+					      struct block_device **bdev,
+					      struct cbt_map *map)
+{
+	struct cbt_map *old;
+	struct diff_area *da;
+
+	registry_assert_held();
+	lockdep_assert_held(&tracker->lock);
+	/* A snapshot's device keeps its size and place, or the snapshot breaks. */
+	da = rcu_dereference_protected(tracker->diff_area, 1);
+	if (da)
+		diff_area_broken(da, ERANGE);
+	old = rcu_dereference_protected(tracker->map,
+					lockdep_is_held(&tracker->lock));
+	if (IS_ERR(map)) {
+		/*
+		 * Keep marking the old map so nothing already recorded is
+		 * lost, but tell user space it no longer covers the device.
+		 */
+		__tracker_map_incomplete(tracker, old,
+					 "no map for the new size");
+		map = old;
+		old = NULL;
+	} else {
+		pr_info("device %u:%u: size or place changed to %llu sectors at %llu, new generation\n",
+			MAJOR(tracker->dev), MINOR(tracker->dev),
+			(unsigned long long)g->capacity,
+			(unsigned long long)g->start);
+		rcu_assign_pointer(tracker->map, map);
+	}
+	WRITE_ONCE(tracker->geo.capacity, g->capacity);
+	WRITE_ONCE(tracker->geo.start, g->start);
+	WRITE_ONCE(tracker->geo.disk, g->disk);
+	WRITE_ONCE(tracker->geo.diskseq, g->diskseq);
+	tracker->geo.whole = g->whole;
+	swap(tracker->bdev, *bdev);
+	if (__registry_reindex(tracker))
+		__tracker_map_incomplete(tracker, map,
+					 "out of memory, writes sent to its whole disk are no longer seen");
+	return old;
+}
+
+/*
+ * Lock the tracker, first giving it a new map if @now, the device that now
+ * has its number (a reference the call consumes; NULL: unknown), differs
+ * from its geometry. The map is made before any lock is taken: registry
+ * lock is on every disk removal's path. The registry lock is held for the
+ * change so that the partition index follows before any ioctl can see the
+ * new generation, and so that a disk being removed is not adopted.
  */
 static struct cbt_map *tracker_lock_geometry(struct tracker *tracker,
-					     const struct tracker_geometry *g)
+					     struct block_device *now)
 {
-	bool update = g && tracker_geometry_differs(tracker, g);
+	struct cbt_map *map = NULL, *old = NULL;
+	struct tracker_geometry g;
 
-	if (update)
+	if (now) {
+		tracker_geometry_of(now, &g);
+		if (!tracker_geometry_differs(tracker, &g))
+			goto out_lock;
+		map = cbt_map_create(g.capacity);
 		registry_lock();
-	mutex_lock(&tracker->lock);
-	if (update) {
-		if (tracker_geometry_differs(tracker, g))
-			__tracker_set_geometry(tracker, g);
+		mutex_lock(&tracker->lock);
+		if (tracker_geometry_differs(tracker, &g) &&
+		    !__registry_disk_gone(g.disk)) {
+			old = __tracker_set_geometry(tracker, &g, &now, map);
+			map = NULL;
+		}
 		registry_unlock();
+		goto out_free;
 	}
+out_lock:
+	mutex_lock(&tracker->lock);
+out_free:
+	/* Markers may still hold the old map inside rcu_read_lock(). */
+	if (old)
+		cbt_map_destroy_rcu(old);
+	if (!IS_ERR_OR_NULL(map))
+		cbt_map_destroy(map);
+	if (now)
+		compat_bdev_put(now);
 	return rcu_dereference_protected(tracker->map,
 					 lockdep_is_held(&tracker->lock));
 }
@@ -191,35 +240,19 @@ static void tracker_resize_work(struct work_struct *work)
 {
 	struct tracker *tracker = container_of(work, struct tracker,
 					       resize_work);
-	struct tracker_geometry g;
+	/* Fully ordered: the bit is seen clear only after this. */
+	struct block_device *bdev = xchg(&tracker->pending_bdev, NULL);
 
 	clear_bit(TRACKER_RESIZE_PENDING, &tracker->resize_pending);
-	/* Pairs with the bio path: see its geometry after clearing the bit. */
-	smp_mb__after_atomic();
-	g.capacity = READ_ONCE(tracker->pending.capacity);
-	g.start = READ_ONCE(tracker->pending.start);
-	g.disk = READ_ONCE(tracker->pending.disk);
-	g.diskseq = READ_ONCE(tracker->pending.diskseq);
-	g.whole = READ_ONCE(tracker->pending.whole);
-
-	tracker_lock_geometry(tracker, &g);
+	tracker_lock_geometry(tracker, bdev);
 	mutex_unlock(&tracker->lock);
 }
 
-static void tracker_geometry_of(struct block_device *bdev,
-				struct tracker_geometry *g)
-{
-	g->capacity = bdev_nr_sectors(bdev);
-	g->start = bdev->bd_start_sect;
-	g->disk = bdev->bd_disk;
-	g->diskseq = READ_ONCE(bdev->bd_disk->diskseq);
-	g->whole = bdev_whole(bdev)->bd_dev;
-}
-
 /**
- * tracker_create() - make a tracker for an open device, not yet published.
+ * tracker_create() - make a tracker for a device, not yet published.
  * @dev: the device number.
- * @bdev: the device, open for the call only: the tracker does not keep it.
+ * @bdev: the device; the tracker takes a reference of its own, which keeps
+ *	the structure, not the device open.
  *
  * Return: the tracker with one reference, for the registry, or
  * ERR_PTR(-ENOMEM).
@@ -246,6 +279,8 @@ struct tracker *tracker_create(dev_t dev, struct block_device *bdev)
 	INIT_WORK(&tracker->free_work, tracker_free);
 	INIT_LIST_HEAD(&tracker->release_link);
 	tracker->dev = dev;
+	tracker->bdev = bdev;
+	get_device(&bdev->bd_device);
 	tracker_geometry_of(bdev, &tracker->geo);
 
 	map = cbt_map_create(tracker->geo.capacity);
@@ -296,21 +331,15 @@ int tracker_wait_earlier_writes(struct block_device *bdev)
 }
 
 /*
- * Lock the tracker after checking the device's geometry, so that an ioctl
- * sees a resize even when no write has arrived since. The device is opened
- * only for the check; if it cannot be opened the current state stands.
+ * Lock the tracker after checking the device that has its number now, so
+ * that an ioctl sees a resize even when no write has arrived since. The
+ * device is found by number without being opened: an open, however brief,
+ * makes dmsetup remove, BLKRRPART, mdadm --stop and the like fail with
+ * EBUSY. When no device has the number, the current state stands.
  */
 static struct cbt_map *tracker_lock_fresh(struct tracker *tracker)
 {
-	struct tracker_geometry g;
-	struct compat_bdev h;
-
-	if (compat_bdev_open(tracker->dev, &h))
-		return tracker_lock_geometry(tracker, NULL);
-	/* g.disk is only compared once the device is closed. */
-	tracker_geometry_of(h.bdev, &g);
-	compat_bdev_close(&h);
-	return tracker_lock_geometry(tracker, &g);
+	return tracker_lock_geometry(tracker, compat_bdev_get(tracker->dev));
 }
 
 /**
@@ -409,22 +438,17 @@ bool tracker_submit_bio(struct tracker *tracker, struct bio *bio,
 		return true;
 	/* diskseq is written by inc_diskseq() on a media change. */
 	tracker_geometry_of(bdev, &g);
-	if (unlikely(tracker_geometry_differs(tracker, &g))) {
-		WRITE_ONCE(tracker->pending.capacity, g.capacity);
-		WRITE_ONCE(tracker->pending.start, g.start);
-		WRITE_ONCE(tracker->pending.disk, g.disk);
-		WRITE_ONCE(tracker->pending.diskseq, g.diskseq);
-		WRITE_ONCE(tracker->pending.whole, g.whole);
+	if (unlikely(tracker_geometry_differs(tracker, &g)) &&
+	    !test_and_set_bit(TRACKER_RESIZE_PENDING, &tracker->resize_pending)) {
 		/*
-		 * Publish the geometry before testing the bit; pairs with the
-		 * barrier after clear_bit() in tracker_resize_work(), so
-		 * either the worker sees it or we queue the worker again.
+		 * The worker adopts the device with its own reference: by the
+		 * time it runs, the device may be gone and its disk freed.
+		 * Allocating a map here could sleep or recurse into I/O.
 		 */
-		smp_mb__before_atomic();
-		/* Allocating a map here could sleep or recurse into I/O. */
-		if (!test_and_set_bit(TRACKER_RESIZE_PENDING,
-				      &tracker->resize_pending))
-			queue_work(tracker_wq, &tracker->resize_work);
+		get_device(&bdev->bd_device);
+		/* NULL here: the worker takes it before clearing the bit. */
+		WRITE_ONCE(tracker->pending_bdev, bdev);
+		queue_work(tracker_wq, &tracker->resize_work);
 	}
 	return tracker_account(tracker, bio, sector, count, spare);
 }
@@ -447,6 +471,9 @@ void tracker_info(struct tracker *tracker, struct blksnap_cbt_info *info)
 	mutex_unlock(&tracker->lock);
 }
 
+/* Bytes of the map copied per step of tracker_read(). */
+#define TRACKER_READ_CHUNK (64U << 10)
+
 /**
  * tracker_read() - copy part of the map to user space.
  * @tracker: the tracker.
@@ -455,40 +482,56 @@ void tracker_info(struct tracker *tracker, struct blksnap_cbt_info *info)
  * @buf: user buffer.
  * @generation: receives the generation of the copied bytes.
  *
+ * The map is copied in steps of TRACKER_READ_CHUNK through a kernel buffer:
+ * a fault on @buf (userfaultfd, a file on a dying disk) must not happen
+ * under @tracker->lock, which the resize worker, and so del_gendisk()
+ * through detach, waits for; and no buffer as large as the map is needed.
+ * If the map changes generation between two steps, the copy stops there.
+ *
  * Return: bytes copied, -ERANGE @offset past the map, -ENOMEM, -EFAULT.
  */
 long tracker_read(struct tracker *tracker, u32 offset, u32 length,
 		  void __user *buf, u8 *generation)
 {
-	struct cbt_map *map = tracker_lock_fresh(tracker);
+	struct cbt_map *map, *first;
+	u32 done = 0, n;
+	uuid_t gen;
 	u8 *bounce;
-	long ret;
-	u32 n;
 
+	bounce = kvmalloc(min(length, TRACKER_READ_CHUNK), GFP_KERNEL);
+	if (!bounce)
+		return -ENOMEM;
+	first = map = tracker_lock_fresh(tracker);
 	if (offset >= map->block_count) {
 		mutex_unlock(&tracker->lock);
+		kvfree(bounce);
 		return -ERANGE;
 	}
-	/*
-	 * Copy through a kernel buffer: a fault on @buf (userfaultfd, a file
-	 * on a dying disk) must not happen under @tracker->lock, which the
-	 * resize worker, and so del_gendisk() through detach, waits for.
-	 */
-	n = min(length, map->block_count - offset);
-	bounce = kvmalloc(n, GFP_KERNEL);
-	if (!bounce) {
+	length = min(length, map->block_count - offset);
+	uuid_copy(&gen, &map->generation);
+	for (;;) {
+		n = min(length - done, TRACKER_READ_CHUNK);
+		cbt_map_copy(map, offset + done, n, bounce);
 		mutex_unlock(&tracker->lock);
-		return -ENOMEM;
+		if (copy_to_user(buf + done, bounce, n)) {
+			kvfree(bounce);
+			return -EFAULT;
+		}
+		done += n;
+		if (done == length)
+			break;
+		cond_resched();
+		mutex_lock(&tracker->lock);
+		map = rcu_dereference_protected(tracker->map,
+						lockdep_is_held(&tracker->lock));
+		if (map != first || !uuid_equal(&map->generation, &gen)) {
+			mutex_unlock(&tracker->lock);
+			break;
+		}
 	}
-	cbt_map_copy(map, offset, n, bounce);
-	export_uuid(generation, &map->generation);
-	mutex_unlock(&tracker->lock);
-
-	ret = n;
-	if (copy_to_user(buf, bounce, n))
-		ret = -EFAULT;
 	kvfree(bounce);
-	return ret;
+	export_uuid(generation, &gen);
+	return done;
 }
 
 /**
@@ -517,9 +560,12 @@ int tracker_mark_ranges(struct tracker *tracker,
 			goto out_unlock;
 		}
 	}
-	for (i = 0; i < count; i++)
+	for (i = 0; i < count; i++) {
 		cbt_map_mark(map, ranges[i].sector_offset,
 			     ranges[i].sector_count);
+		/* Up to 65536 ranges, each up to the whole map. */
+		cond_resched();
+	}
 out_unlock:
 	mutex_unlock(&tracker->lock);
 	return ret;

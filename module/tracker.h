@@ -16,6 +16,7 @@ struct block_device;
 struct gendisk;
 struct cbt_map;
 struct diff_area;
+struct tracker_part;
 struct blksnap_cbt_info;
 struct blksnap_sector_range;
 
@@ -63,15 +64,18 @@ struct tracker_geometry {
  * @map: current map, published with RCU; replaced under @lock.
  * @geo: geometry the map was made for; written under @lock and the
  *	registry lock, read locklessly (READ_ONCE) by the bio path.
- * @resize_pending: set by the bio path when it queued @resize_work.
- * @pending: geometry the bio path saw, for @resize_work; written without a
- *	lock, so the worker may read a mix of two racing bios' views, which
- *	only costs one more update.
+ * @bdev: the device @geo was read from, with a reference (to the
+ *	structure, never an open: the device stays free to be removed or
+ *	repartitioned); replaced with @geo.
+ * @resize_pending: bit 0 set by the bio path when it queued @resize_work.
+ * @pending_bdev: the device with a different geometry the bio path saw,
+ *	with a reference, for @resize_work; set only by the bio path that set
+ *	@resize_pending, taken by the worker before it clears the bit.
  * @resize_work: replaces the map outside the bio path.
- * @part_link: entry in the list of tracked partitions of the whole disk
+ * @part: entry in the list of tracked partitions of the whole disk
  *	@indexed_whole, read under RCU by bios sent to that disk; changed
  *	under the registry lock.
- * @indexed_whole: whole disk whose list holds @part_link, 0 when none
+ * @indexed_whole: whole disk whose list holds @part, 0 when none
  *	(whole disks, detached trackers); registry lock.
  * @release_link: entry in a list of trackers being detached together.
  * @free_work: frees the tracker once @kref is zero and no write is in
@@ -86,10 +90,11 @@ struct tracker {
 	struct mutex lock; /* see @lock above */
 	struct cbt_map __rcu *map;
 	struct tracker_geometry geo;
+	struct block_device *bdev;
 	unsigned long resize_pending;
-	struct tracker_geometry pending;
+	struct block_device *pending_bdev;
 	struct work_struct resize_work;
-	struct list_head part_link;
+	struct tracker_part *part;
 	dev_t indexed_whole;
 	struct list_head release_link;
 	struct inflight inflight;

@@ -102,11 +102,19 @@ struct blksnap_bdev {
  * @flags: zero; no flags are defined yet.
  * @reserved: zero.
  *
- * Errors: ENODEV no such block device; EALREADY a tracker is already
- * attached; ENOMEM the changed-block map could not be allocated.
+ * The module never opens a tracked device, here or later: it finds the
+ * device by number and keeps a reference to it, so tracking never makes
+ * removing or repartitioning the device fail with EBUSY. Attach returns
+ * once the writes submitted to the device before it have completed, as far
+ * as the device lets the module tell (the module's README lists the cases
+ * it cannot wait for); every later write is recorded.
  *
- * Opening a device number can create the device: the loop driver, for
- * one, makes /dev/loopN on first open. Such a device has 0 sectors.
+ * Errors: ENODEV no such block device (attach does not create one, as an
+ * open of a missing loop device would); EALREADY a tracker is already
+ * attached; ENOMEM the changed-block map could not be allocated; EBUSY
+ * ftrace refused the hook (kernel.ftrace_enabled is 0, or livepatch owns
+ * the function); EINTR a fatal signal came while waiting for earlier writes
+ * (nothing is attached).
  */
 struct blksnap_tracker_attach {
 	struct blksnap_bdev dev;
@@ -132,7 +140,11 @@ struct blksnap_tracker_list {
 	__u32 count;
 };
 
-/* The map can no longer be trusted (for example, memory ran out on resize). */
+/*
+ * The map can no longer be trusted (for example, memory ran out on resize):
+ * take a full backup. The generation changes when the flag is set, so a
+ * tool that only compares generations does not trust it either.
+ */
 #define BLKSNAP_CBT_FLAG_CORRUPTED	(1U << 0)
 
 /**
@@ -143,7 +155,8 @@ struct blksnap_tracker_list {
  *	two).
  * @block_count: out: bytes in the map.
  * @generation_id: out: changes whenever the map can no longer be compared
- *	with earlier reads: on attach, resize and wrap of the change number.
+ *	with earlier reads: on attach, resize, wrap of the change number, and
+ *	when the map becomes BLKSNAP_CBT_FLAG_CORRUPTED.
  * @changes_number: out: the number that writes now get in the map (1..255).
  * @flags: out: BLKSNAP_CBT_FLAG_* bits.
  * @reserved: zero.
@@ -166,7 +179,8 @@ struct blksnap_cbt_info {
  * @dev: in: the device.
  * @offset: in: first block to copy.
  * @length: in: bytes (blocks) wanted, non-zero; out: bytes copied, fewer
- *	when the map ends first.
+ *	when the map ends first or when the map changed generation while it
+ *	was copied (the bytes copied are all of @generation_id).
  * @buffer: in: user pointer to @length bytes.
  * @generation_id: out: generation of the map the bytes came from.
  *
@@ -223,11 +237,16 @@ struct blksnap_cbt_mark_dirty {
  * @changes_number: out: the number later writes carry.
  * @reserved: zero.
  *
+ * The checkpoint returns once every write that may carry the closed number
+ * has completed: a backup that reads the device after it returned sees
+ * every write not named by a later "changed since @closed_number".
+ *
  * When the number would pass 255 the map starts a new generation: every
  * byte becomes 0, the generation changes and @changes_number is 1; the
  * caller sees the new @generation_id and must take a full backup.
  *
- * Errors: ENOENT no tracker for that device.
+ * Errors: ENOENT no tracker for that device; EINTR a fatal signal came
+ * while waiting for the writes (the number is closed all the same).
  */
 struct blksnap_cbt_checkpoint {
 	struct blksnap_bdev dev;

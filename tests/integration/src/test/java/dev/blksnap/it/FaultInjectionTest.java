@@ -42,6 +42,7 @@ import static dev.blksnap.it.fault.FaultPoint.PAGE_ALLOC;
 import static dev.blksnap.it.fault.FaultPoint.SLAB;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -346,6 +347,7 @@ class FaultInjectionTest extends ItBase {
         Path loop = Path.of(Guest.runOk("losetup", "-f", "--show", file.toString()).strip());
         try {
             DeviceId id = attach(loop);
+            CbtInfo before = ctl.cbtInfo(id);
             long faults;
             Map<Long, Long> written = new LinkedHashMap<>();
             try (FaultInjector f = FaultInjector.arm(Set.of(SLAB, PAGE_ALLOC), Aim.module("blksnap", 32), 100)) {
@@ -362,6 +364,8 @@ class FaultInjectionTest extends ItBase {
                 assertTrue(faults > 0, "no fault was injected: the resize allocated nothing?");
                 assertTrue(during.corrupted(), "the map could not follow the resize (all allocations failed) but "
                         + "does not say so: " + during);
+                assertNotEquals(before.generation(), during.generation(),
+                        "a map flagged corrupted kept its generation: a tool comparing generations would trust it");
             }
             verifyPages(loop, written);
             CbtInfo after = ctl.cbtInfo(id);

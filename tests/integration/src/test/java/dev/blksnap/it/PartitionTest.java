@@ -41,7 +41,7 @@ class PartitionTest extends ItBase {
     @BeforeAll
     static void partition() throws Exception {
         Guest.settle(DISK);
-        writeMbr(new long[][] {{P1_START, P1_SIZE}, {P2_START, P2_SIZE}});
+        writeMbr(DISK, new long[][] {{P1_START, P1_SIZE}, {P2_START, P2_SIZE}});
         Guest.runOk("blockdev", "--rereadpt", DISK.toString());
         for (int n = 1; n <= 2; n++) {
             Path p = Guest.partition(DISK, n);
@@ -56,7 +56,7 @@ class PartitionTest extends ItBase {
     @AfterAll
     static void unpartition() throws Exception {
         Guest.settle(DISK);
-        writeMbr(new long[0][]);
+        writeMbr(DISK, new long[0][]);
         Guest.runOk("blockdev", "--rereadpt", DISK.toString());
         Guest.waitUntil(Guest.partition(DISK, 1) + " to go away", Duration.ofSeconds(10),
                 () -> !Files.exists(Guest.partition(DISK, 1)));
@@ -68,7 +68,7 @@ class PartitionTest extends ItBase {
      * kernel's partition parser is what matters, and the bench need not
      * carry fdisk.
      */
-    private static void writeMbr(long[][] parts) throws Exception {
+    static void writeMbr(Path disk, long[][] parts) throws Exception {
         ByteBuffer mbr = ByteBuffer.allocate(512).order(ByteOrder.LITTLE_ENDIAN);
         if (parts.length > 0) {
             mbr.putInt(440, 0x626c6b73); // disk identifier
@@ -82,7 +82,7 @@ class PartitionTest extends ItBase {
             }
             mbr.put(510, (byte) 0x55).put(511, (byte) 0xaa);
         }
-        try (FileChannel ch = FileChannel.open(DISK, StandardOpenOption.WRITE)) {
+        try (FileChannel ch = FileChannel.open(disk, StandardOpenOption.WRITE)) {
             while (mbr.hasRemaining()) {
                 ch.write(mbr, mbr.position());
             }

@@ -58,6 +58,9 @@ final class Posix {
     private static final MethodHandle MPROTECT = LINKER.downcallHandle(
             LINKER.defaultLookup().find("mprotect").orElseThrow(),
             FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle IOCTL = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("ioctl").orElseThrow(),
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), CCS, Linker.Option.firstVariadicArg(2));
     private static final MethodHandle CLOSE = LINKER.downcallHandle(
             LINKER.defaultLookup().find("close").orElseThrow(),
             FunctionDescriptor.of(JAVA_INT, JAVA_INT));
@@ -129,6 +132,19 @@ final class Posix {
                 throw new IOException("fsync: errno " + errno(st));
             }
         } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** ioctl(2) with an integer (or no) argument: 0 or more, or -errno. */
+    static int ioctl(int fd, long request, long arg) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            int r = (int) IOCTL.invokeExact(st, fd, request, arg);
+            return r >= 0 ? r : -errno(st);
+        } catch (RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {
             throw new IllegalStateException(t);
