@@ -44,13 +44,14 @@ static u32 cbt_map_block_shift(sector_t capacity)
 /**
  * cbt_map_create() - allocate an empty map for a device.
  * @capacity: device size in sectors.
+ * @reason: BLKSNAP_CBT_GENERATION_ATTACH or _RESIZE.
  *
  * The map starts a new generation with change number 1.
  *
  * Return: the map, or ERR_PTR(-ENOMEM), or ERR_PTR(-EFBIG) when the device
  * needs more than INT_MAX blocks.
  */
-struct cbt_map *cbt_map_create(sector_t capacity)
+struct cbt_map *cbt_map_create(sector_t capacity, u8 reason)
 {
 	struct cbt_map *map;
 	u32 shift = cbt_map_block_shift(capacity);
@@ -77,6 +78,7 @@ struct cbt_map *cbt_map_create(sector_t capacity)
 	map->block_count = blocks;
 	map->block_shift = shift;
 	map->changes_number = 1;
+	map->reason = reason;
 	uuid_gen(&map->generation);
 	return map;
 }
@@ -175,6 +177,7 @@ u8 cbt_map_checkpoint(struct cbt_map *map)
 			cond_resched();
 		}
 		uuid_gen(&map->generation);
+		map->reason = BLKSNAP_CBT_GENERATION_WRAP;
 		/* Markers must not see 1 before the bytes are cleared. */
 		smp_wmb();
 		WRITE_ONCE(map->changes_number, 1);
@@ -182,6 +185,21 @@ u8 cbt_map_checkpoint(struct cbt_map *map)
 	}
 	WRITE_ONCE(map->changes_number, closed + 1);
 	return closed;
+}
+
+/**
+ * cbt_map_new_generation() - make earlier reads of the map incomparable.
+ * @map: the map; the caller serializes this with checkpoints and readers
+ *	of the generation.
+ * @reason: BLKSNAP_CBT_GENERATION_*.
+ *
+ * The marks stay: a new generation calls for a full backup anyway, and
+ * later marks keep their meaning.
+ */
+void cbt_map_new_generation(struct cbt_map *map, u8 reason)
+{
+	uuid_gen(&map->generation);
+	map->reason = reason;
 }
 
 /**

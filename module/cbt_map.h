@@ -18,6 +18,7 @@
  *	path with READ_ONCE(); changed only by the owner's serialized
  *	checkpoint.
  * @flags: BLKSNAP_CBT_FLAG_* bits.
+ * @reason: BLKSNAP_CBT_GENERATION_*, why @generation began.
  * @generation: identifier of this generation.
  * @rcu: frees the map after the last marker that may hold it.
  *
@@ -32,15 +33,17 @@ struct cbt_map {
 	u32 block_shift;
 	u8 changes_number;
 	u8 flags;
+	u8 reason;
 	uuid_t generation;
 	struct rcu_head rcu;
 };
 
-struct cbt_map *cbt_map_create(sector_t capacity);
+struct cbt_map *cbt_map_create(sector_t capacity, u8 reason);
 void cbt_map_destroy(struct cbt_map *map);
 void cbt_map_destroy_rcu(struct cbt_map *map);
 void cbt_map_mark(struct cbt_map *map, sector_t sector, sector_t count);
 u8 cbt_map_checkpoint(struct cbt_map *map);
+void cbt_map_new_generation(struct cbt_map *map, u8 reason);
 void cbt_map_copy(struct cbt_map *map, u32 offset, u32 length, u8 *dst);
 
 #endif /* __BLKSNAP_CBT_MAP_H */

@@ -145,7 +145,8 @@ static long ctl_cbt_info(void __user *arg)
 
 	if (copy_from_user(&info, arg, sizeof(info)))
 		return -EFAULT;
-	if (memchr_inv(info.reserved, 0, sizeof(info.reserved)))
+	if (info.generation_reason ||
+	    memchr_inv(info.reserved, 0, sizeof(info.reserved)))
 		return -EINVAL;
 	ret = ctl_tracker(&info.dev, &tracker);
 	if (ret)

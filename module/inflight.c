@@ -42,8 +42,12 @@ struct inflight_bio {
 	struct percpu_ref *ref;
 };
 
-/* Contexts kept for when the slab cache cannot give one without sleeping. */
-#define INFLIGHT_BIO_RESERVE 256
+/*
+ * Contexts kept for when the slab cache cannot give one without sleeping:
+ * a few, to spare most writes the detour through filter_submit_bio_slow(),
+ * which allocates where it may wait for memory.
+ */
+#define INFLIGHT_BIO_RESERVE 8
 
 static struct kmem_cache *inflight_bio_cache;
 static mempool_t *inflight_bio_pool;

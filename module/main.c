@@ -11,6 +11,7 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/suspend.h>
 #include <uapi/linux/blksnap.h>
 #include "ctl.h"
 #include "filter.h"
@@ -112,6 +113,24 @@ static struct miscdevice blksnap_ctl_dev = {
 	.mode = 0600,
 };
 
+/*
+ * After a restore from hibernation the maps are those of the memory image:
+ * writes made after it was taken (the image itself, to swap, and whatever
+ * happened before the resume) are missing. PM_POST_HIBERNATION also ends an
+ * aborted hibernation; a new generation then costs a full backup, no more.
+ */
+static int blksnap_pm_notify(struct notifier_block *nb, unsigned long action,
+			     void *data)
+{
+	if (action == PM_POST_HIBERNATION)
+		tracker_restart_all_later(BLKSNAP_CBT_GENERATION_HIBERNATION);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block blksnap_pm_nb = {
+	.notifier_call = blksnap_pm_notify,
+};
+
 static int __init blksnap_init(void)
 {
 	int ret;
@@ -129,15 +148,20 @@ static int __init blksnap_init(void)
 	ret = filter_init();
 	if (ret)
 		goto out_snapshot_exit;
+	ret = register_pm_notifier(&blksnap_pm_nb);
+	if (ret)
+		goto out_filter_exit;
 	ret = misc_register(&blksnap_ctl_dev);
 	if (ret) {
 		pr_err("cannot register /dev/%s: %d\n", BLKSNAP_CTL_NAME, ret);
-		goto out_filter_exit;
+		goto out_pm_unregister;
 	}
 	pr_info("version %d.%d.%d loaded\n", BLKSNAP_VERSION_MAJOR,
 		BLKSNAP_VERSION_MINOR, BLKSNAP_VERSION_PATCH);
 	return 0;
 
+out_pm_unregister:
+	unregister_pm_notifier(&blksnap_pm_nb);
 out_filter_exit:
 	filter_exit();
 out_snapshot_exit:
@@ -153,6 +177,7 @@ static void __exit blksnap_exit(void)
 {
 	/* No ioctl can run: the device holds a module reference while open. */
 	misc_deregister(&blksnap_ctl_dev);
+	unregister_pm_notifier(&blksnap_pm_nb);
 	/* Then no bio can reach a tracker, and trackers can be detached. */
 	filter_exit();
 	tracker_detach_all();

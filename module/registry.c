@@ -537,8 +537,9 @@ static bool tracker_attached(dev_t dev)
  * as tracker_wait_earlier_writes() can tell; every later write is recorded.
  *
  * Return: 0, -ENODEV no such device, -EALREADY already tracked, -ENOMEM,
- * -EBUSY the hooks could not be installed, -EINTR a fatal signal came
- * while waiting (nothing attached).
+ * -EBUSY the hooks could not be installed, -EOPNOTSUPP the device can be
+ * written without bios (DAX; ->rw_page before 6.3), -EINTR a fatal signal
+ * came while waiting (nothing attached).
  */
 int tracker_attach(dev_t dev)
 {
@@ -556,6 +557,16 @@ int tracker_attach(dev_t dev)
 	bdev = compat_bdev_get(dev);
 	if (!bdev)
 		return -ENODEV;
+	/* Writes that never become bios would never be seen. */
+	if (blk_queue_dax(bdev_get_queue(bdev)) ||
+	    compat_bdev_writes_without_bios(bdev)) {
+		pr_err("device %u:%u refused: it can be written without bios (%s), which blksnap cannot see\n",
+		       MAJOR(dev), MINOR(dev),
+		       blk_queue_dax(bdev_get_queue(bdev)) ? "DAX" :
+		       "->rw_page");
+		ret = -EOPNOTSUPP;
+		goto out_put;
+	}
 
 	tracker = tracker_create(dev, bdev);
 	if (IS_ERR(tracker)) {
@@ -765,6 +776,23 @@ void tracker_disk_dead(struct tracker_dying_disk *d)
 	mutex_lock(&registry_mutex);
 	list_del(&d->link);
 	mutex_unlock(&registry_mutex);
+}
+
+/**
+ * tracker_restart_all_later() - a new generation for every tracker.
+ * @reason: BLKSNAP_CBT_GENERATION_*.
+ *
+ * Context: any that may take rcu_read_lock(); does not sleep.
+ */
+void tracker_restart_all_later(u8 reason)
+{
+	struct tracker *tracker;
+	unsigned long index;
+
+	rcu_read_lock();
+	xa_for_each(&trackers, index, tracker)
+		tracker_restart_later(tracker, reason);
+	rcu_read_unlock();
 }
 
 /**

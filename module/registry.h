@@ -46,6 +46,7 @@ void tracker_detach_all(void);
 void tracker_disk_dying(struct gendisk *disk, struct tracker_dying_disk *d);
 void tracker_disk_dead(struct tracker_dying_disk *d);
 u32 tracker_list(dev_t *devs, u32 capacity);
+void tracker_restart_all_later(u8 reason);
 struct tracker *tracker_get_by_dev(dev_t dev);
 
 void registry_lock(void);

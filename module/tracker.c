@@ -31,7 +31,9 @@
 #include "tracker.h"
 #include "registry.h"
 
+/* Bits of &tracker.flags. */
 #define TRACKER_RESIZE_PENDING 0
+#define TRACKER_RESTART 1
 
 /* Frees the trackers' memory and resizes maps outside the bio path. */
 static struct workqueue_struct *tracker_wq;
@@ -140,7 +142,42 @@ static void __tracker_map_incomplete(struct tracker *tracker,
 	pr_err("device %u:%u: %s, changed-block data is incomplete: new generation, flagged corrupted\n",
 	       MAJOR(tracker->dev), MINOR(tracker->dev), why);
 	map->flags |= BLKSNAP_CBT_FLAG_CORRUPTED;
-	uuid_gen(&map->generation);
+	cbt_map_new_generation(map, BLKSNAP_CBT_GENERATION_INCOMPLETE);
+}
+
+/**
+ * tracker_restart_later() - give the map a new generation before anyone
+ *	reads it again.
+ * @tracker: the tracker.
+ * @reason: BLKSNAP_CBT_GENERATION_*.
+ *
+ * For changes the map cannot hold (a passthrough command it cannot place,
+ * a restore from hibernation): every ioctl applies it under the tracker
+ * lock before it looks at the map, so no reader sees the old generation
+ * after this returned.
+ *
+ * Context: any; does not sleep.
+ */
+void tracker_restart_later(struct tracker *tracker, u8 reason)
+{
+	WRITE_ONCE(tracker->restart_reason, reason);
+	/* The reason is seen by whoever sees the bit. */
+	smp_mb__before_atomic();
+	set_bit(TRACKER_RESTART, &tracker->flags);
+}
+
+static void __tracker_apply_restart(struct tracker *tracker,
+				    struct cbt_map *map)
+{
+	u8 reason;
+
+	lockdep_assert_held(&tracker->lock);
+	if (!test_and_clear_bit(TRACKER_RESTART, &tracker->flags))
+		return;
+	reason = READ_ONCE(tracker->restart_reason);
+	pr_info("device %u:%u: new generation (reason %u)\n",
+		MAJOR(tracker->dev), MINOR(tracker->dev), reason);
+	cbt_map_new_generation(map, reason);
 }
 
 /*
@@ -211,7 +248,7 @@ static struct cbt_map *tracker_lock_geometry(struct tracker *tracker,
 		tracker_geometry_of(now, &g);
 		if (!tracker_geometry_differs(tracker, &g))
 			goto out_lock;
-		map = cbt_map_create(g.capacity);
+		map = cbt_map_create(g.capacity, BLKSNAP_CBT_GENERATION_RESIZE);
 		registry_lock();
 		mutex_lock(&tracker->lock);
 		if (tracker_geometry_differs(tracker, &g) &&
@@ -225,6 +262,9 @@ static struct cbt_map *tracker_lock_geometry(struct tracker *tracker,
 out_lock:
 	mutex_lock(&tracker->lock);
 out_free:
+	__tracker_apply_restart(tracker,
+				rcu_dereference_protected(tracker->map,
+					lockdep_is_held(&tracker->lock)));
 	/* Markers may still hold the old map inside rcu_read_lock(). */
 	if (old)
 		cbt_map_destroy_rcu(old);
@@ -243,7 +283,7 @@ static void tracker_resize_work(struct work_struct *work)
 	/* Fully ordered: the bit is seen clear only after this. */
 	struct block_device *bdev = xchg(&tracker->pending_bdev, NULL);
 
-	clear_bit(TRACKER_RESIZE_PENDING, &tracker->resize_pending);
+	clear_bit(TRACKER_RESIZE_PENDING, &tracker->flags);
 	tracker_lock_geometry(tracker, bdev);
 	mutex_unlock(&tracker->lock);
 }
@@ -283,7 +323,8 @@ struct tracker *tracker_create(dev_t dev, struct block_device *bdev)
 	get_device(&bdev->bd_device);
 	tracker_geometry_of(bdev, &tracker->geo);
 
-	map = cbt_map_create(tracker->geo.capacity);
+	map = cbt_map_create(tracker->geo.capacity,
+			     BLKSNAP_CBT_GENERATION_ATTACH);
 	if (IS_ERR(map)) {
 		tracker_put(tracker);
 		return ERR_PTR(PTR_ERR(map) == -EFBIG ? -ENOMEM : PTR_ERR(map));
@@ -361,6 +402,16 @@ sector_t tracker_bio_sectors(struct bio *bio, struct block_device *bdev)
 		/* The data lands somewhere in the zone starting at the sector. */
 		return max_t(sector_t, bio_sectors(bio),
 			     bdev_zone_sectors(bdev));
+	case REQ_OP_ZONE_RESET:
+	case REQ_OP_ZONE_FINISH:
+		/*
+		 * No size: the zone starting at the sector loses its data
+		 * (reset) or is filled up to its end (finish).
+		 */
+		return bdev_zone_sectors(bdev);
+	case REQ_OP_ZONE_RESET_ALL:
+		/* Sector 0: every zone of the device. */
+		return bdev_nr_sectors(bdev);
 	default:
 		return 0;
 	}
@@ -419,9 +470,9 @@ bool tracker_account(struct tracker *tracker, struct bio *bio,
  * @sector: first sector of the bio relative to @bdev.
  * @spare: as for tracker_account().
  *
- * Writes, discards, secure erases, write-zeroes and zone resets mark the
- * blocks they change, with or without FUA/PREFLUSH; reads and empty flushes
- * do nothing. A device whose geometry differs from the tracker's gets a new
+ * Writes, discards, secure erases, write-zeroes, zone appends, resets and
+ * finishes mark the blocks they change, with or without FUA/PREFLUSH; reads,
+ * empty flushes and zone open/close do nothing. A device whose geometry differs from the tracker's gets a new
  * map from the resize worker.
  *
  * Context: rcu_read_lock() held; does not sleep.
@@ -439,7 +490,7 @@ bool tracker_submit_bio(struct tracker *tracker, struct bio *bio,
 	/* diskseq is written by inc_diskseq() on a media change. */
 	tracker_geometry_of(bdev, &g);
 	if (unlikely(tracker_geometry_differs(tracker, &g)) &&
-	    !test_and_set_bit(TRACKER_RESIZE_PENDING, &tracker->resize_pending)) {
+	    !test_and_set_bit(TRACKER_RESIZE_PENDING, &tracker->flags)) {
 		/*
 		 * The worker adopts the device with its own reference: by the
 		 * time it runs, the device may be gone and its disk freed.
@@ -468,6 +519,7 @@ void tracker_info(struct tracker *tracker, struct blksnap_cbt_info *info)
 	export_uuid(info->generation_id, &map->generation);
 	info->changes_number = map->changes_number;
 	info->flags = map->flags;
+	info->generation_reason = map->reason;
 	mutex_unlock(&tracker->lock);
 }
 

@@ -67,10 +67,13 @@ struct tracker_geometry {
  * @bdev: the device @geo was read from, with a reference (to the
  *	structure, never an open: the device stays free to be removed or
  *	repartitioned); replaced with @geo.
- * @resize_pending: bit 0 set by the bio path when it queued @resize_work.
+ * @flags: TRACKER_RESIZE_PENDING, set by the bio path when it queued
+ *	@resize_work; TRACKER_RESTART, a new generation is due (see
+ *	tracker_restart_later()). Atomic bit operations, no lock.
+ * @restart_reason: the reason of the due new generation.
  * @pending_bdev: the device with a different geometry the bio path saw,
  *	with a reference, for @resize_work; set only by the bio path that set
- *	@resize_pending, taken by the worker before it clears the bit.
+ *	TRACKER_RESIZE_PENDING, taken by the worker before it clears the bit.
  * @resize_work: replaces the map outside the bio path.
  * @part: entry in the list of tracked partitions of the whole disk
  *	@indexed_whole, read under RCU by bios sent to that disk; changed
@@ -91,7 +94,8 @@ struct tracker {
 	struct cbt_map __rcu *map;
 	struct tracker_geometry geo;
 	struct block_device *bdev;
-	unsigned long resize_pending;
+	unsigned long flags;
+	u8 restart_reason;
 	struct block_device *pending_bdev;
 	struct work_struct resize_work;
 	struct tracker_part *part;
@@ -119,6 +123,7 @@ static inline bool tracker_bio_may_change(struct bio *bio)
 struct tracker *tracker_create(dev_t dev, struct block_device *bdev);
 void tracker_put(struct tracker *tracker);
 int tracker_drain(struct tracker *tracker);
+void tracker_restart_later(struct tracker *tracker, u8 reason);
 sector_t tracker_bio_sectors(struct bio *bio, struct block_device *bdev);
 bool tracker_account(struct tracker *tracker, struct bio *bio,
 		     sector_t sector, sector_t count, void **spare);

@@ -36,7 +36,7 @@
  * minor only adds ioctls or gives reserved members a meaning.
  */
 #define BLKSNAP_VERSION_MAJOR	1
-#define BLKSNAP_VERSION_MINOR	1
+#define BLKSNAP_VERSION_MINOR	2
 #define BLKSNAP_VERSION_PATCH	0
 
 /* Feature bits reported in &struct blksnap_version.features. */
@@ -147,6 +147,31 @@ struct blksnap_tracker_list {
  */
 #define BLKSNAP_CBT_FLAG_CORRUPTED	(1U << 0)
 
+/*
+ * Why a map last started a new generation, in
+ * &struct blksnap_cbt_info.generation_reason (minor 2; 0 before).
+ */
+/* The tracker was attached. */
+#define BLKSNAP_CBT_GENERATION_ATTACH		0
+/* The device changed size, place (a partition) or medium. */
+#define BLKSNAP_CBT_GENERATION_RESIZE		1
+/* The change number passed 255 at a checkpoint. */
+#define BLKSNAP_CBT_GENERATION_WRAP		2
+/* The map became incomplete: see BLKSNAP_CBT_FLAG_CORRUPTED. */
+#define BLKSNAP_CBT_GENERATION_INCOMPLETE	3
+/*
+ * A passthrough command (SG_IO, sg, bsg, NVMe passthrough, io_uring
+ * command) that may change data and that the module cannot place reached
+ * the device.
+ */
+#define BLKSNAP_CBT_GENERATION_PASSTHROUGH	4
+/*
+ * The system was restored from hibernation: writes made after the memory
+ * image was taken (the image itself, anything before the resume) are not in
+ * the map.
+ */
+#define BLKSNAP_CBT_GENERATION_HIBERNATION	5
+
 /**
  * struct blksnap_cbt_info - state of a device's changed-block map.
  * @dev: in: the device.
@@ -155,10 +180,13 @@ struct blksnap_tracker_list {
  *	two).
  * @block_count: out: bytes in the map.
  * @generation_id: out: changes whenever the map can no longer be compared
- *	with earlier reads: on attach, resize, wrap of the change number, and
- *	when the map becomes BLKSNAP_CBT_FLAG_CORRUPTED.
+ *	with earlier reads: on attach, resize, wrap of the change number, when
+ *	the map becomes BLKSNAP_CBT_FLAG_CORRUPTED, when a write the module
+ *	cannot place reached the device, and after a restore from hibernation.
  * @changes_number: out: the number that writes now get in the map (1..255).
  * @flags: out: BLKSNAP_CBT_FLAG_* bits.
+ * @generation_reason: in: zero; out: BLKSNAP_CBT_GENERATION_*, why the
+ *	current generation began (minor 2).
  * @reserved: zero.
  *
  * Errors: ENOENT no tracker for that device.
@@ -171,7 +199,8 @@ struct blksnap_cbt_info {
 	__u8 generation_id[BLKSNAP_UUID_SIZE];
 	__u8 changes_number;
 	__u8 flags;
-	__u8 reserved[6];
+	__u8 generation_reason;
+	__u8 reserved[5];
 };
 
 /**

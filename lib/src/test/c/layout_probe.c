@@ -53,7 +53,7 @@ int main(void)
 
 	STRUCT(blksnap_cbt_info);
 	MEMBERS(blksnap_cbt_info, "dev,device_capacity,block_size,block_count,"
-		"generation_id,changes_number,flags,reserved");
+		"generation_id,changes_number,flags,generation_reason,reserved");
 	MEMBER(blksnap_cbt_info, dev);
 	MEMBER(blksnap_cbt_info, device_capacity);
 	MEMBER(blksnap_cbt_info, block_size);
@@ -61,6 +61,7 @@ int main(void)
 	MEMBER(blksnap_cbt_info, generation_id);
 	MEMBER(blksnap_cbt_info, changes_number);
 	MEMBER(blksnap_cbt_info, flags);
+	MEMBER(blksnap_cbt_info, generation_reason);
 	MEMBER(blksnap_cbt_info, reserved);
 
 	STRUCT(blksnap_cbt_read);
@@ -192,6 +193,12 @@ int main(void)
 	CONSTANT(BLKSNAP_MARK_DIRTY_MAX_RANGES);
 	CONSTANT(BLKSNAP_TRACKER_LIST_MAX);
 	CONSTANT(BLKSNAP_CBT_FLAG_CORRUPTED);
+	CONSTANT(BLKSNAP_CBT_GENERATION_ATTACH);
+	CONSTANT(BLKSNAP_CBT_GENERATION_RESIZE);
+	CONSTANT(BLKSNAP_CBT_GENERATION_WRAP);
+	CONSTANT(BLKSNAP_CBT_GENERATION_INCOMPLETE);
+	CONSTANT(BLKSNAP_CBT_GENERATION_PASSTHROUGH);
+	CONSTANT(BLKSNAP_CBT_GENERATION_HIBERNATION);
 	CONSTANT(BLKSNAP_FEATURE_SNAPSHOT);
 	CONSTANT(BLKSNAP_SNAPSHOT_MAX_DEVICES);
 	CONSTANT(BLKSNAP_SNAPSHOT_LIST_MAX);

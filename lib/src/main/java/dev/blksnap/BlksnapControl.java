@@ -242,7 +242,8 @@ public final class BlksnapControl implements AutoCloseable {
 					(int) Layouts.CBT_INFO_BLOCK_COUNT.get(info),
 					uuid(info, Layouts.CBT_INFO_GENERATION_ID),
 					Byte.toUnsignedInt((byte) Layouts.CBT_INFO_CHANGES_NUMBER.get(info)),
-					((byte) Layouts.CBT_INFO_FLAGS.get(info) & Uapi.CBT_FLAG_CORRUPTED) != 0);
+					((byte) Layouts.CBT_INFO_FLAGS.get(info) & Uapi.CBT_FLAG_CORRUPTED) != 0,
+					GenerationReason.of(Byte.toUnsignedInt((byte) Layouts.CBT_INFO_GENERATION_REASON.get(info))));
 		}
 	}
 

@@ -116,6 +116,9 @@ public sealed class BlksnapException extends IOException
 					"kernel out of memory", "free memory or track fewer or smaller devices, then retry");
 			case Errno.EBUSY -> new DeviceBusyException(operation, errno,
 					"device or resource busy", "another operation holds the device; retry later");
+			case Errno.EOPNOTSUPP -> new NotSupportedException(operation, errno,
+					"the device can be written without bios, which blksnap cannot see",
+					"DAX devices, and before Linux 6.3 brd, zram, pmem and btt, cannot be tracked");
 			case Errno.ENOTTY -> new BlksnapErrnoException(operation, errno,
 					"request unknown to the module", "the module and this tool do not match; "
 							+ "check 'blksnap version'");

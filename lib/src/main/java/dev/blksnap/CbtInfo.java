@@ -16,9 +16,10 @@ import java.util.UUID;
  *                        earlier reads (attach, resize, wrap of the change number)
  * @param changesNumber   the number writes get now, 1..255
  * @param corrupted       the map can no longer be trusted; take a full backup
+ * @param reason          why the current generation began
  */
 public record CbtInfo(DeviceId device, long capacitySectors, int blockSize, int blockCount, UUID generation,
-		int changesNumber, boolean corrupted) {
+		int changesNumber, boolean corrupted, GenerationReason reason) {
 	/**
 	 * Checks the values.
 	 *
@@ -28,6 +29,7 @@ public record CbtInfo(DeviceId device, long capacitySectors, int blockSize, int 
 	public CbtInfo {
 		Objects.requireNonNull(device, "device");
 		Objects.requireNonNull(generation, "generation");
+		Objects.requireNonNull(reason, "reason");
 		if (capacitySectors < 0 || capacitySectors > Long.MAX_VALUE / SectorRange.SECTOR_SIZE)
 			throw new IllegalArgumentException("bad capacity " + Long.toUnsignedString(capacitySectors));
 		if (blockSize <= 0 || Integer.bitCount(blockSize) != 1)
@@ -37,6 +39,23 @@ public record CbtInfo(DeviceId device, long capacitySectors, int blockSize, int 
 			throw new IllegalArgumentException("block count " + Integer.toUnsignedString(blockCount)
 					+ " too large");
 		checkNumber(changesNumber, "changes number");
+	}
+
+	/**
+	 * A state whose generation began at attach.
+	 *
+	 * @param device          the device
+	 * @param capacitySectors the device size in 512-byte sectors
+	 * @param blockSize       device bytes per map byte, a power of two
+	 * @param blockCount      bytes in the map
+	 * @param generation      the generation
+	 * @param changesNumber   the number writes get now, 1..255
+	 * @param corrupted       the map can no longer be trusted
+	 */
+	public CbtInfo(DeviceId device, long capacitySectors, int blockSize, int blockCount, UUID generation,
+			int changesNumber, boolean corrupted) {
+		this(device, capacitySectors, blockSize, blockCount, generation, changesNumber, corrupted,
+				GenerationReason.ATTACH);
 	}
 
 	static void checkNumber(int number, String what) {

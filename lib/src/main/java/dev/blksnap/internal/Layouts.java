@@ -64,7 +64,8 @@ public final class Layouts {
 			MemoryLayout.sequenceLayout(Uapi.UUID_SIZE, JAVA_BYTE).withName("generation_id"),
 			JAVA_BYTE.withName("changes_number"),
 			JAVA_BYTE.withName("flags"),
-			MemoryLayout.sequenceLayout(6, JAVA_BYTE).withName("reserved"))
+			JAVA_BYTE.withName("generation_reason"),
+			MemoryLayout.sequenceLayout(5, JAVA_BYTE).withName("reserved"))
 			.withName("blksnap_cbt_info");
 
 	/** {@code struct blksnap_cbt_read}. */
@@ -225,6 +226,8 @@ public final class Layouts {
 	public static final VarHandle CBT_INFO_CHANGES_NUMBER = handle(CBT_INFO, "changes_number");
 	/** blksnap_cbt_info.flags (byte). */
 	public static final VarHandle CBT_INFO_FLAGS = handle(CBT_INFO, "flags");
+	/** blksnap_cbt_info.generation_reason (byte). */
+	public static final VarHandle CBT_INFO_GENERATION_REASON = handle(CBT_INFO, "generation_reason");
 
 	/** blksnap_cbt_read.dev.major (int). */
 	public static final VarHandle CBT_READ_MAJOR = handle(CBT_READ, "dev", "major");

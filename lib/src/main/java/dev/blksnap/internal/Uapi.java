@@ -14,7 +14,7 @@ public final class Uapi {
 	/** Contract major version this library speaks. */
 	public static final int VERSION_MAJOR = 1;
 	/** Contract minor version this library knows. */
-	public static final int VERSION_MINOR = 1;
+	public static final int VERSION_MINOR = 2;
 	/** Contract patch level this library knows. */
 	public static final int VERSION_PATCH = 0;
 
@@ -30,6 +30,18 @@ public final class Uapi {
 	public static final int TRACKER_LIST_MAX = 65536;
 	/** Flag of blksnap_cbt_info.flags: the map can no longer be trusted. */
 	public static final int CBT_FLAG_CORRUPTED = 1 << 0;
+	/** blksnap_cbt_info.generation_reason: the tracker was attached. */
+	public static final int CBT_GENERATION_ATTACH = 0;
+	/** blksnap_cbt_info.generation_reason: the device changed size, place or medium. */
+	public static final int CBT_GENERATION_RESIZE = 1;
+	/** blksnap_cbt_info.generation_reason: the change number passed 255. */
+	public static final int CBT_GENERATION_WRAP = 2;
+	/** blksnap_cbt_info.generation_reason: the map became incomplete. */
+	public static final int CBT_GENERATION_INCOMPLETE = 3;
+	/** blksnap_cbt_info.generation_reason: a passthrough command the module cannot place. */
+	public static final int CBT_GENERATION_PASSTHROUGH = 4;
+	/** blksnap_cbt_info.generation_reason: restored from hibernation. */
+	public static final int CBT_GENERATION_HIBERNATION = 5;
 
 	/** Most devices in one snapshot. */
 	public static final int SNAPSHOT_MAX_DEVICES = 64;

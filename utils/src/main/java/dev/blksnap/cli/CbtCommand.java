@@ -30,12 +30,14 @@ final class CbtCommand {
 
 	/** JSON of {@code cbt info --json}. */
 	public record InfoView(String device, String name, long capacityBytes, long capacitySectors, int blockSize,
-			long blockCount, UUID generation, int changesNumber, boolean corrupted, long mapBytes) {
+			long blockCount, UUID generation, String generationReason, int changesNumber, boolean corrupted,
+			long mapBytes) {
 
 		static InfoView of(CbtInfo info, String name) {
 			long blocks = Integer.toUnsignedLong(info.blockCount());
 			return new InfoView(info.device().toString(), name, info.capacityBytes(), info.capacitySectors(),
-					info.blockSize(), blocks, info.generation(), info.changesNumber(), info.corrupted(), blocks);
+					info.blockSize(), blocks, info.generation(), info.reason().name().toLowerCase(java.util.Locale.ROOT),
+					info.changesNumber(), info.corrupted(), blocks);
 		}
 	}
 
@@ -63,8 +65,9 @@ final class CbtCommand {
 
 	@Command(name = "info", mixinStandardHelpOptions = true, versionProvider = BlksnapCommand.CliVersion.class,
 			header = "Show the state of DEVICE's change map.",
-			description = "Show the state of DEVICE's change map: capacity, block size and count, generation, "
-					+ "current change number, corrupted flag and the map's memory (one byte per block).")
+			description = "Show the state of DEVICE's change map: capacity, block size and count, generation and "
+					+ "why it began, current change number, corrupted flag and the map's memory (one byte per "
+					+ "block).")
 	static final class Info extends LeafCommand {
 		@Parameters(paramLabel = "DEVICE", description = "block device path or MAJ:MIN",
 				converter = DeviceConverter.class)
@@ -88,6 +91,7 @@ final class CbtCommand {
 			out.printf("block size:     %d bytes (%s)%n", v.blockSize(), Output.human(v.blockSize()));
 			out.printf("block count:    %d%n", v.blockCount());
 			out.printf("generation:     %s%n", v.generation());
+			out.printf("since:          %s%n", info.reason().description());
 			out.printf("changes number: %d%n", v.changesNumber());
 			out.printf("corrupted:      %s%n", v.corrupted() ? "YES: the map cannot be trusted, take a full backup" : "no");
 			out.printf("map memory:     %d bytes (%s)%n", v.mapBytes(), Output.human(v.mapBytes()));

@@ -159,13 +159,14 @@ class CommandsTest {
 				block size:     65536 bytes (64.0 KiB)
 				block count:    16385
 				generation:     %s
+				since:          the tracker was attached
 				changes number: 1
 				corrupted:      no
 				map memory:     16385 bytes (16.0 KiB)
 				""".formatted(t.generation), text);
 		JsonNode j = json(ok("cbt", "info", "8:16", "--json"));
 		assertEquals(List.of("device", "name", "capacityBytes", "capacitySectors", "blockSize", "blockCount",
-				"generation", "changesNumber", "corrupted", "mapBytes"), fields(j));
+				"generation", "generationReason", "changesNumber", "corrupted", "mapBytes"), fields(j));
 		assertEquals("8:16", j.get("device").asText());
 		assertEquals("/dev/sdb", j.get("name").asText());
 		assertEquals(SDB_SECTORS * 512, j.get("capacityBytes").asLong());
@@ -173,6 +174,7 @@ class CommandsTest {
 		assertEquals(65536, j.get("blockSize").asInt());
 		assertEquals(16385, j.get("blockCount").asLong());
 		assertEquals(t.generation.toString(), j.get("generation").asText());
+		assertEquals("attach", j.get("generationReason").asText());
 		assertEquals(1, j.get("changesNumber").asInt());
 		assertFalse(j.get("corrupted").asBoolean());
 		assertEquals(16385, j.get("mapBytes").asLong());

@@ -377,7 +377,11 @@ final class IoctlTable {
         if ((flags & ~1) != 0) {
             return "unknown flags " + flags;
         }
-        for (int i = 42; i < 48; i++) {
+        int reason = a.get(JAVA_BYTE, 42) & 0xff;
+        if (reason > Uapi.CBT_GENERATION_HIBERNATION) {
+            return "unknown generation_reason " + reason;
+        }
+        for (int i = 43; i < 48; i++) {
             if (a.get(JAVA_BYTE, i) != 0) {
                 return "reserved byte " + i + " non-zero in the answer";
             }
@@ -539,6 +543,7 @@ final class IoctlTable {
                             f(Layouts.CBT_INFO, "block_size", GARBAGE), f(Layouts.CBT_INFO, "block_count", GARBAGE),
                             f(Layouts.CBT_INFO, "generation_id", GARBAGE),
                             f(Layouts.CBT_INFO, "changes_number", GARBAGE), f(Layouts.CBT_INFO, "flags", GARBAGE),
+                            f(Layouts.CBT_INFO, "generation_reason", RESERVED),
                             f(Layouts.CBT_INFO, "reserved", RESERVED)),
                     INFO_CHECK),
             new IoctlSpec("CBT_READ", fixed(RawIoctl.CBT_READ), Layouts.CBT_READ,
