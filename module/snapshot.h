@@ -51,6 +51,7 @@ int snapshot_create(int fd, u32 flags, u64 limit, const struct file *owner,
 int snapshot_destroy(u64 id);
 int snapshot_add(u64 id, dev_t dev);
 int snapshot_take(u64 id, struct blksnap_snapshot_take *take);
+int __snapshot_take(struct snapshot *snap, struct blksnap_snapshot_take *t);
 u32 snapshot_list(u64 *ids, u32 capacity);
 int snapshot_info(u64 id, struct blksnap_snapshot_info *info,
 		  struct blksnap_snapshot_device *devices, u32 capacity);
