@@ -29,7 +29,7 @@
 
 static mempool_t *diff_buffer_page_pool;
 /* Bytes of buffers alive, against the cap. */
-static atomic_long_t diff_buffer_charged = ATOMIC_LONG_INIT(0);
+static atomic_long_t diff_buffer_bytes = ATOMIC_LONG_INIT(0);
 static DECLARE_WAIT_QUEUE_HEAD(diff_buffer_wait);
 
 /**
@@ -49,7 +49,7 @@ int diff_buffer_init(void)
  */
 void diff_buffer_exit(void)
 {
-	WARN_ON(atomic_long_read(&diff_buffer_charged));
+	WARN_ON(atomic_long_read(&diff_buffer_bytes));
 	mempool_destroy(diff_buffer_page_pool);
 }
 
@@ -61,20 +61,30 @@ static long diff_buffer_limit(void)
 /* A buffer larger than the cap is let through when nothing else is alive. */
 static bool diff_buffer_try_charge(long bytes)
 {
-	long old = atomic_long_read(&diff_buffer_charged);
+	long old = atomic_long_read(&diff_buffer_bytes);
 
 	do {
 		if (old && old + bytes > diff_buffer_limit())
 			return false;
-	} while (!atomic_long_try_cmpxchg(&diff_buffer_charged, &old,
+	} while (!atomic_long_try_cmpxchg(&diff_buffer_bytes, &old,
 					  old + bytes));
 	return true;
 }
 
 static void diff_buffer_uncharge(long bytes)
 {
-	atomic_long_sub(bytes, &diff_buffer_charged);
+	atomic_long_sub(bytes, &diff_buffer_bytes);
 	wake_up_all(&diff_buffer_wait);
+}
+
+/**
+ * diff_buffer_charged() - bytes of chunk buffers alive, for the counters.
+ *
+ * Return: the bytes.
+ */
+long diff_buffer_charged(void)
+{
+	return atomic_long_read(&diff_buffer_bytes);
 }
 
 /**

@@ -30,6 +30,7 @@ int diff_buffer_init(void);
 void diff_buffer_exit(void);
 struct diff_buffer *diff_buffer_alloc(u32 size);
 void diff_buffer_put(struct diff_buffer *buf);
+long diff_buffer_charged(void);
 struct bio_vec *diff_buffer_pages_alloc(u32 size, u32 *nr_pages);
 void diff_buffer_pages_free(struct bio_vec *bvec, u32 nr_pages);
 void diff_buffer_copy_to_bio(const struct bio_vec *bvec, u32 nr_pages,

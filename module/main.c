@@ -7,6 +7,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/compat.h>
+#include <linux/debugfs.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -131,6 +132,9 @@ static struct notifier_block blksnap_pm_nb = {
 	.notifier_call = blksnap_pm_notify,
 };
 
+/* /sys/kernel/debug/blksnap: counters (snapshot.c). */
+static struct dentry *blksnap_debugfs;
+
 static int __init blksnap_init(void)
 {
 	int ret;
@@ -142,9 +146,10 @@ static int __init blksnap_init(void)
 	ret = tracker_module_init();
 	if (ret)
 		goto out_inflight_exit;
-	ret = snapshot_init();
+	blksnap_debugfs = debugfs_create_dir(KBUILD_MODNAME, NULL);
+	ret = snapshot_init(blksnap_debugfs);
 	if (ret)
-		goto out_tracker_exit;
+		goto out_debugfs;
 	ret = filter_init();
 	if (ret)
 		goto out_snapshot_exit;
@@ -166,7 +171,8 @@ out_filter_exit:
 	filter_exit();
 out_snapshot_exit:
 	snapshot_exit();
-out_tracker_exit:
+out_debugfs:
+	debugfs_remove_recursive(blksnap_debugfs);
 	tracker_module_exit();
 out_inflight_exit:
 	inflight_module_exit();
@@ -181,6 +187,7 @@ static void __exit blksnap_exit(void)
 	/* Then no bio can reach a tracker, and trackers can be detached. */
 	filter_exit();
 	tracker_detach_all();
+	debugfs_remove_recursive(blksnap_debugfs);
 	snapshot_exit();
 	/* Writes still in flight hold their trackers until they complete. */
 	tracker_module_exit();

@@ -7,13 +7,15 @@
  * Locking: snapshots_mutex protects the list, the id counter, and the
  * checks that span snapshots (a device in one snapshot only, storage not on
  * a snapshot's device). snapshot->lock serializes the operations on one
- * snapshot. Order: snapshots_mutex, snapshot->lock, then the registry lock
- * (registry.c). The bio path takes none of them.
+ * snapshot. Order: snapshot->lock, snapshots_mutex, then the registry lock
+ * (registry.c), as add takes them. The bio path takes none of them.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME "-snapshot: " fmt
 
 #include <linux/blkdev.h>
+#include <linux/debugfs.h>
 #include <linux/ktime.h>
+#include <linux/seq_file.h>
 #include <linux/module.h>
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
@@ -21,6 +23,7 @@
 #include "diff_area.h"
 #include "diff_buffer.h"
 #include "diff_storage.h"
+#include "params.h"
 #include "registry.h"
 #include "snapimage.h"
 #include "snapshot.h"
@@ -29,51 +32,6 @@
 static DEFINE_MUTEX(snapshots_mutex);
 static LIST_HEAD(snapshots);
 static u64 snapshot_next_id = 1;
-
-/**
- * snapshot_init() - set up what copy-on-write needs.
- *
- * Return: 0 or a negative errno.
- */
-int snapshot_init(void)
-{
-	int ret;
-
-	ret = diff_buffer_init();
-	if (ret)
-		return ret;
-	ret = chunk_init();
-	if (ret)
-		goto out_diff_buffer;
-	ret = diff_area_init();
-	if (ret)
-		goto out_chunk;
-	ret = snapimage_init();
-	if (ret)
-		goto out_diff_area;
-	return 0;
-
-out_diff_area:
-	diff_area_exit();
-out_chunk:
-	chunk_exit();
-out_diff_buffer:
-	diff_buffer_exit();
-	return ret;
-}
-
-/**
- * snapshot_exit() - undo snapshot_init(); no snapshot can exist (each one
- * pins the module or is destroyed with its control file).
- */
-void snapshot_exit(void)
-{
-	WARN_ON(!list_empty(&snapshots));
-	snapimage_exit();
-	diff_area_exit();
-	chunk_exit();
-	diff_buffer_exit();
-}
 
 static void snapshot_free(struct kref *kref)
 {
@@ -99,6 +57,126 @@ static struct snapshot *snapshot_get(u64 id)
 	}
 	mutex_unlock(&snapshots_mutex);
 	return found;
+}
+
+/* The snapshot with the smallest id above @id, with a reference, or NULL. */
+static struct snapshot *snapshot_get_next(u64 id)
+{
+	struct snapshot *s, *next = NULL;
+
+	mutex_lock(&snapshots_mutex);
+	list_for_each_entry(s, &snapshots, link)
+		if (s->id > id && (!next || s->id < next->id))
+			next = s;
+	if (next)
+		kref_get(&next->kref);
+	mutex_unlock(&snapshots_mutex);
+	return next;
+}
+
+static const char *const snapshot_storage_kinds[] = {
+	[BLKSNAP_STORAGE_BDEV] = "bdev",
+	[BLKSNAP_STORAGE_FILE] = "file",
+	[BLKSNAP_STORAGE_TMPFILE] = "tmpfile",
+};
+
+/*
+ * debugfs blksnap/snapshots: what the module is doing, one line a device.
+ * One snapshot at a time, under its lock only (snapshot->lock comes before
+ * snapshots_mutex): its devices and images change under that lock.
+ */
+static int snapshot_counters_show(struct seq_file *m, void *v)
+{
+	struct diff_area *da;
+	struct diff_storage *ds;
+	struct snapshot *s;
+	u64 last = 0;
+	dev_t image;
+	u32 i;
+
+	seq_printf(m, "cow memory: %ld of %lu bytes\n", diff_buffer_charged(),
+		   (unsigned long)cow_memory_limit_mib << 20);
+	while ((s = snapshot_get_next(last))) {
+		last = s->id;
+		mutex_lock(&s->lock);
+		if (s->dying)
+			goto next;
+		ds = s->storage;
+		seq_printf(m, "snapshot %llu: %s, error %d, storage %s %u:%u used %llu of %llu bytes\n",
+			   s->id, READ_ONCE(s->error) ? "broken" :
+			   s->taken ? "taken" : "created", READ_ONCE(s->error),
+			   snapshot_storage_kinds[ds->kind], MAJOR(ds->dev),
+			   MINOR(ds->dev), diff_storage_used(ds), ds->limit);
+		for (i = 0; i < s->nr_devices; i++) {
+			da = s->devices[i];
+			image = da->image && da->image->added ?
+				snapimage_dev(da->image) : 0;
+			seq_printf(m, "  %u:%u image %u:%u chunk %u writes_held %lld chunks_copied %lld chunks_stored %lld discards_dropped %lld image_reads %lld error %d\n",
+				   MAJOR(da->dev), MINOR(da->dev), MAJOR(image),
+				   MINOR(image),
+				   1U << (da->chunk_shift + SECTOR_SHIFT),
+				   atomic64_read(&da->writes_held),
+				   atomic64_read(&da->chunks_copied),
+				   atomic64_read(&da->chunks_stored),
+				   atomic64_read(&da->discards_dropped),
+				   atomic64_read(&da->image_reads),
+				   READ_ONCE(da->error));
+		}
+next:
+		mutex_unlock(&s->lock);
+		snapshot_put(s);
+	}
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(snapshot_counters);
+
+/**
+ * snapshot_init() - set up what copy-on-write needs.
+ * @debugfs: the module's debugfs directory (an error pointer is ignored).
+ *
+ * Return: 0 or a negative errno.
+ */
+int snapshot_init(struct dentry *debugfs)
+{
+	int ret;
+
+	ret = diff_buffer_init();
+	if (ret)
+		return ret;
+	ret = chunk_init();
+	if (ret)
+		goto out_diff_buffer;
+	ret = diff_area_init();
+	if (ret)
+		goto out_chunk;
+	ret = snapimage_init();
+	if (ret)
+		goto out_diff_area;
+	/* Removed with the directory, by main.c. */
+	debugfs_create_file("snapshots", 0400, debugfs, NULL,
+			    &snapshot_counters_fops);
+	return 0;
+
+out_diff_area:
+	diff_area_exit();
+out_chunk:
+	chunk_exit();
+out_diff_buffer:
+	diff_buffer_exit();
+	return ret;
+}
+
+/**
+ * snapshot_exit() - undo snapshot_init(); no snapshot can exist (each one
+ * pins the module or is destroyed with its control file).
+ */
+void snapshot_exit(void)
+{
+	WARN_ON(!list_empty(&snapshots));
+	snapimage_exit();
+	diff_area_exit();
+	chunk_exit();
+	diff_buffer_exit();
 }
 
 /**

@@ -44,7 +44,9 @@ struct snapshot {
 	struct diff_area *devices[BLKSNAP_SNAPSHOT_MAX_DEVICES];
 };
 
-int snapshot_init(void);
+struct dentry;
+
+int snapshot_init(struct dentry *debugfs);
 void snapshot_exit(void);
 int snapshot_create(int fd, u32 flags, u64 limit, const struct file *owner,
 		    u64 *id);
