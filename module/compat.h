@@ -122,7 +122,7 @@ compat_alloc_disk(const struct compat_disk_limits *l)
 static inline struct file *compat_tmpfile_open(const struct path *dir,
 					       int flags)
 {
-	return kernel_tmpfile_open(mnt_idmap(dir->mnt), dir, 0600, flags,
+	return kernel_tmpfile_open(mnt_idmap(dir->mnt), dir, S_IFREG | 0600, flags,
 				   current_cred());
 }
 
@@ -190,7 +190,7 @@ compat_alloc_disk(const struct compat_disk_limits *l)
 static inline struct file *compat_tmpfile_open(const struct path *dir,
 					       int flags)
 {
-	return vfs_tmpfile_open(mnt_user_ns(dir->mnt), dir, 0600, flags,
+	return vfs_tmpfile_open(mnt_user_ns(dir->mnt), dir, S_IFREG | 0600, flags,
 				current_cred());
 }
 
