@@ -331,3 +331,19 @@ bool diff_storage_on(struct diff_storage *ds, struct block_device *bdev)
 
 	return own && diff_storage_overlaps(own, bdev);
 }
+
+/**
+ * diff_storage_same() - whether two storages are the same file.
+ * @a: a storage.
+ * @b: another.
+ *
+ * Two snapshots given one regular file would overwrite each other's data.
+ * (Block devices are opened exclusively; temporary files are new.)
+ *
+ * Return: true for the same file.
+ */
+bool diff_storage_same(struct diff_storage *a, struct diff_storage *b)
+{
+	return a->kind == BLKSNAP_STORAGE_FILE && b->kind == a->kind &&
+	       file_inode(a->file) == file_inode(b->file);
+}

@@ -47,5 +47,6 @@ int diff_storage_write(struct diff_storage *ds, u64 offset,
 int diff_storage_read(struct diff_storage *ds, u64 offset,
 		      struct bio_vec *bvec, u32 nr_pages);
 bool diff_storage_on(struct diff_storage *ds, struct block_device *bdev);
+bool diff_storage_same(struct diff_storage *a, struct diff_storage *b);
 
 #endif /* __BLKSNAP_DIFF_STORAGE_H */

@@ -205,17 +205,21 @@ static bool __snapshot_on_storage(struct block_device *bdev)
 	return false;
 }
 
-static bool __snapshot_storage_conflicts(struct diff_storage *ds)
+/* -EDEADLK storage on a snapshot's device, -EBUSY another's storage file. */
+static int __snapshot_storage_conflicts(struct diff_storage *ds)
 {
 	struct snapshot *s;
 	u32 i;
 
 	lockdep_assert_held(&snapshots_mutex);
-	list_for_each_entry(s, &snapshots, link)
+	list_for_each_entry(s, &snapshots, link) {
+		if (diff_storage_same(ds, s->storage))
+			return -EBUSY;
 		for (i = 0; i < s->nr_devices; i++)
 			if (diff_storage_on(ds, s->devices[i]->origin.bdev))
-				return true;
-	return false;
+				return -EDEADLK;
+	}
+	return 0;
 }
 
 /**
@@ -233,6 +237,7 @@ int snapshot_create(int fd, u32 flags, u64 limit, const struct file *owner,
 {
 	struct diff_storage *ds;
 	struct snapshot *snap;
+	int ret;
 
 	snap = kzalloc(sizeof(*snap), GFP_KERNEL);
 	if (!snap)
@@ -249,11 +254,12 @@ int snapshot_create(int fd, u32 flags, u64 limit, const struct file *owner,
 	snap->storage = ds;
 
 	mutex_lock(&snapshots_mutex);
-	if (__snapshot_storage_conflicts(ds)) {
+	ret = __snapshot_storage_conflicts(ds);
+	if (ret) {
 		mutex_unlock(&snapshots_mutex);
 		diff_storage_close(ds);
 		kfree(snap);
-		return -EDEADLK;
+		return ret;
 	}
 	snap->id = snapshot_next_id++;
 	*id = snap->id;

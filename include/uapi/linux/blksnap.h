@@ -352,7 +352,8 @@ struct blksnap_cbt_checkpoint {
  * 4096; ENOSPC the block device is smaller than @limit, or the file system
  * has no room for it; EFBIG @limit is larger than the file system allows;
  * EBUSY the block device is open exclusively by someone else (mounted, a
- * member of md or dm, another snapshot's storage); EDEADLK the storage lies
+ * member of md or dm, another snapshot's storage), or the regular file is
+ * another snapshot's storage; EDEADLK the storage lies
  * on a device that is in a snapshot; EROFS the storage is read-only (a
  * read-only file system or device, a snapshot image); EINTR a fatal signal
  * came while space was reserved; EIO an I/O error while reserving space;
