@@ -100,9 +100,19 @@ final class BackupRig implements AutoCloseable {
 
     /** {@code blksnap backup DEVICE... --to REPO --storage DISK --json ARGS...}, judged at destroy. */
     SnapshotHooks.Run backup(List<Path> devices, String... args) {
+        List<String> a = new ArrayList<>(List.of("--storage", storage.toString()));
+        a.addAll(List.of(args));
+        return backupWithDefaultStorage(devices, a.toArray(String[]::new));
+    }
+
+    /**
+     * {@code blksnap backup DEVICE... --to REPO --json ARGS...}: without
+     * {@code --storage}, the difference storage is a temporary file in REPO.
+     */
+    SnapshotHooks.Run backupWithDefaultStorage(List<Path> devices, String... args) {
         List<String> a = new ArrayList<>(List.of("backup"));
         devices.forEach(d -> a.add(d.toString()));
-        a.addAll(List.of("--to", repo.toString(), "--storage", storage.toString(), "--json"));
+        a.addAll(List.of("--to", repo.toString(), "--json"));
         a.addAll(List.of(args));
         try {
             before = committedPoints();
@@ -114,7 +124,15 @@ final class BackupRig implements AutoCloseable {
 
     /** The backup's points, one per device, in the order of the devices; fails unless it succeeded. */
     List<JsonNode> backupOk(List<Path> devices, String... args) throws IOException {
-        SnapshotHooks.Run r = backup(devices, args);
+        return points(devices, backup(devices, args));
+    }
+
+    /** As {@link #backupOk}, the storage a temporary file in the backup directory (the default). */
+    List<JsonNode> backupOkWithDefaultStorage(List<Path> devices, String... args) throws IOException {
+        return points(devices, backupWithDefaultStorage(devices, args));
+    }
+
+    private static List<JsonNode> points(List<Path> devices, SnapshotHooks.Run r) throws IOException {
         assertEquals(0, r.exit(), () -> "backup failed: " + r.err());
         List<JsonNode> points = new ArrayList<>();
         r.json().get("points").forEach(points::add);
