@@ -32,7 +32,7 @@ all: module java
 help:
 	@echo "make            build blksnap.ko for the running kernel (or KDIR=...) and the Java artifacts"
 	@echo "make check      install what is missing (as root), build on every lane, run unit and VM tests"
-	@echo "make demo       boot a VM, track an ext4 disk under load, print CBT info and changed ranges"
+	@echo "make demo       boot a VM, back up a live ext4 file system (full, then incremental), restore and check both"
 	@echo "make check-debug  the VM suite, fault injection and 10^6 fuzzed ioctls on a KASAN/lockdep/kmemleak"
 	@echo "                 kernel (built once, cached; make check runs it too once it is cached)"
 	@echo "make bench-cbt  fio overhead of the filter and the tracker, side by side in one VM run"
@@ -80,7 +80,7 @@ check-debug: deps debug-kernel java
 	tests/run-vm-suite --lanes debug --debug no
 
 demo: deps modules java
-	tests/vm/run --kernel 6.1 --disks 1x1G --timeout 900 \
+	tests/vm/run --kernel 6.1 --disks 1x256M,1x512M --timeout 900 \
 		--module build/lanes/6.1/blksnap.ko -- tests/demo/guest-demo
 
 bench-cbt: deps modules java
