@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: GPL-2.0
+package dev.blksnap.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.blksnap.BlksnapControl;
+import dev.blksnap.DeviceId;
+import dev.blksnap.Snapshot;
+import dev.blksnap.SnapshotInfo;
+import dev.blksnap.TakeResult;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * What a snapshot costs the writes to its device ({@code make
+ * bench-snapshot}, run inside the VM bench), side by side in one run, with
+ * fio (direct, libaio) on the same two disks: the origin, and a disk of the
+ * same kind for the copies.
+ * <ol type="a">
+ * <li>no snapshot;
+ * <li>a blksnap snapshot just taken: writes go to chunks not copied yet
+ * (4k writes at random 64 KiB-aligned offsets; fio has no random map with
+ * blockalign, so a few land on a chunk copied before: the share of fresh
+ * ones is printed);
+ * <li>a blksnap snapshot whose every chunk was copied before;
+ * <li>a transient dm-snapshot (Debian's kernel) with the same chunk size,
+ * its COW store on the second disk, written through its origin device.
+ * </ol>
+ * Rounds run the states in turn, forward on odd rounds and backward on even
+ * ones, so host drift within a round cancels. Also: a sequential read of a
+ * fresh image against one of the device, and how long take holds writes to
+ * four devices under load. A benchmark, not a test: it prints medians with
+ * their spread and ratios, and asserts nothing.
+ */
+public final class SnapshotBench {
+	private enum State { NONE, FRESH, COPIED, DM }
+
+	private static final String[] NAMES = { "(a) no snapshot", "(b) blksnap, fresh chunks",
+			"(c) blksnap, chunks copied", "(d) dm-snapshot, fresh chunks" };
+
+	private record Job(String name, String rw, String bs, String extra) {
+	}
+
+	private static final Job RAND4K = new Job("4k random write", "randwrite", "4k", "--blockalign=64k");
+	private static final Job SEQ1M = new Job("1M sequential write", "write", "1M", "");
+
+	private final Path origin;
+	private final Path storage;
+	private final int rounds;
+	private final int runtime;
+	private final ObjectMapper json = new ObjectMapper();
+	/** Of the 4k writes in state (b): chunks copied over writes, per round. */
+	private final List<Double> fresh = new ArrayList<>();
+	/** Writes the last fio run completed. */
+	private long lastWrites;
+
+	private SnapshotBench(Path origin, Path storage, int rounds, int runtime) {
+		this.origin = origin;
+		this.storage = storage;
+		this.rounds = rounds;
+		this.runtime = runtime;
+	}
+
+	public static void main(String[] args) throws Exception {
+		String[] disks = System.getenv().getOrDefault("BLKSNAP_DISKS", "").trim().split("\\s+");
+		if (disks.length < 2)
+			throw new IllegalStateException("bench-snapshot needs two scratch disks (BLKSNAP_DISKS)");
+		new SnapshotBench(Path.of(disks[0]), Path.of(disks[1]),
+				Integer.parseInt(System.getenv().getOrDefault("BENCH_ROUNDS", "5")),
+				Integer.parseInt(System.getenv().getOrDefault("BENCH_RUNTIME", "4"))).run();
+	}
+
+	private void run() throws Exception {
+		exec("modprobe", "-d", System.getenv("BLKSNAP_LANE_ROOT"), "dm_snapshot");
+		long sectors = Long.parseLong(exec("blockdev", "--getsz", origin.toString()).trim());
+		System.out.printf("bench-snapshot: %d rounds, fio %d s a state, origin %s (%d MiB), copies on %s, "
+				+ "chunks of 64 KiB, kernel %s%n", rounds, runtime, origin, sectors / 2048, storage,
+				System.getProperty("os.version"));
+		List<Job> jobs = List.of(RAND4K, SEQ1M);
+		double[][][] rate = new double[jobs.size()][State.values().length][rounds];
+		double[][] read = new double[2][rounds];
+		for (int round = 0; round < rounds; round++) {
+			List<State> order = Arrays.asList(State.values());
+			if (round % 2 == 1)
+				order = order.reversed();
+			for (State state : order) {
+				for (int j = 0; j < jobs.size(); j++)
+					rate[j][state.ordinal()][round] = measure(state, jobs.get(j), sectors);
+			}
+			double[] r = readImageAndOrigin();
+			read[0][round] = r[0];
+			read[1][round] = r[1];
+			System.out.printf("round %d: 4k IOPS %s; 1M MB/s %s; seq read MB/s image %.0f origin %.0f%n",
+					round + 1, row(rate[0], round), row(rate[1], round), r[0], r[1]);
+		}
+		System.out.println();
+		for (int j = 0; j < jobs.size(); j++) {
+			Job job = jobs.get(j);
+			System.out.printf("%s (%s):%n", job.name(), j == 0 ? "IOPS" : "MB/s");
+			for (State s : State.values()) {
+				double[] v = rate[j][s.ordinal()];
+				System.out.printf("  %-32s median %8.1f  [%.1f .. %.1f]  ratio to (a) %5.1f %%  [%.1f .. %.1f]%n",
+						NAMES[s.ordinal()], median(v), min(v), max(v),
+						100 * median(ratios(v, rate[j][0])), 100 * min(ratios(v, rate[j][0])),
+						100 * max(ratios(v, rate[j][0])));
+			}
+			double[] bd = ratios(rate[j][State.FRESH.ordinal()], rate[j][State.DM.ordinal()]);
+			System.out.printf("  (b) / (d): median %.2f x  [%.2f .. %.2f]   target >= 1.5 x%n", median(bd),
+					min(bd), max(bd));
+			double[] ca = ratios(rate[j][State.COPIED.ordinal()], rate[j][0]);
+			System.out.printf("  (c) / (a): median %.1f %%   target >= 95 %%%n", 100 * median(ca));
+		}
+		double[] fr = fresh.stream().mapToDouble(Double::doubleValue).toArray();
+		System.out.printf("(b) 4k: writes that found their chunk not copied yet: median %.1f %%  [%.1f .. %.1f]%n",
+				100 * median(fr), 100 * min(fr), 100 * max(fr));
+		double[] ir = ratios(read[0], read[1]);
+		System.out.printf("sequential 1M read: image %.0f MB/s, origin %.0f MB/s (medians); image / origin %.1f %%"
+				+ "  [%.1f .. %.1f]   target >= 95 %%%n", median(read[0]), median(read[1]), 100 * median(ir),
+				100 * min(ir), 100 * max(ir));
+		holdAtTake();
+	}
+
+	private static String row(double[][] byState, int round) {
+		StringBuilder sb = new StringBuilder();
+		for (State s : State.values())
+			sb.append(String.format("%s%.0f", sb.isEmpty() ? "" : " / ", byState[s.ordinal()][round]));
+		return sb.toString();
+	}
+
+	/** One fio run of {@code job} on the origin in {@code state}. */
+	private double measure(State state, Job job, long sectors) throws Exception {
+		switch (state) {
+		case NONE:
+			return fio(origin, job);
+		case DM:
+			String size = Long.toString(sectors);
+			exec("dmsetup", "create", "bench-origin", "--table",
+					"0 " + size + " snapshot-origin " + origin);
+			exec("dmsetup", "create", "bench-snap", "--table",
+					"0 " + size + " snapshot " + origin + " " + storage + " N 128");
+			try {
+				// No udev makes /dev/mapper links: the node devtmpfs made, by minor.
+				return fio(Path.of("/dev/dm-" + exec("dmsetup", "info", "-c", "--noheadings", "-o", "minor",
+						"bench-origin").trim()), job);
+			} finally {
+				exec("dmsetup", "remove", "bench-snap");
+				exec("dmsetup", "remove", "bench-origin");
+			}
+		default:
+			try (BlksnapControl ctl = BlksnapControl.open();
+					Snapshot snap = ctl.createSnapshot(storage, 0, false)) {
+				snap.add(DeviceId.of(origin));
+				snap.take(true);
+				if (state == State.COPIED)
+					exec("fio", "--name=fill", "--filename=" + origin, "--direct=1", "--ioengine=libaio",
+							"--iodepth=8", "--rw=write", "--bs=1M", "--size=100%");
+				double v = fio(origin, job);
+				SnapshotInfo info = snap.info();
+				if (info.error() != 0)
+					throw new IllegalStateException("the snapshot broke during the bench: " + info);
+				if (state == State.FRESH && job == RAND4K)
+					fresh.add((double) info.devices().get(0).chunksCopied() / lastWrites);
+				return v;
+			} finally {
+				try (BlksnapControl ctl = BlksnapControl.open()) {
+					ctl.detach(DeviceId.of(origin));
+				}
+			}
+		}
+	}
+
+	private double fio(Path dev, Job job) throws IOException, InterruptedException {
+		List<String> cmd = new ArrayList<>(List.of("fio", "--name=bench", "--filename=" + dev, "--direct=1",
+				"--ioengine=libaio", "--iodepth=16", "--rw=" + job.rw(), "--bs=" + job.bs(), "--time_based",
+				"--runtime=" + runtime, "--randrepeat=0", "--output-format=json"));
+		if (!job.extra().isEmpty())
+			cmd.add(job.extra());
+		JsonNode write = json.readTree(exec(cmd.toArray(String[]::new))).path("jobs").path(0).path("write");
+		if (!write.has("iops"))
+			throw new IOException("fio printed no write rate");
+		lastWrites = write.path("total_ios").asLong();
+		return job == RAND4K ? write.get("iops").asDouble() : write.get("bw_bytes").asDouble() / 1e6;
+	}
+
+	/** Sequential 1M reads of a fresh image (its chunks not copied) and of the origin, in MB/s. */
+	private double[] readImageAndOrigin() throws Exception {
+		double image;
+		try (BlksnapControl ctl = BlksnapControl.open(); Snapshot snap = ctl.createSnapshot(storage, 0, false)) {
+			snap.add(DeviceId.of(origin));
+			snap.take(true);
+			DeviceId img = snap.info().devices().get(0).image().orElseThrow();
+			image = readRate(devNode(img));
+		} finally {
+			try (BlksnapControl ctl = BlksnapControl.open()) {
+				ctl.detach(DeviceId.of(origin));
+			}
+		}
+		return new double[] { image, readRate(origin) };
+	}
+
+	private double readRate(Path dev) throws IOException, InterruptedException {
+		JsonNode r = json.readTree(exec("fio", "--name=read", "--filename=" + dev, "--direct=1",
+				"--ioengine=libaio", "--iodepth=16", "--rw=read", "--bs=1M", "--time_based",
+				"--runtime=" + runtime, "--output-format=json")).path("jobs").path(0).path("read");
+		return r.get("bw_bytes").asDouble() / 1e6;
+	}
+
+	private static Path devNode(DeviceId id) throws IOException {
+		for (String line : Files.readAllLines(Path.of("/sys/dev/block", id.major() + ":" + id.minor(), "uevent")))
+			if (line.startsWith("DEVNAME="))
+				return Path.of("/dev", line.substring(8));
+		throw new IOException("no node for " + id);
+	}
+
+	/** Take of four devices under fio load, ten times: how long writes were held. */
+	private void holdAtTake() throws Exception {
+		Path dir = Files.createDirectories(Path.of("/tmp/bench-snapshot"));
+		exec("modprobe", "-d", System.getenv("BLKSNAP_LANE_ROOT"), "loop");
+		List<Path> loops = new ArrayList<>();
+		for (int i = 0; i < 4; i++) {
+			Path f = dir.resolve("d" + i + ".img");
+			try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
+				raf.setLength(64L << 20);
+			}
+			loops.add(Path.of(exec("losetup", "-f", "--show", f.toString()).trim()));
+		}
+		List<String> cmd = new ArrayList<>(List.of("fio", "--ioengine=libaio", "--direct=1", "--iodepth=4",
+				"--rw=randwrite", "--bs=4k", "--time_based", "--runtime=600"));
+		for (Path l : loops)
+			cmd.addAll(List.of("--name=" + l.getFileName(), "--filename=" + l));
+		Process load = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+				.redirectError(ProcessBuilder.Redirect.INHERIT).start();
+		double[] held = new double[10];
+		try (BlksnapControl ctl = BlksnapControl.open()) {
+			Thread.sleep(2000);
+			for (int i = 0; i < held.length; i++) {
+				try (Snapshot snap = ctl.createSnapshot(dir, 256L << 20, false)) {
+					for (Path l : loops)
+						snap.add(DeviceId.of(l));
+					TakeResult t = snap.take(false);
+					held[i] = t.holdNanos() / 1e6;
+					Thread.sleep(500);
+				}
+			}
+			for (Path l : loops)
+				ctl.detach(DeviceId.of(l));
+		} finally {
+			load.destroy();
+			load.waitFor();
+			for (Path l : loops)
+				exec("losetup", "-d", l.toString());
+		}
+		System.out.printf("writes held at take, 4 loop devices under 4k random writes, 10 takes: median %.1f ms"
+				+ "  [%.1f .. %.1f]   target <= 50 ms%n", median(held), min(held), max(held));
+	}
+
+	private static double[] ratios(double[] x, double[] base) {
+		double[] r = new double[x.length];
+		for (int i = 0; i < x.length; i++)
+			r[i] = x[i] / base[i];
+		return r;
+	}
+
+	private static double median(double[] values) {
+		double[] v = values.clone();
+		Arrays.sort(v);
+		int n = v.length;
+		return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	}
+
+	private static double min(double[] v) {
+		return Arrays.stream(v).min().orElse(Double.NaN);
+	}
+
+	private static double max(double[] v) {
+		return Arrays.stream(v).max().orElse(Double.NaN);
+	}
+
+	private static String exec(String... command) throws IOException, InterruptedException {
+		Process p = new ProcessBuilder(new ArrayList<>(List.of(command)))
+				.redirectError(ProcessBuilder.Redirect.INHERIT).start();
+		String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+		if (p.waitFor() != 0)
+			throw new IOException(String.join(" ", command) + " failed: " + out.strip());
+		return out;
+	}
+}
