@@ -13,7 +13,7 @@ JAVA_HOME := $(shell scripts/find-jdk 2>/dev/null)
 MVN = JAVA_HOME=$(JAVA_HOME) MAVEN_OPTS="--sun-misc-unsafe-memory-access=allow" mvn -B --no-transfer-progress
 
 .PHONY: all help deps java-home module modules java java-test vm-selftest vm-suite check debug-kernel check-debug demo \
-	bench-cbt bench-cbt-nullb bench-snapshot install uninstall clean
+	bench-cbt bench-cbt-nullb bench-snapshot bench-backup install uninstall clean
 
 # The preflight (scripts/deps: installs what is missing as root, else prints
 # the apt-get line and stops) runs once, before anything is built or booted,
@@ -24,7 +24,7 @@ GOALS := $(or $(MAKECMDGOALS),all)
 DEPS := $(sort \
 	$(if $(filter all install java java-test,$(GOALS)),java) \
 	$(if $(filter modules,$(GOALS)),build) \
-	$(if $(filter deps check demo vm-selftest vm-suite check-debug bench-cbt bench-cbt-nullb bench-snapshot,$(GOALS)),all) \
+	$(if $(filter deps check demo vm-selftest vm-suite check-debug bench-cbt bench-cbt-nullb bench-snapshot bench-backup,$(GOALS)),all) \
 	$(if $(filter debug-kernel check-debug,$(GOALS)),debug))
 
 all: module java
@@ -38,6 +38,7 @@ help:
 	@echo "make bench-cbt  fio overhead of the filter and the tracker, side by side in one VM run"
 	@echo "make bench-cbt-nullb  the same on null_blk: the CPU cost per bio, no device time"
 	@echo "make bench-snapshot  fio with a snapshot (fresh and copied chunks) vs none vs dm-snapshot; image reads; hold at take"
+	@echo "make bench-backup  full backup vs dd of the same snapshot image; incremental bytes read vs what changed"
 	@echo "make modules    build build/lanes/{$(LANES)}/blksnap.ko with W=1 (warnings fail)"
 	@echo "make deps       install what the targets above need (as root), or print the apt-get line"
 	@echo "make install    module into /lib/modules/\$$(uname -r)/extra, launcher into $(PREFIX)/bin"
@@ -97,6 +98,10 @@ bench-cbt-nullb: deps modules java
 bench-snapshot: deps modules java
 	tests/vm/run --kernel 6.1 --disks 2x1G --timeout 3600 \
 		--module build/lanes/6.1/blksnap.ko -- tests/bench/guest-bench-snapshot
+
+bench-backup: deps modules java
+	tests/vm/run --kernel 6.1 --disks 1x256M,1x1G --timeout 3600 \
+		--module build/lanes/6.1/blksnap.ko -- tests/bench/guest-bench-backup
 
 install: module java
 	install -D -m 0644 module/blksnap.ko $(DESTDIR)/lib/modules/$(KREL)/extra/blksnap.ko
