@@ -134,6 +134,7 @@ class FaultInjectionTest extends ItBase {
                     continue;
                 }
                 // Loaded, with or without a fault on the way: it must work.
+                Guest.noteLoaded(Guest.insmodArgs());
                 Guest.waitUntil(Guest.CONTROL + " to appear", Duration.ofSeconds(10),
                         () -> Files.exists(Guest.CONTROL));
                 try (BlksnapControl c = BlksnapControl.open()) {

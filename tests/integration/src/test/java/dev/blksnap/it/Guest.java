@@ -69,19 +69,99 @@ final class Guest {
         return args.isEmpty() ? List.of() : List.of(args.split("\\s+"));
     }
 
+    /**
+     * The parameters of the last load the suite made: the suite loads the
+     * module itself (no test sees a module it did not ask for), so what it
+     * asked for is what the module must do. Null until the first load.
+     */
+    private static volatile List<String> loadedWith;
+
     /** Loads the module when it is not loaded and waits for its control device. */
     static void ensureModuleLoaded() {
         if (!moduleLoaded()) {
-            List<String> cmd = list("insmod", moduleFile().toString());
-            cmd.addAll(insmodArgs());
-            System.out.println("[module] " + String.join(" ", cmd));
-            Result r = run(cmd, Map.of());
-            if (r.exit() != 0) {
-                throw new IllegalStateException("cannot load the module: " + r.describe(cmd));
-            }
+            loadModule(insmodArgs());
         }
         waitUntil("the control device " + CONTROL + " to appear", Duration.ofSeconds(10),
                 () -> Files.exists(CONTROL));
+    }
+
+    /** insmod with these parameters (the module must not be loaded), then waits for the control device. */
+    static void loadModule(List<String> args) {
+        List<String> cmd = list("insmod", moduleFile().toString());
+        cmd.addAll(args);
+        System.out.println("[module] " + String.join(" ", cmd));
+        Result r = run(cmd, Map.of());
+        if (r.exit() != 0) {
+            throw new IllegalStateException("cannot load the module: " + r.describe(cmd));
+        }
+        noteLoaded(args);
+        waitUntil("the control device " + CONTROL + " to appear", Duration.ofSeconds(10),
+                () -> Files.exists(CONTROL));
+    }
+
+    /** Unloads the module if it is loaded and loads it with {@code args}. */
+    static void reloadModule(List<String> args) {
+        if (moduleLoaded()) {
+            runOk("rmmod", "blksnap");
+        }
+        loadModule(args);
+    }
+
+    /** Records the parameters of a load made by other means (a test that runs insmod itself). */
+    static void noteLoaded(List<String> args) {
+        loadedWith = List.copyOf(args);
+    }
+
+    /**
+     * The parameters the loaded module was asked for; for a module loaded
+     * outside the suite (no record), the values it reports in
+     * /sys/module/blksnap/parameters.
+     */
+    static List<String> loadedWith() {
+        List<String> asked = loadedWith;
+        if (asked != null) {
+            return asked;
+        }
+        List<String> found = new ArrayList<>();
+        for (String p : List.of(MIN_SHIFT, MAX_SHIFT, MAX_COUNT)) {
+            found.add(p + "=" + sysfsLong(Path.of("/sys/module/blksnap/parameters", p)));
+        }
+        return found;
+    }
+
+    private static final String MIN_SHIFT = "tracking_block_minimum_shift";
+    private static final String MAX_SHIFT = "tracking_block_maximum_shift";
+    private static final String MAX_COUNT = "tracking_block_maximum_count";
+
+    /**
+     * The tracking block size the module must give a device of
+     * {@code sectors}, computed from the parameters the suite asked for
+     * with the rule of module/README.md ("Memory"): the smallest power of
+     * two of at least 2^minimum_shift whose block count stays within
+     * maximum_count, up to 2^maximum_shift; parameters clamped to 12..30
+     * and 4096..2^30. Never read back from the module.
+     */
+    static int expectedBlockSize(long sectors) {
+        long minShift = 16;
+        long maxShift = 30;
+        long maxCount = 16L << 20;
+        for (String a : loadedWith()) {
+            String[] kv = a.split("=", 2);
+            switch (kv[0]) {
+                case MIN_SHIFT -> minShift = Long.parseLong(kv[1]);
+                case MAX_SHIFT -> maxShift = Long.parseLong(kv[1]);
+                case MAX_COUNT -> maxCount = Long.parseLong(kv[1]);
+                default -> { }
+            }
+        }
+        minShift = Math.clamp(minShift, 12, 30);
+        maxShift = Math.clamp(maxShift, minShift, 30);
+        maxCount = Math.clamp(maxCount, 4096, 1L << 30);
+        long shift = minShift;
+        while (shift < maxShift && (sectors * 512 + (1L << shift) - 1) >> shift > maxCount) {
+            shift++;
+        }
+        return 1 << shift;
     }
 
     static void modprobe(String module) {

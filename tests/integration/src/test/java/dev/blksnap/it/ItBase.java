@@ -73,22 +73,44 @@ abstract class ItBase {
         attached.remove(id);
     }
 
+    /**
+     * Reloads the module with {@code args}. The control handle is closed
+     * around it (an open one pins the module); the unload drops every
+     * tracker.
+     */
+    protected void reloadModule(List<String> args) throws BlksnapException {
+        ctl.close();
+        ctl = null;
+        attached.clear();
+        Guest.reloadModule(args);
+        ctl = BlksnapControl.open();
+    }
+
     /** Checks what every fresh tracker must report and returns its info. */
     protected CbtInfo freshInfo(DeviceId id, Path dev) throws BlksnapException {
+        CbtInfo info = checkInfo(id, dev);
+        CbtMap map = ctl.readMap(id);
+        assertEquals(info.generation(), map.info().generation());
+        assertTrue(Blocks.changed(map, 0).isEmpty(), "a fresh map has marks: " + Blocks.changed(map, 0));
+        return info;
+    }
+
+    /**
+     * Checks what a tracker must report, marks aside (for a device that
+     * something else writes to, an md member say), and returns its info.
+     */
+    protected CbtInfo checkInfo(DeviceId id, Path dev) throws BlksnapException {
         CbtInfo info = ctl.cbtInfo(id);
         assertEquals(id, info.device());
         assertEquals(Guest.sizeSectors(dev), info.capacitySectors(), "capacity of " + dev);
-        assertTrue(info.blockSize() >= 512 && Integer.bitCount(info.blockSize()) == 1,
-                "block size must be a power of two >= 512: " + info.blockSize());
+        assertEquals(Guest.expectedBlockSize(info.capacitySectors()), info.blockSize(),
+                "block size of " + dev + " for the module parameters the suite asked for " + Guest.loadedWith());
         long bytes = info.capacitySectors() * 512;
         assertEquals((bytes + info.blockSize() - 1) / info.blockSize(), info.blockCount(),
                 "block count must cover the capacity exactly");
         assertTrue(info.changesNumber() >= 1 && info.changesNumber() <= 255, "changes number " + info);
         assertFalse(info.corrupted(), "fresh map marked corrupted");
         System.out.println("[info] " + dev + ": " + info);
-        CbtMap map = ctl.readMap(id);
-        assertEquals(info.generation(), map.info().generation());
-        assertTrue(Blocks.changed(map, 0).isEmpty(), "a fresh map has marks: " + Blocks.changed(map, 0));
         return info;
     }
 

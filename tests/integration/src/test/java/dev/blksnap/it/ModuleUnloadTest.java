@@ -138,8 +138,7 @@ class ModuleUnloadTest {
             }
         }
         // Load again and track: a clean start.
-        Guest.runOk("insmod", Guest.moduleFile().toString());
-        Guest.ensureModuleLoaded();
+        Guest.loadModule(List.of());
         try (BlksnapControl c = BlksnapControl.open()) {
             assertEquals(List.of(), c.trackers(), "trackers survived a reload");
             Path d = disks.get(0);

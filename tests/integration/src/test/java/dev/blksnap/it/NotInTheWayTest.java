@@ -124,7 +124,7 @@ class NotInTheWayTest extends ItBase {
     void rereadingThePartitionTableSucceedsWhileAPartitionIsPolled(TestInfo ti) throws Exception {
         SplittableRandom rnd = Seeds.forTest(ti);
         Guest.settle(disk);
-        PartitionTest.writeMbr(disk, new long[][] {{2048, 64L << 11}, {2048 + (64L << 11), 64L << 11}});
+        Mbr.write(disk, new Mbr.Part(2048, 64L << 11), new Mbr.Part(2048 + (64L << 11), 64L << 11));
         Guest.runOk("blockdev", "--rereadpt", disk.toString());
         Path p1 = Guest.partition(disk, 1);
         try {
@@ -160,7 +160,7 @@ class NotInTheWayTest extends ItBase {
             }
             assertTrue(Blocks.changed(ctl.readMap(id), 0).get(3), "a write after the re-reads is not marked");
         } finally {
-            PartitionTest.writeMbr(disk, new long[0][]);
+            Mbr.write(disk);
             Guest.runOk("blockdev", "--rereadpt", disk.toString());
         }
     }

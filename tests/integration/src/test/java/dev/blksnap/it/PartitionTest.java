@@ -10,13 +10,7 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.time.Duration;
 import java.util.List;
 import java.util.SplittableRandom;
 
@@ -40,13 +34,7 @@ class PartitionTest extends ItBase {
 
     @BeforeAll
     static void partition() throws Exception {
-        Guest.settle(DISK);
-        writeMbr(DISK, new long[][] {{P1_START, P1_SIZE}, {P2_START, P2_SIZE}});
-        Guest.runOk("blockdev", "--rereadpt", DISK.toString());
-        for (int n = 1; n <= 2; n++) {
-            Path p = Guest.partition(DISK, n);
-            Guest.waitUntil(p + " to appear", Duration.ofSeconds(10), () -> Files.exists(p));
-        }
+        Mbr.partition(DISK, new Mbr.Part(P1_START, P1_SIZE), new Mbr.Part(P2_START, P2_SIZE));
         assertEquals(P1_START, Guest.sysfsLong(sysfs(1).resolve("start")));
         assertEquals(P1_SIZE, Guest.sysfsLong(sysfs(1).resolve("size")));
         assertEquals(P2_START, Guest.sysfsLong(sysfs(2).resolve("start")));
@@ -55,39 +43,7 @@ class PartitionTest extends ItBase {
 
     @AfterAll
     static void unpartition() throws Exception {
-        Guest.settle(DISK);
-        writeMbr(DISK, new long[0][]);
-        Guest.runOk("blockdev", "--rereadpt", DISK.toString());
-        Guest.waitUntil(Guest.partition(DISK, 1) + " to go away", Duration.ofSeconds(10),
-                () -> !Files.exists(Guest.partition(DISK, 1)));
-    }
-
-    /**
-     * Writes a DOS partition table (MBR) of Linux partitions {start, size}
-     * in sectors; none wipes it. Written here rather than by sfdisk: the
-     * kernel's partition parser is what matters, and the bench need not
-     * carry fdisk.
-     */
-    static void writeMbr(Path disk, long[][] parts) throws Exception {
-        ByteBuffer mbr = ByteBuffer.allocate(512).order(ByteOrder.LITTLE_ENDIAN);
-        if (parts.length > 0) {
-            mbr.putInt(440, 0x626c6b73); // disk identifier
-            for (int i = 0; i < parts.length; i++) {
-                int e = 446 + 16 * i;
-                mbr.put(e + 1, (byte) 0xfe).put(e + 2, (byte) 0xff).put(e + 3, (byte) 0xff); // CHS: use LBA
-                mbr.put(e + 4, (byte) 0x83);
-                mbr.put(e + 5, (byte) 0xfe).put(e + 6, (byte) 0xff).put(e + 7, (byte) 0xff);
-                mbr.putInt(e + 8, (int) parts[i][0]);
-                mbr.putInt(e + 12, (int) parts[i][1]);
-            }
-            mbr.put(510, (byte) 0x55).put(511, (byte) 0xaa);
-        }
-        try (FileChannel ch = FileChannel.open(disk, StandardOpenOption.WRITE)) {
-            while (mbr.hasRemaining()) {
-                ch.write(mbr, mbr.position());
-            }
-            ch.force(true);
-        }
+        Mbr.partition(DISK);
     }
 
     private static Path sysfs(int n) {
