@@ -30,7 +30,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
  * asked, not read back; the last, partial block must be tracked like any
  * other.
  */
-@Order(11)
+@Order(22)
 class BlockSizeOracleTest extends OracleTestBase {
     private static final Path DISK = Guest.disk(2);
     private static final long P_START = 2048;

@@ -105,6 +105,12 @@ class CbtExactnessTest extends ItBase {
         assertMap(id, exp, "unaligned writes on " + disk);
     }
 
+    /**
+     * One 16 MiB O_DIRECT write, with the disk's max_sectors_kb forced down
+     * to 64 so that the block layer must split it into at least 256
+     * requests (each remainder is resubmitted through submit_bio_noacct),
+     * and the requests are counted to prove it did.
+     */
     @Test
     @Order(3)
     void sixteenMiBDirectWriteIsSplitButMarkedExactly(TestInfo ti) throws Exception {
@@ -114,18 +120,28 @@ class CbtExactnessTest extends ItBase {
         int bs = info.blockSize();
         Blocks exp = expect(info);
         int len = 16 << 20;
+        int splitKb = 64;
         // Starts one page into a block when blocks are larger than a page.
         long off = 8L * bs + (bs > DiskIo.PAGE ? DiskIo.PAGE : 0) + DiskIo.PAGE;
         long tailOff = off + len + 3L * DiskIo.PAGE;
         byte[] data = new byte[len];
         rnd.nextBytes(data);
+        int oldKb = Guest.setMaxSectorsKb(disk, splitKb);
         try (DiskIo io = new DiskIo(disk)) {
+            long before = Guest.writeRequests(disk);
             cover(exp, io.direct(off, data));
+            long requests = Guest.writeRequests(disk) - before;
+            System.out.println("[split] 16 MiB write with max_sectors_kb " + splitKb + ": " + requests + " requests");
+            assertTrue(requests >= len / (splitKb << 10), "the 16 MiB write went down in " + requests
+                    + " requests: max_sectors_kb " + splitKb + " did not split it");
             cover(exp, io.direct(tailOff, 4 * DiskIo.PAGE, rnd));
             assertTrue(Arrays.equals(data, io.readDirect(off, len)),
                     "the 16 MiB written at " + off + " does not read back the same");
+        } finally {
+            Guest.setMaxSectorsKb(disk, oldKb);
         }
-        assertMap(id, exp, "16 MiB O_DIRECT write at " + off + " on " + disk);
+        assertMap(id, exp, "16 MiB O_DIRECT write at " + off + " on " + disk + ", split by max_sectors_kb "
+                + splitKb);
     }
 
     @Test
@@ -156,6 +172,9 @@ class CbtExactnessTest extends ItBase {
     @Test
     @Order(5)
     void writeZeroesMarksExactlyItsRange() throws Exception {
+        long max = Guest.sysfsLong(Path.of("/sys/block", Guest.kernelName(disk), "queue/write_zeroes_max_bytes"));
+        assertTrue(max > 0, disk + " has no write-zeroes (write_zeroes_max_bytes 0): BLKZEROOUT would write pages"
+                + " of zeros and the test would prove nothing about REQ_OP_WRITE_ZEROES");
         DeviceId id = attach(disk);
         CbtInfo info = freshInfo(id, disk);
         int bs = info.blockSize();

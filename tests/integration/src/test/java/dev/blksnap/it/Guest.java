@@ -70,11 +70,14 @@ final class Guest {
     }
 
     /**
-     * The parameters of the last load the suite made: the suite loads the
-     * module itself (no test sees a module it did not ask for), so what it
-     * asked for is what the module must do. Null until the first load.
+     * The parameters of the last load made through {@link #loadModule},
+     * and which load that was: the inode of /sys/module/blksnap, new on
+     * every load. What the suite asked for is what the module must do.
      */
-    private static volatile List<String> loadedWith;
+    private record Load(List<String> args, Object sysfsInode) {
+    }
+
+    private static volatile Load lastLoad;
 
     /** Loads the module when it is not loaded and waits for its control device. */
     static void ensureModuleLoaded() {
@@ -109,18 +112,26 @@ final class Guest {
 
     /** Records the parameters of a load made by other means (a test that runs insmod itself). */
     static void noteLoaded(List<String> args) {
-        loadedWith = List.copyOf(args);
+        lastLoad = new Load(List.copyOf(args), moduleInode());
+    }
+
+    private static Object moduleInode() {
+        try {
+            return Files.getAttribute(Path.of("/sys/module/blksnap"), "unix:ino");
+        } catch (IOException e) {
+            throw new UncheckedIOException("the module is not loaded", e);
+        }
     }
 
     /**
-     * The parameters the loaded module was asked for; for a module loaded
-     * outside the suite (no record), the values it reports in
+     * The parameters the loaded module was asked for. For a module loaded
+     * another way (a plain insmod in a test), the values it reports in
      * /sys/module/blksnap/parameters.
      */
     static List<String> loadedWith() {
-        List<String> asked = loadedWith;
-        if (asked != null) {
-            return asked;
+        Load load = lastLoad;
+        if (load != null && load.sysfsInode().equals(moduleInode())) {
+            return load.args();
         }
         List<String> found = new ArrayList<>();
         for (String p : List.of(MIN_SHIFT, MAX_SHIFT, MAX_COUNT)) {
@@ -253,6 +264,28 @@ final class Guest {
     /** Size of a block device in 512-byte sectors, as the kernel reports it. */
     static long sizeSectors(Path dev) {
         return sysfsLong(Path.of("/sys/class/block", kernelName(dev), "size"));
+    }
+
+    /** Write requests a whole disk has completed (field 5 of /sys/block/X/stat). */
+    static long writeRequests(Path disk) {
+        try {
+            String[] f = Files.readString(Path.of("/sys/block", kernelName(disk), "stat")).trim().split("\\s+");
+            return Long.parseLong(f[4]);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Sets queue/max_sectors_kb of a whole disk; returns the value it had. */
+    static int setMaxSectorsKb(Path disk, int kb) {
+        Path p = Path.of("/sys/block", kernelName(disk), "queue/max_sectors_kb");
+        try {
+            int old = (int) sysfsLong(p);
+            Files.writeString(p, Integer.toString(kb));
+            return old;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** Device node of partition {@code n} of {@code disk} (vdb → vdb1, nvme0n1 → nvme0n1p1). */

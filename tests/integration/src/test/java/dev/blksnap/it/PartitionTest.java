@@ -208,11 +208,20 @@ class PartitionTest extends ItBase {
                     default -> io.buffered(off, len, rnd);
                 });
             }
-            // One 4 MiB O_DIRECT write over the partition's end, so the
-            // block layer may split it on the way down.
+            // One 4 MiB O_DIRECT write over the partition's end, split on
+            // the way down (max_sectors_kb 64) into requests on both sides
+            // of the partition's edge, counted to prove it.
             long big = 4 << 20;
-            written.add(io.direct(pEnd - (1 + rnd.nextLong(big / DiskIo.PAGE - 1)) * DiskIo.PAGE, (int) big,
-                    rnd));
+            int oldKb = Guest.setMaxSectorsKb(DISK, 64);
+            try {
+                long before = Guest.writeRequests(DISK);
+                written.add(io.direct(pEnd - (1 + rnd.nextLong(big / DiskIo.PAGE - 1)) * DiskIo.PAGE, (int) big,
+                        rnd));
+                long requests = Guest.writeRequests(DISK) - before;
+                assertTrue(requests >= big / (64 << 10), "the 4 MiB write was not split: " + requests + " requests");
+            } finally {
+                Guest.setMaxSectorsKb(DISK, oldKb);
+            }
         }
         Blocks exp = expect(info);
         int inside = 0;

@@ -27,7 +27,7 @@ import java.util.SplittableRandom;
  * underneath must each mark every block whose content changed, although
  * the stacking driver resubmits every bio, remapped, to the device below.
  */
-@Order(10)
+@Order(21)
 class StackedDeviceOracleTest extends OracleTestBase {
     private static final Path DISK = Guest.disk(2);
     /**
