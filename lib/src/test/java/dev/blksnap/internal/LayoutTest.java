@@ -19,6 +19,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.stream.Collectors;
 
@@ -29,9 +30,11 @@ import org.junit.jupiter.api.TestFactory;
 
 /**
  * Compares the Java layouts, request numbers and constants with what gcc
- * makes of include/uapi/linux/blksnap.h. The build compiles and runs
- * src/test/c/layout_probe.c and passes its output in the system property
- * {@code blksnap.layout.file}; no number in this test is typed by hand.
+ * makes of include/uapi/linux/blksnap.h. The build generates a probe from
+ * the header (src/test/c/gen-layout-probe), compiles and runs it and passes
+ * its output in the system property {@code blksnap.layout.file}; no number
+ * and no list of names in this test is typed by hand: what the header
+ * defines must be in the Java side under the same name, and the reverse.
  */
 class LayoutTest {
 	private static Properties probe;
@@ -94,85 +97,121 @@ class LayoutTest {
 		}
 	}
 
-	/** Request numbers, by the name of their C macro. */
-	private static final Map<String, Long> REQUESTS = Map.ofEntries(
-			Map.entry("BLKSNAP_IOCTL_VERSION", RawIoctl.VERSION),
-			Map.entry("BLKSNAP_IOCTL_TRACKER_ATTACH", RawIoctl.TRACKER_ATTACH),
-			Map.entry("BLKSNAP_IOCTL_TRACKER_DETACH", RawIoctl.TRACKER_DETACH),
-			Map.entry("BLKSNAP_IOCTL_TRACKER_LIST", RawIoctl.TRACKER_LIST),
-			Map.entry("BLKSNAP_IOCTL_CBT_INFO", RawIoctl.CBT_INFO),
-			Map.entry("BLKSNAP_IOCTL_CBT_READ", RawIoctl.CBT_READ),
-			Map.entry("BLKSNAP_IOCTL_CBT_MARK_DIRTY", RawIoctl.CBT_MARK_DIRTY),
-			Map.entry("BLKSNAP_IOCTL_CBT_CHECKPOINT", RawIoctl.CBT_CHECKPOINT),
-			Map.entry("BLKSNAP_IOCTL_SNAPSHOT_CREATE", RawIoctl.SNAPSHOT_CREATE),
-			Map.entry("BLKSNAP_IOCTL_SNAPSHOT_DESTROY", RawIoctl.SNAPSHOT_DESTROY),
-			Map.entry("BLKSNAP_IOCTL_SNAPSHOT_ADD", RawIoctl.SNAPSHOT_ADD),
-			Map.entry("BLKSNAP_IOCTL_SNAPSHOT_TAKE", RawIoctl.SNAPSHOT_TAKE),
-			Map.entry("BLKSNAP_IOCTL_SNAPSHOT_LIST", RawIoctl.SNAPSHOT_LIST),
-			Map.entry("BLKSNAP_IOCTL_SNAPSHOT_INFO", RawIoctl.SNAPSHOT_INFO));
+	/** The probe's keys that name a request: BLKSNAP_IOCTL_X, the magic and the .struct lines aside. */
+	private static TreeSet<String> cRequests() {
+		return probe.stringPropertyNames().stream().filter(k -> k.startsWith("BLKSNAP_IOCTL_")
+				&& !k.equals("BLKSNAP_IOCTL_MAGIC") && !k.contains(".")).collect(Collectors.toCollection(TreeSet::new));
+	}
 
+	/** The public static fields of {@code type} whose type is {@code fieldType}, by name. */
+	private static Map<String, Object> constantsOf(Class<?> type, Class<?> fieldType) throws IllegalAccessException {
+		Map<String, Object> out = new TreeMap<>();
+		for (Field f : type.getFields()) {
+			if (Modifier.isStatic(f.getModifiers()) && f.getType() == fieldType)
+				out.put(f.getName(), f.get(null));
+		}
+		return out;
+	}
+
+	/**
+	 * Every request of the header is a public long of RawIoctl with the
+	 * macro's name less BLKSNAP_IOCTL_, and RawIoctl has no other.
+	 */
 	@Test
-	void requestNumbersMatchTheHeader() {
-		var cRequests = probe.stringPropertyNames().stream().filter(k -> k.startsWith("BLKSNAP_IOCTL_")
-				&& !k.equals("BLKSNAP_IOCTL_MAGIC")).collect(Collectors.toCollection(TreeSet::new));
-		assertEquals(cRequests, new TreeSet<>(REQUESTS.keySet()), "the probe and the test know the same requests");
-		REQUESTS.forEach((name, number) -> assertEquals(value(name), number,
-				() -> name + ": C 0x" + Long.toHexString(value(name)) + ", Java 0x" + Long.toHexString(number)));
+	void requestNumbersMatchTheHeader() throws IllegalAccessException {
+		Map<String, Object> java = constantsOf(RawIoctl.class, long.class);
+		TreeSet<String> c = cRequests();
+		assertFalse(c.isEmpty(), "the probe printed no request");
+		assertEquals(c, java.keySet().stream().map(n -> "BLKSNAP_IOCTL_" + n)
+				.collect(Collectors.toCollection(TreeSet::new)), "requests of the header vs RawIoctl's");
+		for (String name : c) {
+			long number = (Long) java.get(name.substring("BLKSNAP_IOCTL_".length()));
+			assertEquals(value(name), number,
+					() -> name + ": C 0x" + Long.toHexString(value(name)) + ", Java 0x" + Long.toHexString(number));
+		}
 	}
 
 	@Test
 	void requestNumbersAreDistinct() {
-		assertEquals(REQUESTS.size(), new TreeSet<>(REQUESTS.values()).size());
+		TreeSet<String> c = cRequests();
+		assertEquals(c.size(), c.stream().map(LayoutTest::value).distinct().count());
 	}
 
+	/** Each request's argument, as the header names it, has a Java layout of that name. */
 	@Test
-	void constantsMatchTheHeader() {
-		Map<String, Long> constants = Map.ofEntries(
-				Map.entry("BLKSNAP_IOCTL_MAGIC", (long) Uapi.IOCTL_MAGIC),
-				Map.entry("BLKSNAP_VERSION_MAJOR", (long) Uapi.VERSION_MAJOR),
-				Map.entry("BLKSNAP_VERSION_MINOR", (long) Uapi.VERSION_MINOR),
-				Map.entry("BLKSNAP_VERSION_PATCH", (long) Uapi.VERSION_PATCH),
-				Map.entry("BLKSNAP_FEATURE_CBT", Uapi.FEATURE_CBT),
-				Map.entry("BLKSNAP_UUID_SIZE", (long) Uapi.UUID_SIZE),
-				Map.entry("BLKSNAP_MARK_DIRTY_MAX_RANGES", (long) Uapi.MARK_DIRTY_MAX_RANGES),
-				Map.entry("BLKSNAP_TRACKER_LIST_MAX", (long) Uapi.TRACKER_LIST_MAX),
-				Map.entry("BLKSNAP_CBT_FLAG_CORRUPTED", (long) Uapi.CBT_FLAG_CORRUPTED),
-				Map.entry("BLKSNAP_CBT_GENERATION_ATTACH", (long) Uapi.CBT_GENERATION_ATTACH),
-				Map.entry("BLKSNAP_CBT_GENERATION_RESIZE", (long) Uapi.CBT_GENERATION_RESIZE),
-				Map.entry("BLKSNAP_CBT_GENERATION_WRAP", (long) Uapi.CBT_GENERATION_WRAP),
-				Map.entry("BLKSNAP_CBT_GENERATION_INCOMPLETE", (long) Uapi.CBT_GENERATION_INCOMPLETE),
-				Map.entry("BLKSNAP_CBT_GENERATION_PASSTHROUGH", (long) Uapi.CBT_GENERATION_PASSTHROUGH),
-				Map.entry("BLKSNAP_CBT_GENERATION_HIBERNATION", (long) Uapi.CBT_GENERATION_HIBERNATION),
-				Map.entry("BLKSNAP_FEATURE_SNAPSHOT", Uapi.FEATURE_SNAPSHOT),
-				Map.entry("BLKSNAP_SNAPSHOT_MAX_DEVICES", (long) Uapi.SNAPSHOT_MAX_DEVICES),
-				Map.entry("BLKSNAP_SNAPSHOT_LIST_MAX", (long) Uapi.SNAPSHOT_LIST_MAX),
-				Map.entry("BLKSNAP_SNAPSHOT_FLAG_KEEP", (long) Uapi.SNAPSHOT_FLAG_KEEP),
-				Map.entry("BLKSNAP_TAKE_FLAG_NO_FREEZE", (long) Uapi.TAKE_FLAG_NO_FREEZE),
-				Map.entry("BLKSNAP_SNAPSHOT_STATE_CREATED", (long) Uapi.SNAPSHOT_STATE_CREATED),
-				Map.entry("BLKSNAP_SNAPSHOT_STATE_TAKEN", (long) Uapi.SNAPSHOT_STATE_TAKEN),
-				Map.entry("BLKSNAP_SNAPSHOT_STATE_BROKEN", (long) Uapi.SNAPSHOT_STATE_BROKEN),
-				Map.entry("BLKSNAP_STORAGE_BDEV", (long) Uapi.STORAGE_BDEV),
-				Map.entry("BLKSNAP_STORAGE_FILE", (long) Uapi.STORAGE_FILE),
-				Map.entry("BLKSNAP_STORAGE_TMPFILE", (long) Uapi.STORAGE_TMPFILE),
-				Map.entry("BLKSNAP_FREEZE_NONE", (long) Uapi.FREEZE_NONE),
-				Map.entry("BLKSNAP_FREEZE_FROZEN", (long) Uapi.FREEZE_FROZEN),
-				Map.entry("BLKSNAP_FREEZE_NO_FILESYSTEM", (long) Uapi.FREEZE_NO_FILESYSTEM),
-				Map.entry("BLKSNAP_FREEZE_FAILED", (long) Uapi.FREEZE_FAILED));
-		constants.forEach((name, v) -> assertEquals(value(name), v, name));
-		assertEquals(probe.getProperty("BLKSNAP_CTL_NAME"), Uapi.CTL_NAME);
+	void everyRequestStructureHasALayout() {
+		var javaStructs = Layouts.ALL.stream().map(l -> l.name().orElseThrow()).collect(Collectors.toSet());
+		for (String name : cRequests()) {
+			String struct = probe.getProperty(name + ".struct");
+			assertNotNull(struct, name + ".struct");
+			assertTrue(struct.isEmpty() || javaStructs.contains(struct), name + " takes struct " + struct
+					+ ", which has no layout in Layouts");
+		}
+	}
+
+	/**
+	 * Every other constant of the header (BLKSNAP_X) is a public field X of
+	 * Uapi with the same value, and Uapi has no constant the header lacks
+	 * (its NR_ fields aside, which are the enum's).
+	 */
+	@Test
+	void constantsMatchTheHeader() throws IllegalAccessException {
+		Map<String, Object> java = new TreeMap<>();
+		java.putAll(constantsOf(Uapi.class, int.class));
+		java.putAll(constantsOf(Uapi.class, long.class));
+		java.putAll(constantsOf(Uapi.class, String.class));
+		java.keySet().removeIf(n -> n.startsWith("NR_"));
+		var c = probe.stringPropertyNames().stream().filter(k -> k.startsWith("BLKSNAP_") && !k.contains(".")
+				&& !cRequests().contains(k)).map(k -> k.substring("BLKSNAP_".length()))
+				.collect(Collectors.toCollection(TreeSet::new));
+		assertEquals(c, new TreeSet<>(java.keySet()), "constants of the header (less BLKSNAP_) vs Uapi's");
+		for (String name : c) {
+			Object v = java.get(name);
+			if (v instanceof String text)
+				assertEquals(probe.getProperty("BLKSNAP_" + name), text, name);
+			else
+				assertEquals(value("BLKSNAP_" + name), ((Number) v).longValue(), name);
+		}
 		assertEquals(value("blksnap_cbt_info.generation_id.size"), Uapi.UUID_SIZE);
 	}
 
+	/** Uapi's NR_X are the header's enumerators blksnap_ioctl_nr_x, all of them, and the requests' numbers. */
 	@Test
 	void requestNumbersInTheHeaderFollowTheEnumOrder() throws IllegalAccessException {
-		// The NR_ constants are the enum values; the request numbers' low
-		// byte must equal them.
-		for (Field f : Uapi.class.getFields()) {
-			if (!f.getName().startsWith("NR_") || !Modifier.isStatic(f.getModifiers()))
-				continue;
-			String request = "BLKSNAP_IOCTL_" + f.getName().substring(3);
-			assertEquals(value(request) & 0xff, f.getInt(null), request + " number");
+		Map<String, Object> nrs = constantsOf(Uapi.class, int.class);
+		nrs.keySet().removeIf(n -> !n.startsWith("NR_"));
+		var enumerators = probe.stringPropertyNames().stream().filter(k -> k.startsWith("enum.blksnap_ioctl_nr_"))
+				.map(k -> k.substring("enum.blksnap_ioctl_nr_".length()).toUpperCase(java.util.Locale.ROOT))
+				.collect(Collectors.toCollection(TreeSet::new));
+		assertEquals(enumerators, nrs.keySet().stream().map(n -> n.substring(3))
+				.collect(Collectors.toCollection(TreeSet::new)), "enum blksnap_ioctl_nr vs Uapi's NR_ fields");
+		for (Map.Entry<String, Object> nr : nrs.entrySet()) {
+			String x = nr.getKey().substring(3);
+			assertEquals(value("enum.blksnap_ioctl_nr_" + x.toLowerCase(java.util.Locale.ROOT)),
+					((Integer) nr.getValue()).longValue(), nr.getKey());
+			String request = "BLKSNAP_IOCTL_" + x;
+			assertEquals(value(request) & 0xff, ((Integer) nr.getValue()).longValue(), request + " number");
 			assertEquals((value(request) >>> 8) & 0xff, Uapi.IOCTL_MAGIC, request + " magic");
+		}
+	}
+
+	/**
+	 * The header promises no padding holes: each member starts where the
+	 * one before ends and the last ends at the structure's end. This also
+	 * proves the probe generator read every member of every structure.
+	 */
+	@Test
+	void membersCoverEveryByteOfTheirStructure() {
+		for (String key : probe.stringPropertyNames()) {
+			if (!key.endsWith(".members"))
+				continue;
+			String struct = key.substring(0, key.length() - ".members".length());
+			long at = 0;
+			for (String m : probe.getProperty(key).split(",")) {
+				assertEquals(at, value(struct + "." + m), struct + "." + m + " offset: a hole or a member missed");
+				at += value(struct + "." + m + ".size");
+			}
+			assertEquals(value(struct + ".sizeof"), at, struct + ": bytes after the last member");
 		}
 	}
 

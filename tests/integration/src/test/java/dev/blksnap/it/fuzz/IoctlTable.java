@@ -4,7 +4,6 @@ package dev.blksnap.it.fuzz;
 import dev.blksnap.DeviceId;
 import dev.blksnap.internal.Ioc;
 import dev.blksnap.internal.Layouts;
-import dev.blksnap.internal.RawIoctl;
 import dev.blksnap.internal.Uapi;
 
 import java.lang.foreign.MemoryLayout;
@@ -43,10 +42,12 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
 
 /**
  * What the fuzzer knows about each ioctl of include/uapi/linux/blksnap.h:
- * ONE entry per ioctl in {@link #ALL}, with its request number, its layout
- * from {@link Layouts}, a generator per member and the errnos the header
- * allows. A new ioctl joins the fuzzer by adding its entry here (and its
- * weight): nothing else in the fuzzer names an ioctl.
+ * ONE entry per ioctl in {@link #ALL}, with its layout from {@link
+ * Layouts}, a generator per member and the errnos the header allows. The
+ * list of ioctls, their request numbers and the numbers the module must
+ * refuse as unknown come from the header itself ({@link UapiHeader}); a
+ * new ioctl in the header fails IoctlFuzzTest until it has its entry here
+ * (generators and errnos are knowledge no header parse gives).
  */
 final class IoctlTable {
     /** Writes one member: {@code size} bytes at {@code off} of the structure {@code s}. */
@@ -92,7 +93,14 @@ final class IoctlTable {
         return new Field(member, layout.byteOffset(groupElement(member)), m.byteSize(), gen);
     }
 
-    private static ToLongFunction<SplittableRandom> fixed(long request) {
+    /** The request number of BLKSNAP_IOCTL_{@code name}, as the header defines it. */
+    private static ToLongFunction<SplittableRandom> header(String name) {
+        UapiHeader.Ioctl ioctl = UapiHeader.IOCTLS.get(name);
+        if (ioctl == null) {
+            throw new IllegalStateException("IoctlTable has an entry for BLKSNAP_IOCTL_" + name
+                    + ", which the header does not define");
+        }
+        long request = ioctl.request();
         return r -> request;
     }
 
@@ -480,11 +488,9 @@ final class IoctlTable {
 
     // ---- unknown requests ----
 
-    private static final Set<Long> KNOWN = Set.of(RawIoctl.VERSION, RawIoctl.TRACKER_ATTACH,
-            RawIoctl.TRACKER_DETACH, RawIoctl.TRACKER_LIST, RawIoctl.CBT_INFO, RawIoctl.CBT_READ,
-            RawIoctl.CBT_MARK_DIRTY, RawIoctl.CBT_CHECKPOINT, RawIoctl.SNAPSHOT_CREATE,
-            RawIoctl.SNAPSHOT_DESTROY, RawIoctl.SNAPSHOT_ADD, RawIoctl.SNAPSHOT_TAKE, RawIoctl.SNAPSHOT_LIST,
-            RawIoctl.SNAPSHOT_INFO);
+    /** Every request number of the header. */
+    private static final Set<Long> KNOWN = UapiHeader.IOCTLS.values().stream().map(UapiHeader.Ioctl::request)
+            .collect(java.util.stream.Collectors.toUnmodifiableSet());
 
     /**
      * Request numbers the module does not know: new numbers of its magic,
@@ -522,22 +528,22 @@ final class IoctlTable {
 
     /** The table. Adding an ioctl to the contract = adding its entry here. */
     static final List<IoctlSpec> ALL = List.of(
-            new IoctlSpec("VERSION", fixed(RawIoctl.VERSION), Layouts.VERSION, errnos(), 3,
+            new IoctlSpec("VERSION", header("VERSION"), Layouts.VERSION, errnos(), 3,
                     List.of(f(Layouts.VERSION, null, GARBAGE)), VERSION_CHECK),
-            new IoctlSpec("TRACKER_ATTACH", fixed(RawIoctl.TRACKER_ATTACH), Layouts.TRACKER_ATTACH,
+            new IoctlSpec("TRACKER_ATTACH", header("TRACKER_ATTACH"), Layouts.TRACKER_ATTACH,
                     errnos(EINVAL, ENODEV, EALREADY, ENOMEM), 14,
                     List.of(f(Layouts.TRACKER_ATTACH, "dev", DEVICE), f(Layouts.TRACKER_ATTACH, "flags", RESERVED),
                             f(Layouts.TRACKER_ATTACH, "reserved", RESERVED)),
                     ATTACH_CHECK),
-            new IoctlSpec("TRACKER_DETACH", fixed(RawIoctl.TRACKER_DETACH), Layouts.BDEV, errnos(ENOENT), 8,
+            new IoctlSpec("TRACKER_DETACH", header("TRACKER_DETACH"), Layouts.BDEV, errnos(ENOENT), 8,
                     List.of(f(Layouts.BDEV, null, TRACKED_DEVICE)), (c, a) -> trackedOnly(c)),
-            new IoctlSpec("TRACKER_LIST", fixed(RawIoctl.TRACKER_LIST), Layouts.TRACKER_LIST,
+            new IoctlSpec("TRACKER_LIST", header("TRACKER_LIST"), Layouts.TRACKER_LIST,
                     errnos(E2BIG, ENOMEM), 10,
                     List.of(f(Layouts.TRACKER_LIST, "capacity", LIST_CAPACITY),
                             f(Layouts.TRACKER_LIST, "devices", LIST_DEVICES),
                             f(Layouts.TRACKER_LIST, "count", GARBAGE)),
                     LIST_CHECK),
-            new IoctlSpec("CBT_INFO", fixed(RawIoctl.CBT_INFO), Layouts.CBT_INFO, errnos(EINVAL, ENOENT), 14,
+            new IoctlSpec("CBT_INFO", header("CBT_INFO"), Layouts.CBT_INFO, errnos(EINVAL, ENOENT), 14,
                     List.of(f(Layouts.CBT_INFO, "dev", TRACKED_DEVICE),
                             f(Layouts.CBT_INFO, "device_capacity", GARBAGE),
                             f(Layouts.CBT_INFO, "block_size", GARBAGE), f(Layouts.CBT_INFO, "block_count", GARBAGE),
@@ -546,20 +552,20 @@ final class IoctlTable {
                             f(Layouts.CBT_INFO, "generation_reason", RESERVED),
                             f(Layouts.CBT_INFO, "reserved", RESERVED)),
                     INFO_CHECK),
-            new IoctlSpec("CBT_READ", fixed(RawIoctl.CBT_READ), Layouts.CBT_READ,
+            new IoctlSpec("CBT_READ", header("CBT_READ"), Layouts.CBT_READ,
                     errnos(EINVAL, ENOENT, ERANGE, ENOMEM), 16,
                     List.of(f(Layouts.CBT_READ, "dev", TRACKED_DEVICE), f(Layouts.CBT_READ, "offset", READ_OFFSET),
                             f(Layouts.CBT_READ, "length", READ_LENGTH), f(Layouts.CBT_READ, "buffer", READ_BUFFER),
                             f(Layouts.CBT_READ, "generation_id", GARBAGE)),
                     READ_CHECK),
-            new IoctlSpec("CBT_MARK_DIRTY", fixed(RawIoctl.CBT_MARK_DIRTY), Layouts.CBT_MARK_DIRTY,
+            new IoctlSpec("CBT_MARK_DIRTY", header("CBT_MARK_DIRTY"), Layouts.CBT_MARK_DIRTY,
                     errnos(EINVAL, ENOENT, E2BIG, ERANGE, ENOMEM), 16,
                     List.of(f(Layouts.CBT_MARK_DIRTY, "dev", TRACKED_DEVICE),
                             f(Layouts.CBT_MARK_DIRTY, "count", MARK_COUNT),
                             f(Layouts.CBT_MARK_DIRTY, "reserved", RESERVED),
                             f(Layouts.CBT_MARK_DIRTY, "ranges", MARK_RANGES)),
                     MARK_CHECK),
-            new IoctlSpec("CBT_CHECKPOINT", fixed(RawIoctl.CBT_CHECKPOINT), Layouts.CBT_CHECKPOINT,
+            new IoctlSpec("CBT_CHECKPOINT", header("CBT_CHECKPOINT"), Layouts.CBT_CHECKPOINT,
                     errnos(EINVAL, ENOENT), 10,
                     List.of(f(Layouts.CBT_CHECKPOINT, "dev", TRACKED_DEVICE),
                             f(Layouts.CBT_CHECKPOINT, "generation_id", GARBAGE),
@@ -567,7 +573,7 @@ final class IoctlTable {
                             f(Layouts.CBT_CHECKPOINT, "changes_number", GARBAGE),
                             f(Layouts.CBT_CHECKPOINT, "reserved", RESERVED)),
                     CHECKPOINT_CHECK),
-            new IoctlSpec("SNAPSHOT_CREATE", fixed(RawIoctl.SNAPSHOT_CREATE), Layouts.SNAPSHOT_CREATE,
+            new IoctlSpec("SNAPSHOT_CREATE", header("SNAPSHOT_CREATE"), Layouts.SNAPSHOT_CREATE,
                     errnos(EBADF, EOPNOTSUPP, EINVAL, ENOSPC, EFBIG, EBUSY, EDEADLK, EROFS, EINTR, EIO, ENOMEM), 6,
                     List.of(f(Layouts.SNAPSHOT_CREATE, "storage_fd", STORAGE_FD),
                             f(Layouts.SNAPSHOT_CREATE, "flags", flags(Uapi.SNAPSHOT_FLAG_KEEP)),
@@ -575,19 +581,19 @@ final class IoctlTable {
                             f(Layouts.SNAPSHOT_CREATE, "id", GARBAGE),
                             f(Layouts.SNAPSHOT_CREATE, "reserved", RESERVED)),
                     SNAPSHOT_CREATE_CHECK),
-            new IoctlSpec("SNAPSHOT_DESTROY", fixed(RawIoctl.SNAPSHOT_DESTROY), Layouts.SNAPSHOT_DESTROY,
+            new IoctlSpec("SNAPSHOT_DESTROY", header("SNAPSHOT_DESTROY"), Layouts.SNAPSHOT_DESTROY,
                     errnos(EINVAL, ENOENT), 4,
                     List.of(f(Layouts.SNAPSHOT_DESTROY, "id", SNAPSHOT_ID),
                             f(Layouts.SNAPSHOT_DESTROY, "flags", RESERVED),
                             f(Layouts.SNAPSHOT_DESTROY, "reserved", RESERVED)),
                     NONE),
-            new IoctlSpec("SNAPSHOT_ADD", fixed(RawIoctl.SNAPSHOT_ADD), Layouts.SNAPSHOT_ADD,
+            new IoctlSpec("SNAPSHOT_ADD", header("SNAPSHOT_ADD"), Layouts.SNAPSHOT_ADD,
                     errnos(EINVAL, ENOENT, ENODEV, EALREADY, EBUSY, E2BIG, EOPNOTSUPP, EDEADLK, ENOMEM), 6,
                     List.of(f(Layouts.SNAPSHOT_ADD, "id", SNAPSHOT_ID), f(Layouts.SNAPSHOT_ADD, "dev", DEVICE),
                             f(Layouts.SNAPSHOT_ADD, "flags", RESERVED),
                             f(Layouts.SNAPSHOT_ADD, "reserved", RESERVED)),
                     NONE),
-            new IoctlSpec("SNAPSHOT_TAKE", fixed(RawIoctl.SNAPSHOT_TAKE), Layouts.SNAPSHOT_TAKE,
+            new IoctlSpec("SNAPSHOT_TAKE", header("SNAPSHOT_TAKE"), Layouts.SNAPSHOT_TAKE,
                     errnos(EINVAL, ENOENT, EALREADY, EINTR, ENOSPC, ENOMEM), 4,
                     List.of(f(Layouts.SNAPSHOT_TAKE, "id", SNAPSHOT_ID),
                             f(Layouts.SNAPSHOT_TAKE, "flags", flags(Uapi.TAKE_FLAG_NO_FREEZE)),
@@ -597,13 +603,13 @@ final class IoctlTable {
                             f(Layouts.SNAPSHOT_TAKE, "frozen", GARBAGE),
                             f(Layouts.SNAPSHOT_TAKE, "freeze_failed", GARBAGE)),
                     NONE),
-            new IoctlSpec("SNAPSHOT_LIST", fixed(RawIoctl.SNAPSHOT_LIST), Layouts.SNAPSHOT_LIST,
+            new IoctlSpec("SNAPSHOT_LIST", header("SNAPSHOT_LIST"), Layouts.SNAPSHOT_LIST,
                     errnos(E2BIG, ENOMEM), 6,
                     List.of(f(Layouts.SNAPSHOT_LIST, "capacity", capacity(Uapi.SNAPSHOT_LIST_MAX)),
                             f(Layouts.SNAPSHOT_LIST, "ids", array(8)),
                             f(Layouts.SNAPSHOT_LIST, "count", GARBAGE)),
                     SNAPSHOT_LIST_CHECK),
-            new IoctlSpec("SNAPSHOT_INFO", fixed(RawIoctl.SNAPSHOT_INFO), Layouts.SNAPSHOT_INFO,
+            new IoctlSpec("SNAPSHOT_INFO", header("SNAPSHOT_INFO"), Layouts.SNAPSHOT_INFO,
                     errnos(EINVAL, ENOENT, E2BIG, ENOMEM), 8,
                     List.of(f(Layouts.SNAPSHOT_INFO, "id", SNAPSHOT_ID),
                             f(Layouts.SNAPSHOT_INFO, "capacity", capacity(Uapi.SNAPSHOT_MAX_DEVICES)),
