@@ -130,7 +130,7 @@ class CbtExactnessTest extends ItBase {
         try (DiskIo io = new DiskIo(disk)) {
             long before = Guest.writeRequests(disk);
             cover(exp, io.direct(off, data));
-            long requests = Guest.writeRequests(disk) - before;
+            long requests = Guest.awaitWriteRequests(disk, before, len / (splitKb << 10));
             System.out.println("[split] 16 MiB write with max_sectors_kb " + splitKb + ": " + requests + " requests");
             assertTrue(requests >= len / (splitKb << 10), "the 16 MiB write went down in " + requests
                     + " requests: max_sectors_kb " + splitKb + " did not split it");

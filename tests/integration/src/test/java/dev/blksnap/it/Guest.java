@@ -276,6 +276,22 @@ final class Guest {
         }
     }
 
+    /**
+     * Waits until a whole disk has completed at least {@code atLeast} write
+     * requests since {@code before} (a count from {@link #writeRequests}),
+     * and returns how many. A request's bios complete, and wake their
+     * writer, before the request is counted: the count can lag a moment.
+     */
+    static long awaitWriteRequests(Path disk, long before, long atLeast) {
+        try {
+            waitUntil(atLeast + " write requests on " + disk, Duration.ofSeconds(5),
+                    () -> writeRequests(disk) - before >= atLeast);
+        } catch (AssertionError tooFew) {
+            // the caller's assertion says what was wanted and what came
+        }
+        return writeRequests(disk) - before;
+    }
+
     /** Sets queue/max_sectors_kb of a whole disk; returns the value it had. */
     static int setMaxSectorsKb(Path disk, int kb) {
         Path p = Path.of("/sys/block", kernelName(disk), "queue/max_sectors_kb");

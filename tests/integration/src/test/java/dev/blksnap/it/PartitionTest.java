@@ -217,7 +217,7 @@ class PartitionTest extends ItBase {
                 long before = Guest.writeRequests(DISK);
                 written.add(io.direct(pEnd - (1 + rnd.nextLong(big / DiskIo.PAGE - 1)) * DiskIo.PAGE, (int) big,
                         rnd));
-                long requests = Guest.writeRequests(DISK) - before;
+                long requests = Guest.awaitWriteRequests(DISK, before, big / (64 << 10));
                 assertTrue(requests >= big / (64 << 10), "the 4 MiB write was not split: " + requests + " requests");
             } finally {
                 Guest.setMaxSectorsKb(DISK, oldKb);
