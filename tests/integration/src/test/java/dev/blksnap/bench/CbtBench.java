@@ -56,10 +56,14 @@ import java.util.function.ToDoubleFunction;
  * </ul>
  * A ratio is "how much of (a)'s speed is left": for IOPS (x)/(a), for a cost
  * (a)/(x). The bench prints the median of the per-round ratios with a 95 %
- * bootstrap interval, the accelerator, how much the host made QEMU wait,
- * and the proof that the states were what they claim: the submit hook
- * installed in (b) and live (a write to the other device is marked), marks
- * left by fio in (c), neither hook nor module in (a).
+ * bootstrap interval, over all rounds and over the calmest third (the
+ * rounds in which the host made QEMU wait least: a choice by host noise
+ * alone), the accelerator, how much the host made QEMU wait, and the proof
+ * that the states were what they claim: the submit hook installed in (b)
+ * and live (a write to the other device is marked), marks left by fio in
+ * (c), neither hook nor module in (a). Run it with one vCPU (the make
+ * targets do): with two, a descheduled vCPU makes the other spin on its
+ * locks, which the host counts as QEMU's CPU time.
  * <p>
  * A benchmark, not a test: it prints ratios and fails only when it cannot
  * measure or a state is not what it claims.
@@ -206,10 +210,10 @@ public final class CbtBench {
 	}
 
 	/**
-	 * The rounds in which the host made QEMU wait least (the largest wait
-	 * of the round's three windows), calmest last: chosen by the host's
-	 * noise alone, which the state of the guest does not set, so the choice
-	 * favours no state.
+	 * The third of the rounds in which the host made QEMU wait least (by the
+	 * largest wait of the round's three windows), calmest first: chosen by
+	 * the host's noise alone, which the guest's state does not set, so the
+	 * choice favours no state.
 	 */
 	private static int[] calmestThird(Window[][] w) {
 		int n = w[0].length;
