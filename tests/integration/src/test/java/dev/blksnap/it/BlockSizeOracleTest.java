@@ -13,7 +13,6 @@ import org.junit.jupiter.api.TestInfo;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -34,7 +33,6 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 class BlockSizeOracleTest extends OracleTestBase {
     private static final Path DISK = Guest.disk(2);
     private static final long P_START = 2048;
-    private static final long P_SIZE = (100L << 11) + 5;  // 100 MiB and 5 sectors
     private static List<String> suiteParameters;
 
     @BeforeAll
@@ -76,56 +74,41 @@ class BlockSizeOracleTest extends OracleTestBase {
         }
     }
 
-    @Test
-    @Order(1)
-    void ext4On64KiBBlocksOfAPartitionWhoseSizeIsNoMultipleOfTheBlock(TestInfo ti) throws Exception {
-        SplittableRandom rnd = Seeds.forTest(ti);
-        int asked = 64 << 10;
+    /**
+     * Reloads the module with the minimum shift of {@code asked}, puts a
+     * file system in a partition of {@code sectors} at 1 MiB, tracks the
+     * partition and the disk (both must get the block asked for), and runs
+     * the oracle on the partition, its last sector included.
+     */
+    private void fileSystemOnBlocksOf(int asked, FileSystems.Type type, long sectors, SplittableRandom rnd)
+            throws Exception {
         reloadModule(List.of("tracking_block_minimum_shift=" + Integer.numberOfTrailingZeros(asked)));
-        Mbr.partition(DISK, new Mbr.Part(P_START, P_SIZE));
+        assertNotEquals(0, sectors * 512 % asked, "the partition must end inside a block");
+        Mbr.partition(DISK, new Mbr.Part(P_START, sectors));
         Path p = Guest.partition(DISK, 1);
-        FileSystems.mkfs(Type.EXT4, p);
-        Path mnt = mount(Type.EXT4, p, "");
-        FsWorkload w = new FsWorkload(mnt, rnd.split()).populate(20);
+        FileSystems.mkfs(type, p);
+        Path mnt = mount(type, p, "");
+        FsWorkload w = new FsWorkload(mnt, rnd.split()).populate(POPULATE);
         Guest.runOk("sync");
         DeviceId part = attach(p);
         DeviceId disk = attach(DISK);
-        for (CbtInfo info : List.of(freshInfo(part, p), freshInfo(disk, DISK))) {
+        for (CbtInfo info : List.of(checkInfo(part, p), checkInfo(disk, DISK))) {
             assertEquals(asked, info.blockSize(), "the block size asked for: " + info);
         }
-        assertNotEquals(0, P_SIZE * 512 % asked, "the partition must end inside a block");
-        OracleRun run = workloadThenTrim(List.of(mnt), List.of(w), List.of(
-                View.whole(part, p, "ext4 in " + p + " (" + P_SIZE + " sectors), 64 KiB blocks")));
+        OracleRun run = workloadThenTrim(List.of(mnt), List.of(w), List.of(View.whole(part, p,
+                type.fsName() + " in " + p + " (" + sectors + " sectors), " + (asked >> 10) + " KiB blocks")));
         lastSectorIsMarked(run, p, rnd);
     }
 
     @Test
+    @Order(1)
+    void ext4On64KiBBlocksOfAPartitionWhoseSizeIsNoMultipleOfTheBlock(TestInfo ti) throws Exception {
+        fileSystemOnBlocksOf(64 << 10, Type.EXT4, (100L << 11) + 5, Seeds.forTest(ti));
+    }
+
+    @Test
     @Order(2)
-    void xfsOn1MiBBlocksOfALoopDeviceWhoseSizeIsNoMultipleOfTheBlock(TestInfo ti) throws Exception {
-        SplittableRandom rnd = Seeds.forTest(ti);
-        int asked = 1 << 20;
-        reloadModule(List.of("tracking_block_minimum_shift=" + Integer.numberOfTrailingZeros(asked)));
-        Guest.modprobe("loop");
-        Path file = Path.of("/tmp/blksnap-oracle-blocks.img");
-        long bytes = (96L << 20) + 1536;  // 96 MiB and 3 sectors
-        Guest.runOk("truncate", "-s", Long.toString(bytes), file.toString());
-        Path loop = Path.of(Guest.runOk("losetup", "-f", "--show", file.toString()).strip());
-        try {
-            FileSystems.mkfs(Type.XFS, loop);
-            Path mnt = mount(Type.XFS, loop, "");
-            FsWorkload w = new FsWorkload(mnt, rnd.split()).populate(20);
-            Guest.runOk("sync");
-            DeviceId id = attach(loop);
-            CbtInfo info = freshInfo(id, loop);
-            assertEquals(asked, info.blockSize(), "the block size asked for: " + info);
-            assertNotEquals(0, bytes % asked, "the device must end inside a block");
-            OracleRun run = workloadThenTrim(List.of(mnt), List.of(w),
-                    List.of(View.whole(id, loop, "xfs on " + loop + " (" + bytes + " bytes), 1 MiB blocks")));
-            lastSectorIsMarked(run, loop, rnd);
-        } finally {
-            unmountLeftovers();
-            Guest.run("losetup", "-d", loop.toString());
-            Files.deleteIfExists(file);
-        }
+    void xfsOn1MiBBlocksOfAPartitionWhoseSizeIsNoMultipleOfTheBlock(TestInfo ti) throws Exception {
+        fileSystemOnBlocksOf(1 << 20, Type.XFS, (96L << 11) + 3, Seeds.forTest(ti));
     }
 }

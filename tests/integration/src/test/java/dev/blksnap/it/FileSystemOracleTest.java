@@ -50,15 +50,15 @@ class FileSystemOracleTest extends OracleTestBase {
         FileSystems.mkfs(Type.XFS, p2);
         Path m1 = mount(Type.EXT4, p1, "discard");
         Path m2 = mount(Type.XFS, p2, "");
-        FsWorkload w1 = new FsWorkload(m1, rnd.split()).populate(30);
-        FsWorkload w2 = new FsWorkload(m2, rnd.split()).populate(30);
+        FsWorkload w1 = new FsWorkload(m1, rnd.split()).populate(POPULATE);
+        FsWorkload w2 = new FsWorkload(m2, rnd.split()).populate(POPULATE);
         Guest.runOk("sync");
         DeviceId disk = attach(DISK);
         DeviceId part1 = attach(p1);
         DeviceId part2 = attach(p2);
-        freshInfo(disk, DISK);
-        freshInfo(part1, p1);
-        freshInfo(part2, p2);
+        checkInfo(disk, DISK);
+        checkInfo(part1, p1);
+        checkInfo(part2, p2);
         workloadThenTrim(List.of(m1, m2), List.of(w1, w2), List.of(
                 View.whole(disk, DISK, "ext4 in " + p1 + " and xfs in " + p2 + ", tracker on " + DISK),
                 new View(part1, "ext4 -o discard in " + p1, DISK, P1_START, P1_SIZE),

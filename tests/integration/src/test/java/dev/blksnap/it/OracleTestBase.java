@@ -15,11 +15,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * What the content-oracle tests share: file systems mounted for one test
  * (unmounted after it whatever happened) and the two-phase check of a
- * file-system workload.
+ * file-system workload. The trackers are attached under mounted file
+ * systems (xfs covers its log, md writes its superblock, whenever they
+ * like), so the tests check a new tracker's info with {@link #checkInfo}:
+ * its map need not be empty, the oracle judges every mark.
  */
 abstract class OracleTestBase extends ItBase {
     /** Operations of a workload, per file system. */
-    static final int OPERATIONS = 90;
+    static final int OPERATIONS = 45;
+    /** Files a workload makes before the trackers are attached, for it to append to, rename and delete. */
+    static final int POPULATE = 12;
     /** A workload must change at least this many sectors of every view (256 KiB), or it proves too little. */
     static final int ENOUGH_SECTORS = 512;
 

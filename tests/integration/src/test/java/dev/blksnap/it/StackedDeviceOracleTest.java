@@ -90,12 +90,12 @@ class StackedDeviceOracleTest extends OracleTestBase {
             List<String> whats) throws Exception {
         FileSystems.mkfs(type, top);
         Path mnt = mount(type, top, options);
-        FsWorkload w = new FsWorkload(mnt, rnd).populate(20);
+        FsWorkload w = new FsWorkload(mnt, rnd).populate(POPULATE);
         Guest.runOk("sync");
         List<View> views = new ArrayList<>();
         for (int i = 0; i < tracked.size(); i++) {
             DeviceId id = attach(tracked.get(i));
-            freshInfo(id, tracked.get(i));
+            checkInfo(id, tracked.get(i));
             views.add(View.whole(id, tracked.get(i), whats.get(i)));
         }
         workloadThenTrim(List.of(mnt), List.of(w), views);
@@ -186,11 +186,11 @@ class StackedDeviceOracleTest extends OracleTestBase {
             Guest.waitUntil(MD + " to appear", Duration.ofSeconds(10), () -> Files.exists(MD));
             fileSystemOn(Type.EXT4, MD, "", rnd.split(), List.of(MD), List.of("ext4 on md raid1 " + MD));
             Path mnt = mount(Type.EXT4, MD, "");
-            FsWorkload w = new FsWorkload(mnt, rnd.split()).populate(20);
+            FsWorkload w = new FsWorkload(mnt, rnd.split()).populate(POPULATE);
             Guest.runOk("sync");
             DeviceId ia = attach(a);
             DeviceId ib = attach(b);
-            checkInfo(ia, a); // md writes its superblock and bitmap at any time
+            checkInfo(ia, a);
             checkInfo(ib, b);
             workloadThenTrim(List.of(mnt), List.of(w), List.of(View.whole(ia, a, "member " + a + " of " + MD),
                     View.whole(ib, b, "member " + b + " of " + MD)));
