@@ -22,7 +22,7 @@ import java.util.SplittableRandom;
  * their data, metadata and journal go; the oracle reads the disk before and
  * after each phase ({@link OracleTestBase#workloadThenTrim}).
  */
-@Order(20)
+@Order(30)
 class FileSystemOracleTest extends OracleTestBase {
     private static final Path DISK = Guest.disk(2);
     private static final long P1_START = 2048;

@@ -34,6 +34,11 @@ final class Guest {
         return v;
     }
 
+    /** Whether this is the debug-kernel lane (KASAN, lockdep, kmemleak: several times slower). */
+    static boolean debugLane() {
+        return "debug".equals(System.getenv("BLKSNAP_LANE"));
+    }
+
     static Path moduleFile() {
         return Path.of(env("BLKSNAP_KO"));
     }
