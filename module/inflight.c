@@ -19,9 +19,12 @@
  * new state, and a write that saw the old state is in the old epoch, which
  * the drain waits for.
  *
- * The wrap needs a small context per bio, from a slab cache backed by a
- * reserve (mempool): the hook allocates without sleeping; only when both are
- * empty does the filter retry where it may sleep (filter.c).
+ * The wrap needs a small context per bio, from kmalloc backed by a reserve
+ * (mempool): the hook allocates without sleeping; only when both are empty
+ * does the filter retry where it may sleep (filter.c). No cache of our own:
+ * 24 bytes fit kmalloc's smallest caches, and a failed kmem_cache_create()
+ * leaks its sysfs name in the kernel (mm/slub.c, sysfs_slab_add()), which a
+ * load under memory pressure must not do.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME "-inflight: " fmt
 
@@ -43,13 +46,12 @@ struct inflight_bio {
 };
 
 /*
- * Contexts kept for when the slab cache cannot give one without sleeping:
- * a few, to spare most writes the detour through filter_submit_bio_slow(),
- * which allocates where it may wait for memory.
+ * Contexts kept for when kmalloc cannot give one without sleeping: a few,
+ * to spare most writes the detour through filter_submit_bio_slow(), which
+ * allocates where it may wait for memory.
  */
 #define INFLIGHT_BIO_RESERVE 8
 
-static struct kmem_cache *inflight_bio_cache;
 static mempool_t *inflight_bio_pool;
 
 static void inflight_epoch_release(struct percpu_ref *ref)
@@ -234,7 +236,7 @@ static void inflight_bio_end_io(struct bio *bio)
  */
 void *inflight_bio_alloc(gfp_t gfp)
 {
-	void *ctx = kmem_cache_alloc(inflight_bio_cache, gfp | __GFP_NOWARN);
+	void *ctx = kmalloc(sizeof(struct inflight_bio), gfp | __GFP_NOWARN);
 
 	if (likely(ctx))
 		return ctx;
@@ -252,7 +254,7 @@ void inflight_bio_free(void *ctx)
 		     inflight_bio_pool->min_nr))
 		mempool_free(ctx, inflight_bio_pool);
 	else
-		kmem_cache_free(inflight_bio_cache, ctx);
+		kfree(ctx);
 }
 
 /**
@@ -295,29 +297,21 @@ void inflight_bio_attach(struct bio *bio, void *ctx, struct percpu_ref *ref)
 }
 
 /**
- * inflight_module_init() - create the context cache and its reserve.
+ * inflight_module_init() - create the contexts' reserve.
  *
  * Return: 0 or -ENOMEM.
  */
 int inflight_module_init(void)
 {
-	inflight_bio_cache = KMEM_CACHE(inflight_bio, 0);
-	if (!inflight_bio_cache)
-		return -ENOMEM;
-	inflight_bio_pool = mempool_create_slab_pool(INFLIGHT_BIO_RESERVE,
-						     inflight_bio_cache);
-	if (!inflight_bio_pool) {
-		kmem_cache_destroy(inflight_bio_cache);
-		return -ENOMEM;
-	}
-	return 0;
+	inflight_bio_pool = mempool_create_kmalloc_pool(INFLIGHT_BIO_RESERVE,
+						sizeof(struct inflight_bio));
+	return inflight_bio_pool ? 0 : -ENOMEM;
 }
 
 /**
- * inflight_module_exit() - free the cache, once no bio holds a context.
+ * inflight_module_exit() - free the reserve, once no bio holds a context.
  */
 void inflight_module_exit(void)
 {
 	mempool_destroy(inflight_bio_pool);
-	kmem_cache_destroy(inflight_bio_cache);
 }
