@@ -18,6 +18,7 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.Timeout;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -26,6 +27,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.BitSet;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -33,6 +36,7 @@ import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -49,8 +53,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * blksnap.ko under injected faults (the debug lane; skipped on kernels
- * without fault injection): every allocation the module's load and each
- * ioctl make fails once in turn; random allocation failures hit write
+ * without fault injection): every allocation each ioctl makes, and every
+ * allocation site of the module's load, fails once in turn; random allocation failures hit write
  * tracking under load, a resize, hot-unplug and unload; I/O errors hit a
  * tracked disk. Each failure must end in a clean errno or a tracker that
  * reports itself broken, never an oops, a leak (the per-test kmemleak
@@ -110,49 +114,137 @@ class FaultInjectionTest extends ItBase {
         assertFalse(Guest.moduleLoaded(), "/sys/module/blksnap after rmmod");
     }
 
+    /**
+     * One load with its n-th allocation failing: whether the fault was
+     * injected, and the call stack it was injected at (null when none).
+     */
+    private record LoadProbe(boolean fired, String site) {
+    }
+
+    /**
+     * Consecutive faults at one call stack that must be seen before the
+     * sweep skips through the rest of that run (a reserve being filled:
+     * mempool_create() allocates each element from one call). Four sites
+     * in a row exclude a loop that alternates allocations of two sites.
+     */
+    private static final int SAME_SITE_BEFORE_SKIP = 4;
+
+    /**
+     * Every allocation site of the module's load fails once in turn: the
+     * load must either fail with ENOMEM and leave nothing (no
+     * /sys/module/blksnap, no control device, no leak: the kmemleak check)
+     * or work. The kernel logs each fault's call stack; where four faults in
+     * a row had the same stack (a mempool's reserve of 64 or 256 elements,
+     * allocated one by one from one call, whose failure blksnap handles the
+     * same whichever element fails), the sweep doubles its step until the
+     * stack changes, then bisects for the first allocation of the next site;
+     * every allocation probed on the way is checked like the others.
+     */
     @Test
     @Order(1)
+    @Timeout(value = 20, unit = TimeUnit.MINUTES) // about 3 s a load on the debug lane
     void moduleLoadSurvivesEachOfItsAllocationsFailing() throws Exception {
         ctl.close();
         ctl = null;
         rmmod();
-        long faults = 0;
+        Map<Integer, LoadProbe> probes = new HashMap<>();
+        Set<String> sites = new HashSet<>();
+        int last;
         FailNth.aimAt(Aim.MODULE_AREA);
+        // kmemleak's record of each allocation: __alloc_object() and
+        // __create_object(), the next function in mm/kmemleak.c's text
+        // being delete_object_part() (6.12).
+        FailNth.spare("__alloc_object", "delete_object_part");
+        FailNth.logFaultStacks();
         try {
-            for (int n = 1; ; n++) {
-                assertTrue(n <= 500, "module load still reaches new allocations after 500 runs");
-                long before = FailNth.times();
-                Guest.Result r = Guest.run(Aim.failNth(n, insmod()), Map.of());
-                boolean fired = FailNth.times() < before;
-                faults += fired ? 1 : 0;
-                if (r.exit() != 0) {
-                    assertTrue(fired, "insmod failed with no fault injected: " + r.stderr());
-                    assertFalse(Guest.moduleLoaded(), "a failed load left /sys/module/blksnap");
-                    assertFalse(Files.exists(Guest.CONTROL), "a failed load left " + Guest.CONTROL);
-                    assertTrue(r.stderr().contains("Cannot allocate memory"),
-                            "allocation " + n + " of the load failed, insmod said: " + r.stderr().strip());
-                    continue;
-                }
-                // Loaded, with or without a fault on the way: it must work.
-                Guest.noteLoaded(Guest.insmodArgs());
-                Guest.waitUntil(Guest.CONTROL + " to appear", Duration.ofSeconds(10),
-                        () -> Files.exists(Guest.CONTROL));
-                try (BlksnapControl c = BlksnapControl.open()) {
-                    c.version();
-                    assertEquals(List.of(), c.trackers());
-                }
-                if (!fired) {
-                    System.out.println("[faults] module load: " + (n - 1) + " allocations, each failed once");
+            int n = 1;
+            String runSite = null;
+            int runLength = 0;
+            while (true) {
+                LoadProbe p = probes.computeIfAbsent(n, FaultInjectionTest::loadWithFailing);
+                if (!p.fired()) {
                     break;
                 }
-                rmmod();
+                sites.add(p.site() == null ? "unlogged fault " + n : p.site());
+                runLength = p.site() != null && p.site().equals(runSite) ? runLength + 1 : 1;
+                runSite = p.site();
+                if (runLength < SAME_SITE_BEFORE_SKIP) {
+                    n++;
+                    continue;
+                }
+                // [n - 3, n] failed one call: find where its run ends.
+                int lo = n;
+                int hi = n;
+                for (int step = 2; ; step *= 2) {
+                    hi = lo + step;
+                    LoadProbe h = probes.computeIfAbsent(hi, FaultInjectionTest::loadWithFailing);
+                    if (!h.fired() || !runSite.equals(h.site())) {
+                        break;
+                    }
+                    lo = hi;
+                }
+                while (hi - lo > 1) {
+                    int mid = (lo + hi) >>> 1;
+                    LoadProbe m = probes.computeIfAbsent(mid, FaultInjectionTest::loadWithFailing);
+                    if (m.fired() && runSite.equals(m.site())) {
+                        lo = mid;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                n = hi;
+                runSite = null;
+                runLength = 0;
             }
+            last = n - 1;
         } finally {
             FailNth.resetPoints();
             Guest.ensureModuleLoaded();
         }
+        long faults = probes.values().stream().filter(LoadProbe::fired).count();
+        System.out.println("[faults] module load: " + last + " allocations at " + sites.size()
+                + " call stacks; " + faults + " of them failed once, " + probes.size() + " loads");
         assertTrue(faults > 0, "no allocation of the module load failed: the fail-nth aim missed the module");
         count("module load", faults);
+    }
+
+    /**
+     * insmod with its n-th allocation in the module's code failing; checks
+     * the outcome, unloads a module that loaded, and reads the fault's call
+     * stack from the kernel log (after a marker written just before).
+     */
+    private static LoadProbe loadWithFailing(int n) {
+        assertTrue(n <= 5000, "module load still reaches new allocations at " + n);
+        String marker = "blksnap-it fail-nth probe " + n;
+        List<String> cmd = new ArrayList<>(List.of("sh", "-c",
+                "echo \"$0\" >/dev/kmsg; (echo " + n + " >/proc/self/fail-nth && exec \"$@\"); rc=$?;"
+                        + " dmesg | sed -n \"/$0\\$/,\\$p\"; exit $rc", marker));
+        cmd.addAll(insmod());
+        long before = FailNth.times();
+        Guest.Result r = Guest.run(cmd, Map.of());
+        boolean fired = FailNth.times() < before;
+        String site = fired ? FailNth.faultStack(r.stdout()) : null;
+        if (r.exit() != 0) {
+            assertTrue(fired, "insmod failed with no fault injected: " + r.stderr());
+            assertFalse(Guest.moduleLoaded(), "a failed load left /sys/module/blksnap");
+            assertFalse(Files.exists(Guest.CONTROL), "a failed load left " + Guest.CONTROL);
+            assertTrue(r.stderr().contains("Cannot allocate memory"),
+                    "allocation " + n + " of the load failed, insmod said: " + r.stderr().strip());
+            return new LoadProbe(true, site);
+        }
+        // Loaded, with or without a fault on the way: it must work.
+        Guest.noteLoaded(Guest.insmodArgs());
+        Guest.waitUntil(Guest.CONTROL + " to appear", Duration.ofSeconds(10), () -> Files.exists(Guest.CONTROL));
+        try (BlksnapControl c = BlksnapControl.open()) {
+            c.version();
+            assertEquals(List.of(), c.trackers());
+        } catch (BlksnapException e) {
+            throw new AssertionError("loaded with allocation " + n + " failing (" + fired + "), then: " + e, e);
+        }
+        if (fired) {
+            rmmod();
+        }
+        return new LoadProbe(fired, site);
     }
 
     @Test

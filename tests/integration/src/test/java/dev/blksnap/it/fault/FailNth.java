@@ -6,9 +6,15 @@ import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * Systematic fault injection: the calling thread's n-th call that can fail
@@ -24,6 +30,9 @@ import java.util.Set;
  * it.
  */
 public final class FailNth implements AutoCloseable {
+    private static final Pattern TIMESTAMP = Pattern.compile("^\\[[^]]*]");
+    /** A reliable frame of a kernel call trace (an unreliable one starts with "? "; registers are not frames). */
+    private static final Pattern FRAME = Pattern.compile("[\\w.]+\\+0x\\p{XDigit}+/0x\\p{XDigit}+( \\[\\w+])?");
     private static final Set<FaultPoint> POINTS = Set.of(FaultPoint.SLAB, FaultPoint.PAGE_ALLOC);
     private final FileChannel file;
     private final Thread owner = Thread.currentThread();
@@ -68,6 +77,76 @@ public final class FailNth implements AutoCloseable {
             times += Long.parseLong(p.read("times"));
         }
         return times;
+    }
+
+    /**
+     * Makes the allocator points log each injected fault with its call
+     * stack (verbose 2), for {@link #faultStack}; {@link #resetPoints}
+     * undoes it.
+     */
+    public static void logFaultStacks() {
+        for (FaultPoint p : POINTS) {
+            p.write("verbose", 2);
+        }
+    }
+
+    /**
+     * The call stack of the first fault logged in {@code kernelLog}
+     * (dmesg text): its reliable frames, "function+offset/size [module]"
+     * one a line (no registers: they differ from process to process), or
+     * null when the log shows none (the points' rate limit).
+     * Two faults have the same stack exactly when the same call failed,
+     * reached the same way.
+     */
+    public static String faultStack(String kernelLog) {
+        List<String> frames = new ArrayList<>();
+        boolean fault = false;
+        boolean trace = false;
+        for (String raw : kernelLog.lines().toList()) {
+            String line = TIMESTAMP.matcher(raw).replaceFirst("").strip();
+            if (!fault) {
+                fault = line.startsWith("FAULT_INJECTION: forcing a failure");
+            } else if (!trace) {
+                trace = line.equals("Call Trace:");
+            } else if (line.equals("</TASK>")) {
+                return String.join("\n", frames);
+            } else if (FRAME.matcher(line).matches()) {
+                frames.add(line);
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Spares the calls made with code between two kernel symbols on the
+     * stack (the points' reject range), read from /proc/kallsyms;
+     * {@link #resetPoints} undoes it. For kmemleak's own record of each
+     * allocation (debug lane): made with __GFP_NOWARN and taken from a
+     * reserve when it fails, so failing it tests nothing of the caller
+     * and doubles a sweep.
+     */
+    public static void spare(String fromSymbol, String toSymbol) {
+        Map<String, Long> addresses = new HashMap<>();
+        try (var lines = Files.lines(Path.of("/proc/kallsyms"))) {
+            lines.forEach(line -> {
+                String[] f = line.split("\\s+");
+                if (f.length >= 3 && (f[2].equals(fromSymbol) || f[2].equals(toSymbol))) {
+                    addresses.putIfAbsent(f[2], Long.parseUnsignedLong(f[0], 16));
+                }
+            });
+        } catch (IOException e) {
+            throw new UncheckedIOException("read /proc/kallsyms", e);
+        }
+        Long from = addresses.get(fromSymbol);
+        Long to = addresses.get(toSymbol);
+        if (from == null || to == null || from == 0 || Long.compareUnsigned(from, to) >= 0) {
+            throw new IllegalStateException("no code range " + fromSymbol + ".." + toSymbol + " in /proc/kallsyms: "
+                    + addresses);
+        }
+        for (FaultPoint p : POINTS) {
+            p.write("reject-start", Long.toUnsignedString(from));
+            p.write("reject-end", Long.toUnsignedString(to));
+        }
     }
 
     /** Puts the allocator points back to their boot state. */
