@@ -36,14 +36,10 @@ class BlockSizeOracleTest extends OracleTestBase {
     private static final long P_START = 2048;
     private static List<String> suiteParameters;
 
-    /**
-     * Not on the debug lane: several times slower there and within the same
-     * CI budget, it runs the content oracle under file systems only
-     * (FileSystemOracleTest).
-     */
+    /** Not on the debug lane: see FileSystemOracleTest#stockLanesOnly. */
     @BeforeAll
     static void remember() {
-        assumeFalse(Guest.debugLane(), "the debug lane runs FileSystemOracleTest only (its time budget)");
+        assumeFalse(Guest.debugLane(), "the content oracle runs on the stock lanes (the debug lane's time budget)");
         Guest.ensureModuleLoaded();
         suiteParameters = Guest.loadedWith();
     }

@@ -142,7 +142,7 @@ class FaultInjectionTest extends ItBase {
      */
     @Test
     @Order(1)
-    @Timeout(value = 20, unit = TimeUnit.MINUTES) // about 3 s a load on the debug lane
+    @Timeout(value = 40, unit = TimeUnit.MINUTES) // 200-odd loads of 3-8 s on the debug lane
     void moduleLoadSurvivesEachOfItsAllocationsFailing() throws Exception {
         ctl.close();
         ctl = null;

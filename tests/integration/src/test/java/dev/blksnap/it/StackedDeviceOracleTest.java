@@ -43,14 +43,10 @@ class StackedDeviceOracleTest extends OracleTestBase {
     private static final String VG = "blksnaporacle";
     private static final Path MD = Path.of("/dev/md100");
 
-    /**
-     * Not on the debug lane: several times slower there and within the same
-     * CI budget, it runs the content oracle under file systems only
-     * (FileSystemOracleTest).
-     */
+    /** Not on the debug lane: see FileSystemOracleTest#stockLanesOnly. */
     @BeforeAll
     static void drivers() {
-        assumeFalse(Guest.debugLane(), "the debug lane runs FileSystemOracleTest only (its time budget)");
+        assumeFalse(Guest.debugLane(), "the content oracle runs on the stock lanes (the debug lane's time budget)");
         Guest.modprobe("dm_mod");
         Guest.modprobe("raid1");
     }
