@@ -1,16 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 package dev.blksnap.it;
 
+import dev.blksnap.BlksnapControl;
 import dev.blksnap.DeviceId;
 import dev.blksnap.NotTrackedException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -24,8 +30,13 @@ abstract class SnapshotItBase extends ItBase {
     static final long BLKDISCARD = 0x1277;
     static final long BLKZEROOUT = 0x127f;
 
+    static final Path SCRATCH = Path.of("/tmp/blksnap-it");
+    private static final Path NULLB = Path.of("/sys/kernel/config/nullb");
+
     protected Snapshots snap;
     private final List<DeviceId> added = new ArrayList<>();
+    /** Undo steps for the devices and mounts a test made, run last first. */
+    private final Deque<Runnable> undo = new ArrayDeque<>();
 
     @BeforeEach
     void openSnapshots() {
@@ -35,25 +46,147 @@ abstract class SnapshotItBase extends ItBase {
 
     @AfterEach
     void closeSnapshots() throws Exception {
-        if (snap == null) {
-            return;
-        }
+        List<Long> left = List.of();
         try {
-            List<Long> left = snap.list();
+            if (snap == null) {
+                snap = new Snapshots();
+            }
+            left = snap.list();
             snap.destroyAll();
             snap.close();
             snap = null;
-            for (DeviceId id : added) {
-                try {
-                    ctl.detach(id);
-                } catch (NotTrackedException gone) {
-                    // removed with its device
+            BlksnapControl c = ctl != null ? ctl : BlksnapControl.open();
+            try {
+                for (DeviceId id : added) {
+                    try {
+                        c.detach(id);
+                    } catch (NotTrackedException gone) {
+                        // removed with its device
+                    }
+                }
+            } finally {
+                if (c != ctl) {
+                    c.close();
                 }
             }
-            assertEquals(List.of(), left, "snapshots left after the test");
         } finally {
             added.clear();
+            while (!undo.isEmpty()) {
+                try {
+                    undo.pop().run();
+                } catch (RuntimeException e) {
+                    System.out.println("[cleanup] " + e);
+                }
+            }
         }
+        assertEquals(List.of(), left, "snapshots left after the test");
+    }
+
+    /** Whether this is the debug-kernel lane (KASAN, lockdep, kmemleak: several times slower). */
+    static boolean debugLane() {
+        return "debug".equals(System.getenv("BLKSNAP_LANE"));
+    }
+
+    /** A loop device over a sparse file of {@code bytes} in the guest's tmpfs; removed after the test. */
+    protected Path loop(String name, long bytes) throws IOException {
+        return loop(name, bytes, false);
+    }
+
+    /** As {@link #loop(String, long)}, with partitions scanned when {@code partitions}. */
+    protected Path loop(String name, long bytes, boolean partitions) throws IOException {
+        Files.createDirectories(SCRATCH);
+        Path file = SCRATCH.resolve(name + ".img");
+        Files.deleteIfExists(file);
+        try (var raf = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+            raf.setLength(bytes);
+        }
+        Guest.modprobe("loop");
+        Path node = Path.of((partitions ? Guest.runOk("losetup", "-f", "--show", "-P", file.toString())
+                : Guest.runOk("losetup", "-f", "--show", file.toString())).trim());
+        undo.push(() -> {
+            Guest.run("losetup", "-d", node.toString());
+            try {
+                Files.deleteIfExists(file);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        return node;
+    }
+
+    /**
+     * A memory-backed null_blk device of {@code mib} MiB made through
+     * configfs, /dev/{@code name}; {@link #powerOff} removes it
+     * (del_gendisk) even while open.
+     */
+    protected Path nullb(String name, int mib) throws IOException {
+        return nullb(name, mib, false);
+    }
+
+    /** A zoned null_blk device (zones of 4 MiB), as {@link #nullb}. */
+    protected Path nullbZoned(String name) throws IOException {
+        return nullb(name, 64, true);
+    }
+
+    private Path nullb(String name, int mib, boolean zoned) throws IOException {
+        if (!Files.isDirectory(NULLB)) {
+            Guest.runOk("modprobe", "-d", Guest.env("BLKSNAP_LANE_ROOT"), "null_blk", "nr_devices=0");
+        }
+        Path dir = NULLB.resolve(name);
+        Files.createDirectories(dir);
+        undo.push(() -> {
+            try {
+                powerOff(dir);
+                Files.deleteIfExists(dir);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        Files.writeString(dir.resolve("size"), Integer.toString(mib));
+        Files.writeString(dir.resolve("memory_backed"), "1");
+        Files.writeString(dir.resolve("blocksize"), zoned ? "4096" : "512");
+        if (zoned) {
+            Files.writeString(dir.resolve("zoned"), "1");
+            Files.writeString(dir.resolve("zone_size"), "4");
+        }
+        Files.writeString(dir.resolve("power"), "1");
+        // Disks made through configfs are named after their directory.
+        Path node = Path.of("/dev", name);
+        Guest.waitUntil(node + " to appear", Duration.ofSeconds(10), () -> Files.exists(node));
+        return node;
+    }
+
+    /** Removes a null_blk device made by {@link #nullb}: its disk is deleted at once. */
+    protected static void powerOff(Path dir) throws IOException {
+        if (Files.exists(dir.resolve("power")) && Files.readString(dir.resolve("power")).trim().equals("1")) {
+            Files.writeString(dir.resolve("power"), "0");
+        }
+    }
+
+    protected static Path nullbDir(String name) {
+        return NULLB.resolve(name);
+    }
+
+    /** Mounts {@code dev} (options may be empty) on a new directory; unmounted after the test. */
+    protected Path mount(Path dev, String type, String options) throws IOException {
+        Path dir = Files.createDirectories(SCRATCH.resolve("mnt-" + Guest.kernelName(dev)));
+        Guest.modprobe(type);
+        List<String> cmd = Guest.list("mount", "-t", type);
+        if (!options.isEmpty()) {
+            cmd.addAll(List.of("-o", options));
+        }
+        cmd.addAll(List.of(dev.toString(), dir.toString()));
+        Guest.Result r = Guest.run(cmd, java.util.Map.of());
+        if (r.exit() != 0) {
+            throw new IllegalStateException("mount failed: " + r.describe(cmd));
+        }
+        undo.push(() -> Guest.run("umount", dir.toString()));
+        return dir;
+    }
+
+    /** Runs an undo step after the test (before the devices it made are removed). */
+    protected void later(Runnable step) {
+        undo.push(step);
     }
 
     /** Adds a device; its tracker is detached after the test. */
@@ -61,6 +194,13 @@ abstract class SnapshotItBase extends ItBase {
         Guest.settle(dev);
         snap.add(id, dev);
         DeviceId d = DeviceId.of(dev);
+        if (!added.contains(d)) {
+            added.add(d);
+        }
+    }
+
+    /** Detaches a device's tracker after the test (a test that adds it itself). */
+    protected void willDetach(DeviceId d) {
         if (!added.contains(d)) {
             added.add(d);
         }
