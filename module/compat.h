@@ -16,6 +16,13 @@
 #include <linux/fs.h>
 #include <linux/mount.h>
 
+/* get_unaligned_be16() and friends moved to linux/ in 6.12. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
+#include <linux/unaligned.h>
+#else
+#include <asm/unaligned.h>
+#endif
+
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0) && \
 	LINUX_VERSION_CODE < KERNEL_VERSION(6, 9, 0)
 #error "blksnap: kernels 6.5 to 6.8 are not supported"

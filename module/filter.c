@@ -12,9 +12,12 @@
  * which allocates, accounts and then calls the real submit_bio_noacct();
  * that call comes from this module, so the hook lets it through.
  * del_gendisk() is hooked the same way (always), so that a disk going away
- * is first detached from its trackers.
+ * is first detached from its trackers. Requests that never were bios
+ * through that function (passthrough commands, request-based dm's clones)
+ * are caught at blk_execute_rq(), blk_execute_rq_nowait() and
+ * blk_insert_cloned_request(), also while a tracker exists.
  *
- * Both functions are exported, so their addresses come from the module
+ * All these functions are exported, so their addresses come from the module
  * loader's relocation against the kernel's own symbol: the real entry of
  * the function, the same value kallsyms or a kprobe would report. No symbol
  * lookup (the register_kprobe() trick to reach kallsyms_lookup_name()) is
@@ -32,6 +35,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME "-filter: " fmt
 
 #include <linux/blkdev.h>
+#include <linux/blk-mq.h>
 #include <linux/bio.h>
 #include <linux/delay.h>
 #include <linux/ftrace.h>
@@ -188,6 +192,108 @@ static void filter_del_gendisk(struct gendisk *disk)
 	filter_leave();
 }
 
+/*
+ * Requests that reach a disk without a bio through submit_bio_noacct():
+ * passthrough commands (SG_IO, sg, bsg, NVMe ioctls and io_uring commands)
+ * and request-based dm's clones. Each is counted in the trackers of its
+ * disk and its partitions until it completes, and what it changes marked
+ * (registry.c, passthrough.c); one whose effect is unknown starts a new
+ * generation of those trackers.
+ */
+
+/* Runs instead of blk_execute_rq(), which waits for the request's end. */
+static blk_status_t filter_execute_rq(struct request *rq, bool at_head)
+{
+	struct inflight_rq_refs refs;
+	blk_status_t ret;
+
+	filter_enter();
+	tracker_rq_account(rq, &refs);
+	ret = blk_execute_rq(rq, at_head);
+	inflight_rq_refs_put(&refs);
+	filter_leave();
+	return ret;
+}
+
+/*
+ * Count @rq until its end_io, which its owner has set, runs; without memory
+ * for that, its trackers lose the wait and get a new generation instead.
+ */
+static void filter_rq_wrap(struct request *rq)
+{
+	struct inflight_rq_refs refs;
+
+	tracker_rq_account(rq, &refs);
+	if (!inflight_rq_attach(rq, &refs))
+		tracker_rq_account(rq, NULL);
+}
+
+/* Runs instead of blk_execute_rq_nowait(), which always ends the request. */
+static void filter_execute_rq_nowait(struct request *rq, bool at_head)
+{
+	filter_enter();
+	filter_rq_wrap(rq);
+	blk_execute_rq_nowait(rq, at_head);
+	filter_leave();
+}
+
+/*
+ * Runs instead of blk_insert_cloned_request(). A clone it refuses (no
+ * resources, too large) is not ended: dm requeues or ends the original and
+ * frees the clone without calling its end_io, so the count is undone.
+ */
+static blk_status_t filter_insert_cloned_request(struct request *rq)
+{
+	blk_status_t ret;
+
+	filter_enter();
+	filter_rq_wrap(rq);
+	ret = blk_insert_cloned_request(rq);
+	if (ret != BLK_STS_OK)
+		inflight_rq_detach(rq);
+	filter_leave();
+	return ret;
+}
+
+/*
+ * The request hooks: a passthrough request without a disk (an admin queue)
+ * changes no tracked device; our own calls go through.
+ */
+static void notrace filter_execute_rq_hook(unsigned long ip,
+					   unsigned long parent_ip,
+					   struct ftrace_ops *ops,
+					   struct ftrace_regs *fregs)
+{
+	struct request *rq = (struct request *)compat_ftrace_argument(fregs, 0);
+
+	if (rq->q->disk && !within_module(parent_ip, THIS_MODULE))
+		compat_ftrace_set_ip(fregs, (unsigned long)filter_execute_rq);
+}
+
+static void notrace filter_execute_rq_nowait_hook(unsigned long ip,
+						  unsigned long parent_ip,
+						  struct ftrace_ops *ops,
+						  struct ftrace_regs *fregs)
+{
+	struct request *rq = (struct request *)compat_ftrace_argument(fregs, 0);
+
+	if (rq->q->disk && !within_module(parent_ip, THIS_MODULE))
+		compat_ftrace_set_ip(fregs,
+				     (unsigned long)filter_execute_rq_nowait);
+}
+
+static void notrace filter_insert_cloned_request_hook(unsigned long ip,
+						      unsigned long parent_ip,
+						      struct ftrace_ops *ops,
+						      struct ftrace_regs *fregs)
+{
+	struct request *rq = (struct request *)compat_ftrace_argument(fregs, 0);
+
+	if (rq->q->disk && !within_module(parent_ip, THIS_MODULE))
+		compat_ftrace_set_ip(fregs,
+				     (unsigned long)filter_insert_cloned_request);
+}
+
 static void notrace filter_submit_bio_hook(unsigned long ip,
 					   unsigned long parent_ip,
 					   struct ftrace_ops *ops,
@@ -240,14 +346,38 @@ static void notrace filter_del_gendisk_hook(unsigned long ip,
 #define FILTER_OPS_FLAGS (COMPAT_FTRACE_OPS_FL_REGS | FTRACE_OPS_FL_IPMODIFY | \
 			  FTRACE_OPS_FL_PERMANENT)
 
-static struct ftrace_ops filter_submit_bio_ops = {
-	.func = filter_submit_bio_hook,
-	.flags = FILTER_OPS_FLAGS,
+/**
+ * struct filter_hook - one hooked kernel function.
+ * @ops: the ftrace ops; its filter names @addr from filter_init() on.
+ * @addr: the function.
+ * @name: its name, for the log.
+ */
+struct filter_hook {
+	struct ftrace_ops ops;
+	unsigned long addr;
+	const char *name;
 };
 
-static struct ftrace_ops filter_del_gendisk_ops = {
-	.func = filter_del_gendisk_hook,
-	.flags = FILTER_OPS_FLAGS,
+#define FILTER_HOOK(hook, function) {					\
+	.ops = { .func = hook, .flags = FILTER_OPS_FLAGS },		\
+	.addr = (unsigned long)function,				\
+	.name = #function,						\
+}
+
+static struct filter_hook filter_disk_removal =
+	FILTER_HOOK(filter_del_gendisk_hook, del_gendisk);
+
+/*
+ * What a tracker needs, installed while one exists: every bio, and the
+ * requests that reach a device without one (passthrough, and request-based
+ * dm's clones).
+ */
+static struct filter_hook filter_tracker_hooks[] = {
+	FILTER_HOOK(filter_submit_bio_hook, submit_bio_noacct),
+	FILTER_HOOK(filter_execute_rq_hook, blk_execute_rq),
+	FILTER_HOOK(filter_execute_rq_nowait_hook, blk_execute_rq_nowait),
+	FILTER_HOOK(filter_insert_cloned_request_hook,
+		    blk_insert_cloned_request),
 };
 
 /*
@@ -255,25 +385,24 @@ static struct ftrace_ops filter_del_gendisk_ops = {
  * filter_exit(), across registrations: ftrace_free_filter() leaves the ops
  * pointing at the freed hash, so it is called once, last.
  */
-static int filter_set(struct ftrace_ops *ops, unsigned long addr,
-		      const char *name)
+static int filter_set(struct filter_hook *h)
 {
-	int ret = ftrace_set_filter_ip(ops, addr, 0, 0);
+	int ret = ftrace_set_filter_ip(&h->ops, h->addr, 0, 0);
 
 	if (ret)
-		pr_err("cannot trace %s: %d\n", name, ret);
+		pr_err("cannot trace %s: %d\n", h->name, ret);
 	return ret;
 }
 
-static int filter_hook(struct ftrace_ops *ops, const char *name)
+static int filter_hook(struct filter_hook *h)
 {
-	int ret = register_ftrace_function(ops);
+	int ret = register_ftrace_function(&h->ops);
 
 	if (ret == -EBUSY)
 		pr_err("cannot hook %s: sysctl kernel.ftrace_enabled is 0, or another user (such as livepatch) modifies it\n",
-		       name);
+		       h->name);
 	else if (ret)
-		pr_err("cannot hook %s: %d\n", name, ret);
+		pr_err("cannot hook %s: %d\n", h->name, ret);
 	return ret;
 }
 
@@ -282,17 +411,17 @@ static int filter_hook(struct ftrace_ops *ops, const char *name)
  * an anomaly) refuses, and it calls no hook any more, so the module can
  * still go; but the ops stays enabled, and freeing its filter would WARN.
  */
-static bool filter_unhook(struct ftrace_ops *ops, const char *name)
+static bool filter_unhook(struct filter_hook *h)
 {
-	int ret = unregister_ftrace_function(ops);
+	int ret = unregister_ftrace_function(&h->ops);
 
 	if (ret)
-		pr_err("cannot unhook %s: %d\n", name, ret);
+		pr_err("cannot unhook %s: %d\n", h->name, ret);
 	return !ret;
 }
 
 /*
- * The submit hook is installed while a tracker exists, and removed a
+ * The tracker hooks are installed while a tracker exists, and removed a
  * little after the last one goes: removing waits for RCU-tasks, which
  * detach and disk removal should not, and a new attach often follows.
  */
@@ -301,16 +430,25 @@ static bool filter_unhook(struct ftrace_ops *ops, const char *name)
 /* Protects @filter_hook_users, @filter_hooked and @filter_exiting. */
 static DEFINE_MUTEX(filter_hooks_lock);
 static unsigned int filter_hook_users;
-static bool filter_hooked;
+/* How many of filter_tracker_hooks[], from the first, are registered. */
+static unsigned int filter_hooked;
 /* Set by filter_exit(): the unhook work may no longer be queued. */
 static bool filter_exiting;
+
+/* Unregister the tracker hooks, last first; keep those ftrace refuses. */
+static void __filter_unhook_trackers(void)
+{
+	lockdep_assert_held(&filter_hooks_lock);
+	while (filter_hooked &&
+	       filter_unhook(&filter_tracker_hooks[filter_hooked - 1]))
+		filter_hooked--;
+}
 
 static void filter_unhook_work_fn(struct work_struct *work)
 {
 	mutex_lock(&filter_hooks_lock);
-	if (!filter_hook_users && filter_hooked)
-		filter_hooked = !filter_unhook(&filter_submit_bio_ops,
-					       "submit_bio_noacct");
+	if (!filter_hook_users)
+		__filter_unhook_trackers();
 	mutex_unlock(&filter_hooks_lock);
 }
 
@@ -326,10 +464,14 @@ int filter_hooks_get(void)
 	int ret = 0;
 
 	mutex_lock(&filter_hooks_lock);
-	if (!filter_hooked) {
-		ret = filter_hook(&filter_submit_bio_ops, "submit_bio_noacct");
-		filter_hooked = !ret;
+	while (filter_hooked < ARRAY_SIZE(filter_tracker_hooks)) {
+		ret = filter_hook(&filter_tracker_hooks[filter_hooked]);
+		if (ret)
+			break;
+		filter_hooked++;
 	}
+	if (ret && !filter_hook_users)
+		__filter_unhook_trackers();
 	if (!ret)
 		filter_hook_users++;
 	mutex_unlock(&filter_hooks_lock);
@@ -373,24 +515,19 @@ static void filter_drain(void)
  */
 int filter_init(void)
 {
+	unsigned int i;
 	int ret;
 
-	ret = filter_set(&filter_del_gendisk_ops, (unsigned long)del_gendisk,
-			 "del_gendisk");
-	if (ret)
-		goto out_free;
-	ret = filter_set(&filter_submit_bio_ops,
-			 (unsigned long)submit_bio_noacct, "submit_bio_noacct");
-	if (ret)
-		goto out_free;
-	ret = filter_hook(&filter_del_gendisk_ops, "del_gendisk");
-	if (ret)
-		goto out_free;
-	return 0;
-
-out_free:
-	ftrace_free_filter(&filter_submit_bio_ops);
-	ftrace_free_filter(&filter_del_gendisk_ops);
+	ret = filter_set(&filter_disk_removal);
+	for (i = 0; !ret && i < ARRAY_SIZE(filter_tracker_hooks); i++)
+		ret = filter_set(&filter_tracker_hooks[i]);
+	if (!ret)
+		ret = filter_hook(&filter_disk_removal);
+	if (ret) {
+		for (i = 0; i < ARRAY_SIZE(filter_tracker_hooks); i++)
+			ftrace_free_filter(&filter_tracker_hooks[i].ops);
+		ftrace_free_filter(&filter_disk_removal.ops);
+	}
 	return ret;
 }
 
@@ -404,22 +541,21 @@ out_free:
 void filter_exit(void)
 {
 	bool del_gendisk_gone;
+	unsigned int i;
 
-	del_gendisk_gone = filter_unhook(&filter_del_gendisk_ops,
-					 "del_gendisk");
+	del_gendisk_gone = filter_unhook(&filter_disk_removal);
 	mutex_lock(&filter_hooks_lock);
 	filter_exiting = true;
 	mutex_unlock(&filter_hooks_lock);
 	/* A disk removal inside filter_del_gendisk() may still queue it. */
 	filter_drain();
 	cancel_delayed_work_sync(&filter_unhook_work);
-	if (filter_hooked) {
-		filter_hooked = !filter_unhook(&filter_submit_bio_ops,
-					       "submit_bio_noacct");
-		filter_drain();
-	}
-	if (!filter_hooked)
-		ftrace_free_filter(&filter_submit_bio_ops);
+	mutex_lock(&filter_hooks_lock);
+	__filter_unhook_trackers();
+	mutex_unlock(&filter_hooks_lock);
+	filter_drain();
+	for (i = filter_hooked; i < ARRAY_SIZE(filter_tracker_hooks); i++)
+		ftrace_free_filter(&filter_tracker_hooks[i].ops);
 	if (del_gendisk_gone)
-		ftrace_free_filter(&filter_del_gendisk_ops);
+		ftrace_free_filter(&filter_disk_removal.ops);
 }

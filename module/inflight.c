@@ -29,6 +29,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME "-inflight: " fmt
 
 #include <linux/bio.h>
+#include <linux/blk-mq.h>
 #include <linux/mempool.h>
 #include <linux/slab.h>
 #include "inflight.h"
@@ -294,6 +295,94 @@ void inflight_bio_attach(struct bio *bio, void *ctx, struct percpu_ref *ref)
 	c->ref = ref;
 	bio->bi_private = c;
 	bio->bi_end_io = inflight_bio_end_io;
+}
+
+/**
+ * inflight_rq_refs_put() - drop the references of a request.
+ * @refs: the references; emptied.
+ */
+void inflight_rq_refs_put(struct inflight_rq_refs *refs)
+{
+	while (refs->nr)
+		percpu_ref_put(refs->refs[--refs->nr]);
+}
+
+/**
+ * struct inflight_rq - what the wrap of a request's completion saved.
+ * @end_io: the request's own end_io, or NULL.
+ * @end_io_data: the request's own end_io_data.
+ * @refs: the epoch references it holds until it completes.
+ */
+struct inflight_rq {
+	rq_end_io_fn *end_io;
+	void *end_io_data;
+	struct inflight_rq_refs refs;
+};
+
+static enum rq_end_io_ret inflight_rq_end_io(struct request *rq,
+					     blk_status_t error)
+{
+	struct inflight_rq *ctx = rq->end_io_data;
+	enum rq_end_io_ret ret = RQ_END_IO_FREE;
+
+	rq->end_io = ctx->end_io;
+	rq->end_io_data = ctx->end_io_data;
+	/* Without an end_io of its own, blk-mq would have freed it. */
+	if (rq->end_io)
+		ret = rq->end_io(rq, error);
+	inflight_rq_refs_put(&ctx->refs);
+	kfree(ctx);
+	return ret;
+}
+
+/**
+ * inflight_rq_attach() - hold references until a request completes.
+ * @rq: a request about to be executed or inserted, its end_io set by its
+ *	owner (blk_execute_rq_nowait(), dm's clones).
+ * @refs: the references, taken over (emptied).
+ *
+ * Requests that bypass the bio hook are rare (passthrough, request-based
+ * dm): a plain atomic allocation does. Without memory the references are
+ * dropped and the caller's trackers lose the wait, not the marks: callers
+ * start a new generation then (tracker_rq_account()).
+ *
+ * Return: true when the request holds the references.
+ */
+bool inflight_rq_attach(struct request *rq, struct inflight_rq_refs *refs)
+{
+	struct inflight_rq *ctx;
+
+	if (!refs->nr)
+		return true;
+	ctx = kmalloc(sizeof(*ctx), GFP_ATOMIC | __GFP_NOWARN);
+	if (!ctx) {
+		inflight_rq_refs_put(refs);
+		return false;
+	}
+	ctx->end_io = rq->end_io;
+	ctx->end_io_data = rq->end_io_data;
+	ctx->refs = *refs;
+	refs->nr = 0;
+	rq->end_io_data = ctx;
+	rq->end_io = inflight_rq_end_io;
+	return true;
+}
+
+/**
+ * inflight_rq_detach() - undo inflight_rq_attach() for a request that was
+ *	not executed after all: its end_io will not run.
+ * @rq: the request, still owned by the caller.
+ */
+void inflight_rq_detach(struct request *rq)
+{
+	struct inflight_rq *ctx = rq->end_io_data;
+
+	if (rq->end_io != inflight_rq_end_io)
+		return;
+	rq->end_io = ctx->end_io;
+	rq->end_io_data = ctx->end_io_data;
+	inflight_rq_refs_put(&ctx->refs);
+	kfree(ctx);
 }
 
 /**

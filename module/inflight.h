@@ -8,7 +8,21 @@
 #include <linux/percpu-refcount.h>
 
 struct bio;
+struct request;
 struct inflight;
+
+/* Most trackers one request reaching a disk without a bio is counted in. */
+#define INFLIGHT_RQ_REFS 4
+
+/**
+ * struct inflight_rq_refs - the epochs a request holds until it completes.
+ * @nr: references in @refs.
+ * @refs: from inflight_get_rcu(), one per tracker the request reaches.
+ */
+struct inflight_rq_refs {
+	unsigned int nr;
+	struct percpu_ref *refs[INFLIGHT_RQ_REFS];
+};
 
 /**
  * struct inflight_epoch - the writes that joined one epoch.
@@ -58,6 +72,10 @@ void *inflight_bio_alloc(gfp_t gfp);
 void inflight_bio_free(void *ctx);
 bool inflight_bio_counted(struct bio *bio, struct inflight *inflight);
 void inflight_bio_attach(struct bio *bio, void *ctx, struct percpu_ref *ref);
+
+void inflight_rq_refs_put(struct inflight_rq_refs *refs);
+bool inflight_rq_attach(struct request *rq, struct inflight_rq_refs *refs);
+void inflight_rq_detach(struct request *rq);
 
 int inflight_module_init(void);
 void inflight_module_exit(void);

@@ -22,6 +22,7 @@
 
 #include <linux/bio.h>
 #include <linux/blkdev.h>
+#include <linux/blk-mq.h>
 #include <linux/hash.h>
 #include <linux/slab.h>
 #include <linux/xarray.h>
@@ -32,6 +33,7 @@
 #include "tracker.h"
 #include "registry.h"
 #include "filter.h"
+#include "passthrough.h"
 
 /*
  * Protects changes to @trackers, @parts_index and its lists, @dying_disks,
@@ -466,6 +468,72 @@ bool tracker_bio_hold(struct bio *bio)
 bool tracker_bio_cow(struct bio *bio)
 {
 	return tracker_bio_visit_all(bio, tracker_visit_cow);
+}
+
+/**
+ * tracker_rq_account() - account a request that reaches a disk without a
+ *	bio passing the hook.
+ * @rq: a passthrough request (blk_execute_rq*()) or a request-based dm
+ *	clone (blk_insert_cloned_request()), about to go to its queue.
+ * @refs: receives one epoch reference per tracker reached, to hold until
+ *	the request completes; NULL when it cannot be waited for.
+ *
+ * The trackers of the disk and of its partitions the changed ranges
+ * overlap mark them; a command that may change anything gives every
+ * tracker of the disk a new generation (BLKSNAP_CBT_GENERATION_PASSTHROUGH).
+ *
+ * Context: the submitter's; does not sleep.
+ */
+void tracker_rq_account(struct request *rq, struct inflight_rq_refs *refs)
+{
+	struct passthrough_range ranges[PASSTHROUGH_MAX_RANGES];
+	struct gendisk *disk = rq->q->disk;
+	enum passthrough_effect effect;
+	struct tracker_parts *parts;
+	struct tracker_part *part;
+	struct tracker *tracker;
+	unsigned int nr = 0;
+	u64 diskseq;
+
+	if (refs)
+		refs->nr = 0;
+	/* An admin queue has no disk; an untracked disk costs one read. */
+	if (!disk || !READ_ONCE(*registry_bucket(disk_devt(disk))))
+		return;
+	if (blk_rq_is_passthrough(rq)) {
+		effect = passthrough_classify(rq, ranges, &nr);
+	} else if (op_is_write(req_op(rq)) && blk_rq_sectors(rq)) {
+		/* A clone of bios the dm device's own tracker saw. */
+		effect = PASSTHROUGH_RANGES;
+		ranges[0].sector = blk_rq_pos(rq);
+		ranges[0].count = blk_rq_sectors(rq);
+		nr = 1;
+	} else {
+		effect = PASSTHROUGH_NONE;
+	}
+	if (effect == PASSTHROUGH_NONE)
+		return;
+	rcu_read_lock();
+	tracker = xa_load(&trackers, disk_devt(disk));
+	if (tracker)
+		tracker_rq_mark(tracker, effect, ranges, nr, 0, (sector_t)-1,
+				refs);
+	parts = xa_load(&parts_index, disk_devt(disk));
+	if (!parts)
+		goto out_unlock;
+	diskseq = READ_ONCE(disk->diskseq);
+	list_for_each_entry_rcu(part, &parts->trackers, link) {
+		tracker = part->tracker;
+		/* A media change: the partition is not known to be there. */
+		if (READ_ONCE(tracker->geo.disk) != disk ||
+		    READ_ONCE(tracker->geo.diskseq) != diskseq)
+			continue;
+		tracker_rq_mark(tracker, effect, ranges, nr,
+				READ_ONCE(tracker->geo.start),
+				READ_ONCE(tracker->geo.capacity), refs);
+	}
+out_unlock:
+	rcu_read_unlock();
 }
 
 /**

@@ -7,6 +7,8 @@
 
 struct bio;
 struct diff_area;
+struct request;
+struct inflight_rq_refs;
 struct gendisk;
 struct tracker;
 
@@ -21,6 +23,7 @@ struct tracker_dying_disk {
 };
 
 bool tracker_bio_account(struct bio *bio, void **spare);
+void tracker_rq_account(struct request *rq, struct inflight_rq_refs *refs);
 bool tracker_bio_hold(struct bio *bio);
 bool tracker_bio_cow(struct bio *bio);
 int tracker_bind(dev_t dev, struct diff_area *da, struct tracker **tracker);

@@ -30,6 +30,7 @@
 #include "diff_area.h"
 #include "tracker.h"
 #include "registry.h"
+#include "passthrough.h"
 
 /* Bits of &tracker.flags. */
 #define TRACKER_RESIZE_PENDING 0
@@ -458,6 +459,88 @@ bool tracker_account(struct tracker *tracker, struct bio *bio,
 	}
 	cbt_map_mark(rcu_dereference(tracker->map), sector, count);
 	return true;
+}
+
+/* The part of @r that lies in [@start, @start + @size), relative to @start. */
+static bool tracker_rq_clip(const struct passthrough_range *r, sector_t start,
+			    sector_t size, sector_t *sector, sector_t *count)
+{
+	sector_t from = max(r->sector, start), end, to;
+
+	if (check_add_overflow(r->sector, r->count, &end))
+		end = (sector_t)-1;
+	if (check_add_overflow(start, size, &to))
+		to = (sector_t)-1;
+	to = min(end, to);
+	if (from >= to)
+		return false;
+	*sector = from - start;
+	*count = to - from;
+	return true;
+}
+
+/**
+ * tracker_rq_mark() - count and mark what a request without a bio changes.
+ * @tracker: a tracker of the request's disk or of one of its partitions,
+ *	found under RCU.
+ * @effect: PASSTHROUGH_RANGES or PASSTHROUGH_UNKNOWN.
+ * @ranges: for PASSTHROUGH_RANGES, the ranges of the whole disk it changes.
+ * @nr: how many.
+ * @start: first sector of the tracked device on the disk.
+ * @size: its sectors ((sector_t)-1 for the whole disk).
+ * @refs: receives the epoch reference the request holds until it completes;
+ *	NULL: it cannot be waited for, so a new generation is due.
+ *
+ * As for a bio, the request is counted before it is marked, so that a
+ * checkpoint either waits for it or sees it marked with a later number. A
+ * snapshot of the device, once taken, cannot copy what such a request
+ * overwrites: the snapshot breaks rather than its image silently differing.
+ *
+ * Context: rcu_read_lock() held; does not sleep.
+ */
+void tracker_rq_mark(struct tracker *tracker, enum passthrough_effect effect,
+		     const struct passthrough_range *ranges, unsigned int nr,
+		     sector_t start, sector_t size,
+		     struct inflight_rq_refs *refs)
+{
+	bool reached = effect == PASSTHROUGH_UNKNOWN;
+	struct percpu_ref *ref = NULL;
+	sector_t sector, count;
+	struct diff_area *da;
+	struct cbt_map *map;
+	unsigned int i;
+
+	for (i = 0; !reached && i < nr; i++)
+		reached = tracker_rq_clip(&ranges[i], start, size, &sector,
+					  &count);
+	if (!reached)
+		return;
+	if (refs && refs->nr < INFLIGHT_RQ_REFS)
+		ref = inflight_get_rcu(&tracker->inflight);
+	if (ref)
+		refs->refs[refs->nr++] = ref;
+	/* Not counted: the wait is lost, a new generation covers it. */
+	if (effect == PASSTHROUGH_UNKNOWN || !ref)
+		tracker_restart_later(tracker,
+				      BLKSNAP_CBT_GENERATION_PASSTHROUGH);
+	/*
+	 * Only once take may choose its instant: a request counted while the
+	 * state still read idle is drained by take before it.
+	 */
+	da = rcu_dereference(tracker->diff_area);
+	if (da && (READ_ONCE(da->state) == DIFF_AREA_HOLD ||
+		   READ_ONCE(da->state) == DIFF_AREA_ACTIVE)) {
+		pr_err_ratelimited("device %u:%u: a command that bypasses copy-on-write changed it: its snapshot breaks\n",
+				   MAJOR(tracker->dev), MINOR(tracker->dev));
+		diff_area_broken(da, EOPNOTSUPP);
+	}
+	if (effect != PASSTHROUGH_RANGES)
+		return;
+	map = rcu_dereference(tracker->map);
+	for (i = 0; i < nr; i++) {
+		if (tracker_rq_clip(&ranges[i], start, size, &sector, &count))
+			cbt_map_mark(map, sector, count);
+	}
 }
 
 /**

@@ -10,6 +10,7 @@
 #include <linux/rcupdate.h>
 #include <linux/workqueue.h>
 #include "inflight.h"
+#include "passthrough.h"
 
 struct bio;
 struct block_device;
@@ -127,6 +128,10 @@ void tracker_restart_later(struct tracker *tracker, u8 reason);
 sector_t tracker_bio_sectors(struct bio *bio, struct block_device *bdev);
 bool tracker_account(struct tracker *tracker, struct bio *bio,
 		     sector_t sector, sector_t count, void **spare);
+void tracker_rq_mark(struct tracker *tracker, enum passthrough_effect effect,
+		     const struct passthrough_range *ranges, unsigned int nr,
+		     sector_t start, sector_t size,
+		     struct inflight_rq_refs *refs);
 bool tracker_submit_bio(struct tracker *tracker, struct bio *bio,
 			struct block_device *bdev, sector_t sector,
 			void **spare);
