@@ -259,15 +259,23 @@ static blk_status_t filter_insert_cloned_request(struct request *rq)
  * The request hooks: a passthrough request without a disk (an admin queue)
  * changes no tracked device; our own calls go through.
  */
+/* Send @rq's call to @target unless it has no disk or is our own. */
+static __always_inline void filter_redirect_request(struct ftrace_regs *fregs,
+						    unsigned long parent_ip,
+						    void *target)
+{
+	struct request *rq = (struct request *)compat_ftrace_argument(fregs, 0);
+
+	if (rq->q->disk && !within_module(parent_ip, THIS_MODULE))
+		compat_ftrace_set_ip(fregs, (unsigned long)target);
+}
+
 static void notrace filter_execute_rq_hook(unsigned long ip,
 					   unsigned long parent_ip,
 					   struct ftrace_ops *ops,
 					   struct ftrace_regs *fregs)
 {
-	struct request *rq = (struct request *)compat_ftrace_argument(fregs, 0);
-
-	if (rq->q->disk && !within_module(parent_ip, THIS_MODULE))
-		compat_ftrace_set_ip(fregs, (unsigned long)filter_execute_rq);
+	filter_redirect_request(fregs, parent_ip, filter_execute_rq);
 }
 
 static void notrace filter_execute_rq_nowait_hook(unsigned long ip,
@@ -275,11 +283,7 @@ static void notrace filter_execute_rq_nowait_hook(unsigned long ip,
 						  struct ftrace_ops *ops,
 						  struct ftrace_regs *fregs)
 {
-	struct request *rq = (struct request *)compat_ftrace_argument(fregs, 0);
-
-	if (rq->q->disk && !within_module(parent_ip, THIS_MODULE))
-		compat_ftrace_set_ip(fregs,
-				     (unsigned long)filter_execute_rq_nowait);
+	filter_redirect_request(fregs, parent_ip, filter_execute_rq_nowait);
 }
 
 static void notrace filter_insert_cloned_request_hook(unsigned long ip,
@@ -287,11 +291,7 @@ static void notrace filter_insert_cloned_request_hook(unsigned long ip,
 						      struct ftrace_ops *ops,
 						      struct ftrace_regs *fregs)
 {
-	struct request *rq = (struct request *)compat_ftrace_argument(fregs, 0);
-
-	if (rq->q->disk && !within_module(parent_ip, THIS_MODULE))
-		compat_ftrace_set_ip(fregs,
-				     (unsigned long)filter_insert_cloned_request);
+	filter_redirect_request(fregs, parent_ip, filter_insert_cloned_request);
 }
 
 static void notrace filter_submit_bio_hook(unsigned long ip,

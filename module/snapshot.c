@@ -358,10 +358,9 @@ static int __snapshot_add(struct snapshot *snap, dev_t dev)
 	int ret = 0;
 	u32 i;
 
-	if (snap->dying)
-		return -ENOENT;
-	if (snap->taken || snapshot_broken(snap))
-		return -EALREADY;
+	ret = snapshot_check_not_taken(snap);
+	if (ret)
+		return ret;
 	if (snap->nr_devices == BLKSNAP_SNAPSHOT_MAX_DEVICES)
 		return -E2BIG;
 	da = diff_area_create(snap, dev);

@@ -72,6 +72,22 @@ static inline bool snapshot_broken(struct snapshot *snapshot)
 	return READ_ONCE(snapshot->error);
 }
 
+/**
+ * snapshot_check_not_taken() - whether devices may still be added or taken.
+ * @snapshot: the snapshot.
+ *
+ * Context: @snapshot->lock held.
+ * Return: 0, -ENOENT while it is being destroyed, -EALREADY once taken or broken.
+ */
+static inline int snapshot_check_not_taken(struct snapshot *snapshot)
+{
+	if (snapshot->dying)
+		return -ENOENT;
+	if (snapshot->taken || snapshot_broken(snapshot))
+		return -EALREADY;
+	return 0;
+}
+
 static inline struct diff_storage *snapshot_storage(struct snapshot *snapshot)
 {
 	return snapshot->storage;

@@ -149,10 +149,9 @@ int __snapshot_take(struct snapshot *snap, struct blksnap_snapshot_take *t)
 	int ret = 0;
 	u32 i;
 
-	if (snap->dying)
-		return -ENOENT;
-	if (snap->taken || snapshot_broken(snap))
-		return -EALREADY;
+	ret = snapshot_check_not_taken(snap);
+	if (ret)
+		return ret;
 	if (!snap->nr_devices)
 		return -EINVAL;
 	/* Everything that can fail comes before the first device is frozen. */
