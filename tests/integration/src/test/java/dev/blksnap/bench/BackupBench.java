@@ -77,8 +77,8 @@ public final class BackupBench {
         System.out.printf("  full backup rate / dd rate of the same snapshot image: %.1f %% (target >= 90 %%)%n",
                 ratio);
         System.out.printf("  raw device, incremental bytes read / (distinct CBT blocks written x block size): "
-                + "median %.3f [%.3f..%.3f] (target <= 1.05)%n", CopyBench.median(amplification),
-                min(amplification), max(amplification));
+                + "median %.3f [%.3f..%.3f] (target <= 1.05)%n", Spread.median(amplification),
+                Spread.min(amplification), Spread.max(amplification));
         System.out.printf("  ext4 under the demo's load, incremental bytes read / bytes fio wrote: %.2f%n", ext4[0]);
         System.out.printf("  the same with files deleted and fstrim before the snapshot: %.2f "
                 + "(bytes read / bytes fio wrote; %.1f MiB discarded)%n", ext4[1], ext4[2] / 1048576);
@@ -232,13 +232,5 @@ public final class BackupBench {
             for (DeviceId id : ctl.trackers())
                 ctl.detach(id);
         }
-    }
-
-    private static double min(double[] v) {
-        return java.util.Arrays.stream(v).min().orElse(Double.NaN);
-    }
-
-    private static double max(double[] v) {
-        return java.util.Arrays.stream(v).max().orElse(Double.NaN);
     }
 }

@@ -16,7 +16,6 @@ import java.nio.file.OpenOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.SplittableRandom;
@@ -200,13 +199,13 @@ public final class CbtBench {
 		State[] order = ORDERS[round % ORDERS.length];
 		for (State state : order)
 			w[state.ordinal()][round] = measure(state, fio);
-			System.out.printf("round %2d (%s%s%s): IOPS %6.0f %6.0f %6.0f | host us/write %6.2f %6.2f %6.2f"
-					+ " | guest us/write %6.2f %6.2f %6.2f | host wait %4.1f %%%n", round + 1, order[0].tag,
-					order[1].tag, order[2].tag, w[0][round].iops(), w[1][round].iops(), w[2][round].iops(),
-					w[0][round].hostMicrosPerWrite(), w[1][round].hostMicrosPerWrite(),
-					w[2][round].hostMicrosPerWrite(), w[0][round].guestMicrosPerWrite(),
-					w[1][round].guestMicrosPerWrite(), w[2][round].guestMicrosPerWrite(),
-					100 * maxWaitShare(w, round));
+		System.out.printf("round %2d (%s%s%s): IOPS %6.0f %6.0f %6.0f | host us/write %6.2f %6.2f %6.2f"
+				+ " | guest us/write %6.2f %6.2f %6.2f | host wait %4.1f %%%n", round + 1, order[0].tag,
+				order[1].tag, order[2].tag, w[0][round].iops(), w[1][round].iops(), w[2][round].iops(),
+				w[0][round].hostMicrosPerWrite(), w[1][round].hostMicrosPerWrite(),
+				w[2][round].hostMicrosPerWrite(), w[0][round].guestMicrosPerWrite(),
+				w[1][round].guestMicrosPerWrite(), w[2][round].guestMicrosPerWrite(),
+				100 * maxWaitShare(w, round));
 	}
 
 	/**
@@ -432,7 +431,7 @@ public final class CbtBench {
 		if (host.isPresent())
 			System.out.printf("host contention: QEMU waited for a host CPU %.1f %% of its runnable time"
 					+ " (median window), %.1f %% at worst%n", Spread.median(waits),
-					Arrays.stream(waits).max().orElse(0));
+					Spread.max(waits));
 		List<Measure> measures = host.isPresent() ? List.of(HOST, GUEST, IOPS) : List.of(GUEST, IOPS);
 		int[] all = new int[n];
 		for (int r = 0; r < n; r++)

@@ -6,7 +6,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.function.ToDoubleFunction;
@@ -71,12 +70,12 @@ final class CopyBench {
 		/** The median of per-round ratios of copy {@code i} to the yardstick, in percent. */
 		double ratio(int i) {
 			int base = names.size() - 1;
-			return median(rounds.stream().mapToDouble(r -> 100 * r[i].mibPerSecond() / r[base].mibPerSecond())
+			return Spread.median(rounds.stream().mapToDouble(r -> 100 * r[i].mibPerSecond() / r[base].mibPerSecond())
 					.toArray());
 		}
 
 		private String spread(String format, ToDoubleFunction<Rate[]> f) {
-			return CopyBench.spread(format, rounds.stream().mapToDouble(f).toArray());
+			return Spread.medianAndRange(format, rounds.stream().mapToDouble(f).toArray());
 		}
 	}
 
@@ -93,20 +92,6 @@ final class CopyBench {
 		static double[] since(double[] before, double[] after) {
 			return new double[] {after[0] - before[0], after[1] - before[1]};
 		}
-	}
-
-	/** "median [min..max]", each in {@code format}. */
-	static String spread(String format, double[] values) {
-		double[] v = values.clone();
-		Arrays.sort(v);
-		return String.format(format + " [" + format + ".." + format + "]", median(v), v[0], v[v.length - 1]);
-	}
-
-	static double median(double[] values) {
-		double[] v = values.clone();
-		Arrays.sort(v);
-		int n = v.length;
-		return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 	}
 
 	/**

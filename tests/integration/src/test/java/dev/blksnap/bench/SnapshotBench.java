@@ -106,23 +106,23 @@ public final class SnapshotBench {
 			for (State s : State.values()) {
 				double[] v = rate[j][s.ordinal()];
 				System.out.printf("  %-32s median %8.1f  [%.1f .. %.1f]  ratio to (a) %5.1f %%  [%.1f .. %.1f]%n",
-						NAMES[s.ordinal()], median(v), min(v), max(v),
-						100 * median(ratios(v, rate[j][0])), 100 * min(ratios(v, rate[j][0])),
-						100 * max(ratios(v, rate[j][0])));
+						NAMES[s.ordinal()], Spread.median(v), Spread.min(v), Spread.max(v),
+						100 * Spread.median(ratios(v, rate[j][0])), 100 * Spread.min(ratios(v, rate[j][0])),
+						100 * Spread.max(ratios(v, rate[j][0])));
 			}
 			double[] bd = ratios(rate[j][State.FRESH.ordinal()], rate[j][State.DM.ordinal()]);
-			System.out.printf("  (b) / (d): median %.2f x  [%.2f .. %.2f]   target >= 1.5 x%n", median(bd),
-					min(bd), max(bd));
+			System.out.printf("  (b) / (d): median %.2f x  [%.2f .. %.2f]   target >= 1.5 x%n", Spread.median(bd),
+					Spread.min(bd), Spread.max(bd));
 			double[] ca = ratios(rate[j][State.COPIED.ordinal()], rate[j][0]);
-			System.out.printf("  (c) / (a): median %.1f %%   target >= 95 %%%n", 100 * median(ca));
+			System.out.printf("  (c) / (a): median %.1f %%   target >= 95 %%%n", 100 * Spread.median(ca));
 		}
 		double[] fr = fresh.stream().mapToDouble(Double::doubleValue).toArray();
 		System.out.printf("(b) 4k: writes that found their chunk not copied yet: median %.1f %%  [%.1f .. %.1f]%n",
-				100 * median(fr), 100 * min(fr), 100 * max(fr));
+				100 * Spread.median(fr), 100 * Spread.min(fr), 100 * Spread.max(fr));
 		double[] ir = ratios(read[0], read[1]);
 		System.out.printf("sequential 1M read: image %.0f MB/s, origin %.0f MB/s (medians); image / origin %.1f %%"
-				+ "  [%.1f .. %.1f]   target >= 95 %%%n", median(read[0]), median(read[1]), 100 * median(ir),
-				100 * min(ir), 100 * max(ir));
+				+ "  [%.1f .. %.1f]   target >= 95 %%%n", Spread.median(read[0]), Spread.median(read[1]), 100 * Spread.median(ir),
+				100 * Spread.min(ir), 100 * Spread.max(ir));
 		holdAtTake();
 	}
 
@@ -257,7 +257,7 @@ public final class SnapshotBench {
 				exec("losetup", "-d", l.toString());
 		}
 		System.out.printf("writes held at take, 4 loop devices under 4k random writes, 10 takes: median %.1f ms"
-				+ "  [%.1f .. %.1f]   target <= 50 ms%n", median(held), min(held), max(held));
+				+ "  [%.1f .. %.1f]   target <= 50 ms%n", Spread.median(held), Spread.min(held), Spread.max(held));
 	}
 
 	private static double[] ratios(double[] x, double[] base) {
@@ -265,21 +265,6 @@ public final class SnapshotBench {
 		for (int i = 0; i < x.length; i++)
 			r[i] = x[i] / base[i];
 		return r;
-	}
-
-	private static double median(double[] values) {
-		double[] v = values.clone();
-		Arrays.sort(v);
-		int n = v.length;
-		return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-	}
-
-	private static double min(double[] v) {
-		return Arrays.stream(v).min().orElse(Double.NaN);
-	}
-
-	private static double max(double[] v) {
-		return Arrays.stream(v).max().orElse(Double.NaN);
 	}
 
 	private static String exec(String... command) throws IOException, InterruptedException {

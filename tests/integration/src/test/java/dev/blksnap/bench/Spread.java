@@ -5,9 +5,10 @@ import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /**
- * A median and how far it can be trusted: a 95 % percentile bootstrap
+ * The statistics every bench prints: median, minimum and maximum of its
+ * rounds, and how far a median can be trusted: a 95 % percentile bootstrap
  * interval over the rounds. The rounds are resampled whole, so a round's
- * values for the three states stay together, as they were measured.
+ * values for the states stay together, as they were measured.
  */
 final class Spread {
 	/** Resamples per interval: enough that the 2.5 % and 97.5 % points move by less than the last digit printed. */
@@ -28,6 +29,21 @@ final class Spread {
 		Arrays.sort(v);
 		int n = v.length;
 		return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	}
+
+	/** The smallest value, NaN for none. */
+	static double min(double[] values) {
+		return Arrays.stream(values).min().orElse(Double.NaN);
+	}
+
+	/** The largest value, NaN for none. */
+	static double max(double[] values) {
+		return Arrays.stream(values).max().orElse(Double.NaN);
+	}
+
+	/** "median [min..max]", each in {@code format}. */
+	static String medianAndRange(String format, double[] values) {
+		return String.format(format + " [" + format + ".." + format + "]", median(values), min(values), max(values));
 	}
 
 	/**
