@@ -15,6 +15,14 @@
  * that the trackers of the same disk see it again (a partition and its
  * whole disk may both be in snapshots).
  *
+ * A write that must not wait (REQ_NOWAIT: io_uring's first attempt,
+ * pwritev2() with RWF_NOWAIT) is never held nor parked: the bio path
+ * returns FILTER_AGAIN and the filter ends it with BLK_STS_AGAIN. A write
+ * refused for copies also asks the worker to copy its chunks (@wanted), so
+ * that a submitter that tries again with the flag gets through once they
+ * are copied, instead of being refused for ever; a discard asks for none
+ * (a discard never causes a copy, see diff_area_cow_bio()).
+ *
  * Image reads of a chunk not copied yet go to the device. Such a read is
  * registered (@readers) before it is sent, under the lock that the copy
  * takes to move the chunk to CHUNK_CAPTURED; the copy lets writes pass
@@ -259,15 +267,55 @@ static bool diff_area_park(struct diff_area *da, struct bio *bio, bool hold)
  * @da: the device's copy-on-write.
  * @bio: a write not counted by the device's tracker.
  *
- * Return: true if the bio was held: take sends it on when it is over.
+ * A write with REQ_NOWAIT is not held (the hold lasts grace periods and
+ * the longest write in flight): it is refused, neither counted nor marked,
+ * and does not reach the device.
+ *
+ * Return: FILTER_TAKEN if the bio was held: take sends it on when it is
+ * over; FILTER_AGAIN if it would have been, but must not wait; else
+ * FILTER_PASS.
  *
  * Context: the RCU read-side section in which the bio would be counted;
  * does not sleep.
  */
-bool diff_area_hold(struct diff_area *da, struct bio *bio)
+enum filter_verdict diff_area_hold(struct diff_area *da, struct bio *bio)
 {
-	return READ_ONCE(da->state) == DIFF_AREA_HOLD &&
-	       diff_area_park(da, bio, true);
+	if (READ_ONCE(da->state) != DIFF_AREA_HOLD)
+		return FILTER_PASS;
+	if (bio->bi_opf & REQ_NOWAIT) {
+		atomic64_inc(&da->nowait_refused);
+		return FILTER_AGAIN;
+	}
+	return diff_area_park(da, bio, true) ? FILTER_TAKEN : FILTER_PASS;
+}
+
+/*
+ * Ask the worker to copy chunks [@first, @last] for a write refused with
+ * BLK_STS_AGAIN. Context: the bio path; does not sleep.
+ */
+static void diff_area_want(struct diff_area *da, unsigned long first,
+			   unsigned long last)
+{
+	struct diff_area_range *r;
+	unsigned long flags;
+	bool queued = false;
+
+	spin_lock_irqsave(&da->park_lock, flags);
+	r = da->nr_wanted ? &da->wanted[da->nr_wanted - 1] : NULL;
+	/* The same write tried again before the worker ran. */
+	if (r && r->first == first && r->last == last)
+		goto out_unlock;
+	if (da->state != DIFF_AREA_ACTIVE || da->nr_wanted == DIFF_AREA_WANTED)
+		goto out_unlock;
+	r = &da->wanted[da->nr_wanted++];
+	r->first = first;
+	r->last = last;
+	diff_area_io_get(da);
+	queued = true;
+out_unlock:
+	spin_unlock_irqrestore(&da->park_lock, flags);
+	if (queued)
+		queue_work(chunk_cow_wq, &da->park_work);
 }
 
 /* Send a parked write on its way: through the filter again, then down. */
@@ -298,36 +346,55 @@ static bool diff_area_chunks_pass(struct diff_area *da, unsigned long first,
  * @sector: first sector of the bio relative to the device.
  * @count: sectors of the device the bio changes, non-zero.
  *
- * Return: true if the bio was taken: parked until its chunks are copied,
- * or (a discard of chunks not copied yet) to be completed without being
- * sent. False: the caller submits it now.
+ * A bio with REQ_NOWAIT whose chunks do not all pass is refused, and the
+ * copies of those chunks are started (not for a discard), so that it
+ * passes when tried again. This holds for the remainder of a bio split
+ * above us too (dm sends it on with the flag): the first part may then
+ * have reached the device (after its copies), and the whole bio ends with
+ * BLK_STS_AGAIN; trying it again writes the same data.
+ *
+ * Return: FILTER_TAKEN if the bio was taken: parked until its chunks are
+ * copied, or (a discard of chunks not copied yet) to be completed without
+ * being sent; FILTER_AGAIN if it would have been, but must not wait;
+ * FILTER_PASS: the caller submits it now.
  *
  * Context: rcu_read_lock() held by the filter; does not sleep.
  */
-bool diff_area_submit_bio(struct diff_area *da, struct bio *bio,
-			  struct block_device *bdev, sector_t sector,
-			  sector_t count)
+enum filter_verdict diff_area_submit_bio(struct diff_area *da,
+					 struct bio *bio,
+					 struct block_device *bdev,
+					 sector_t sector, sector_t count)
 {
+	unsigned long first, last;
+
 	/* Before take is over a write that was not held goes on. */
 	if (READ_ONCE(da->state) != DIFF_AREA_ACTIVE)
-		return false;
+		return FILTER_PASS;
 	/* Our own writes (storage) never need a copy. */
 	if (bio->bi_pool == &chunk_io_bioset)
-		return false;
+		return FILTER_PASS;
 	if (snapshot_broken(da->snapshot))
-		return false;
+		return FILTER_PASS;
 	if (unlikely(bdev && bdev_nr_sectors(bdev) != da->capacity)) {
 		diff_area_broken(da, ERANGE);
-		return false;
+		return FILTER_PASS;
 	}
 	if (sector >= da->capacity)
-		return false;
+		return FILTER_PASS;
 	count = min(count, da->capacity - sector);
-	if (diff_area_chunks_pass(da, sector >> da->chunk_shift,
-				  (sector + count - 1) >> da->chunk_shift))
-		return false;
+	first = sector >> da->chunk_shift;
+	last = (sector + count - 1) >> da->chunk_shift;
+	if (diff_area_chunks_pass(da, first, last))
+		return FILTER_PASS;
+	if (bio->bi_opf & REQ_NOWAIT) {
+		if (bio_op(bio) != REQ_OP_DISCARD)
+			diff_area_want(da, first, last);
+		atomic64_inc(&da->nowait_refused);
+		return FILTER_AGAIN;
+	}
 	/* A discard of chunks not copied is ended by the worker, not sent. */
-	return diff_area_park(da, bio, false);
+	diff_area_park(da, bio, false);
+	return FILTER_TAKEN;
 }
 
 /*
@@ -385,12 +452,36 @@ void diff_area_run_waiters(struct list_head *waiters)
 	}
 }
 
+/*
+ * Start the copies of chunks [@first, @last] not started yet.
+ * Return: false if the snapshot broke (no memory for a chunk).
+ */
+static bool diff_area_copy_chunks(struct diff_area *da, unsigned long first,
+				  unsigned long last)
+{
+	struct chunk *c;
+	unsigned long n;
+
+	for (n = first; n <= last; n++) {
+		if (xa_load(&da->chunks, n))
+			continue;
+		c = chunk_alloc(da, n);
+		if (!c || xa_insert(&da->chunks, n, c, GFP_NOIO)) {
+			kfree(c);
+			diff_area_broken(da, ENOMEM);
+			return false;
+		}
+		chunk_copy(c);
+		cond_resched();
+	}
+	return true;
+}
+
 /* A parked write: copy its chunks not copied yet, then wait for them. */
 static void diff_area_cow_bio(struct diff_area *da, struct bio *bio)
 {
-	unsigned long first, last, n;
+	unsigned long first, last;
 	struct diff_area_req *req;
-	struct chunk *c;
 
 	if (!diff_area_cows(da) || !bio_sectors(bio) ||
 	    !diff_area_bio_chunks(da, bio, &first, &last)) {
@@ -409,18 +500,9 @@ static void diff_area_cow_bio(struct diff_area *da, struct bio *bio)
 		diff_area_io_put(da);
 		return;
 	}
-	for (n = first; n <= last; n++) {
-		if (xa_load(&da->chunks, n))
-			continue;
-		c = chunk_alloc(da, n);
-		if (!c || xa_insert(&da->chunks, n, c, GFP_NOIO)) {
-			kfree(c);
-			diff_area_broken(da, ENOMEM);
-			diff_area_release(da, bio);
-			return;
-		}
-		chunk_copy(c);
-		cond_resched();
+	if (!diff_area_copy_chunks(da, first, last)) {
+		diff_area_release(da, bio);
+		return;
 	}
 	req = mempool_alloc(diff_area_req_pool, GFP_NOIO);
 	req->da = da;
@@ -437,7 +519,8 @@ static void diff_area_park_work(struct work_struct *work)
 	struct bio *bio;
 
 	for (;;) {
-		bool held = false;
+		struct diff_area_range want = { 0, 0 };
+		bool held = false, wanted = false;
 
 		spin_lock_irq(&da->park_lock);
 		if (da->state == DIFF_AREA_HOLD) {
@@ -447,15 +530,24 @@ static void diff_area_park_work(struct work_struct *work)
 			held = bio;
 			if (!bio)
 				bio = bio_list_pop(&da->parked);
+			/* Writes waiting first; refused ones try again later. */
+			if (!bio && da->nr_wanted) {
+				want = da->wanted[--da->nr_wanted];
+				wanted = true;
+			}
 		}
 		spin_unlock_irq(&da->park_lock);
-		if (!bio)
-			break;
 		if (held) {
 			filter_release_held_bio(bio);
 			diff_area_io_put(da);
-		} else {
+		} else if (bio) {
 			diff_area_cow_bio(da, bio);
+		} else if (wanted) {
+			if (diff_area_cows(da))
+				diff_area_copy_chunks(da, want.first, want.last);
+			diff_area_io_put(da);
+		} else {
+			break;
 		}
 	}
 	memalloc_noio_restore(noio);

@@ -13,6 +13,7 @@
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
 #include "compat.h"
+#include "filter.h"
 
 struct snapshot;
 struct snapimage;
@@ -33,6 +34,18 @@ enum diff_area_state {
 };
 
 #define DIFF_AREA_READER_BITS 6
+/* Chunk ranges that refused REQ_NOWAIT writes asked to be copied. */
+#define DIFF_AREA_WANTED 16
+
+/**
+ * struct diff_area_range - chunks [@first, @last] of a device.
+ * @first: the first chunk.
+ * @last: the last chunk.
+ */
+struct diff_area_range {
+	unsigned long first;
+	unsigned long last;
+};
 
 /**
  * struct diff_area - copy-on-write of one device of a snapshot.
@@ -50,12 +63,19 @@ enum diff_area_state {
  * @chunks: chunk number -> &struct chunk, only for chunks written since
  *	take. Inserted by @park_work only (so never concurrently), read under
  *	RCU by the bio path; freed with the diff_area.
- * @park_lock: protects @held, @parked and the changes of @state.
+ * @park_lock: protects @held, @parked, @wanted, @nr_wanted and the changes
+ *	of @state.
  * @held: writes held during take, not counted by the tracker yet; sent on
  *	through the whole bio path once take is over.
  * @parked: writes that need copies, for @park_work.
+ * @wanted: chunks that writes ended with BLK_STS_AGAIN (REQ_NOWAIT) need
+ *	copied, for @park_work, so that they pass when tried again. Each
+ *	entry holds a reference on @ios. When full, a refused write adds
+ *	nothing (tried again, it asks again).
+ * @nr_wanted: entries in @wanted.
  * @park_work: sends on the held writes; starts the copies the parked
- *	writes need and resubmits them once their chunks pass.
+ *	writes and @wanted need and resubmits the writes once their chunks
+ *	pass.
  * @readers_lock: protects @readers and the step of a chunk to
  *	CHUNK_CAPTURED, so that an image read either sees the chunk copied or
  *	is seen by the copy.
@@ -76,6 +96,8 @@ enum diff_area_state {
  * @chunks_stored: originals written to the storage.
  * @discards_dropped: discards completed without being sent.
  * @image_reads: image bios served.
+ * @nowait_refused: writes with REQ_NOWAIT ended with BLK_STS_AGAIN
+ *	instead of being held or parked.
  */
 struct diff_area {
 	struct snapshot *snapshot;
@@ -91,6 +113,8 @@ struct diff_area {
 	spinlock_t park_lock; /* see @park_lock above */
 	struct bio_list held;
 	struct bio_list parked;
+	struct diff_area_range wanted[DIFF_AREA_WANTED];
+	unsigned int nr_wanted;
 	struct work_struct park_work;
 	spinlock_t readers_lock; /* see @readers_lock above */
 	struct hlist_head readers[1 << DIFF_AREA_READER_BITS];
@@ -108,6 +132,7 @@ struct diff_area {
 	atomic64_t chunks_stored;
 	atomic64_t discards_dropped;
 	atomic64_t image_reads;
+	atomic64_t nowait_refused;
 };
 
 /**
@@ -132,10 +157,11 @@ int diff_area_init(void);
 void diff_area_exit(void);
 struct diff_area *diff_area_create(struct snapshot *snapshot, dev_t dev);
 void diff_area_destroy(struct diff_area *da);
-bool diff_area_hold(struct diff_area *da, struct bio *bio);
-bool diff_area_submit_bio(struct diff_area *da, struct bio *bio,
-			  struct block_device *bdev, sector_t sector,
-			  sector_t count);
+enum filter_verdict diff_area_hold(struct diff_area *da, struct bio *bio);
+enum filter_verdict diff_area_submit_bio(struct diff_area *da,
+					 struct bio *bio,
+					 struct block_device *bdev,
+					 sector_t sector, sector_t count);
 void diff_area_set_state(struct diff_area *da, int state);
 void diff_area_image_read(struct diff_area *da, struct bio *bio);
 void diff_area_image_done(struct image_io *io, blk_status_t status);

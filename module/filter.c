@@ -75,13 +75,6 @@ static long filter_inflight_sum(void)
 	return sum;
 }
 
-/* What filter_bio() decided. */
-enum filter_verdict {
-	FILTER_PASS,	/* accounted: send it now */
-	FILTER_RETRY,	/* no context without sleeping: again, with a spare */
-	FILTER_TAKEN,	/* a snapshot holds it; it is sent later, or ended */
-};
-
 /*
  * The path of a write: held while a snapshot is being taken; otherwise
  * counted and marked by each tracker it reaches (tracker.c, cbt_map.c);
@@ -91,20 +84,44 @@ enum filter_verdict {
  * The hold test and the count are in one RCU read-side section: take
  * publishes the hold, waits for a grace period, then drains the writes
  * counted before (snapshot.c), so a write is either held or drained.
+ *
+ * A write with REQ_NOWAIT that would be held or parked is ended instead
+ * (FILTER_AGAIN): held, it is not counted nor marked; parked, it was
+ * marked already, which is harmless (a mark too many, never one missing).
  */
 static enum filter_verdict filter_bio(struct bio *bio, void **spare)
 {
 	enum filter_verdict verdict = FILTER_PASS;
 
 	rcu_read_lock();
-	if (unlikely(tracker_any_bound()) && tracker_bio_hold(bio))
-		verdict = FILTER_TAKEN;
-	else if (!tracker_bio_account(bio, spare))
+	if (unlikely(tracker_any_bound()))
+		verdict = tracker_bio_hold(bio);
+	if (verdict != FILTER_PASS)
+		goto out_unlock;
+	if (!tracker_bio_account(bio, spare))
 		verdict = FILTER_RETRY;
-	else if (unlikely(tracker_any_bound()) && tracker_bio_cow(bio))
-		verdict = FILTER_TAKEN;
+	else if (unlikely(tracker_any_bound()))
+		verdict = tracker_bio_cow(bio);
+out_unlock:
 	rcu_read_unlock();
 	return verdict;
+}
+
+/*
+ * Runs instead of submit_bio_noacct() for a write with REQ_NOWAIT that a
+ * snapshot would have made wait. Ended here, in its submitter's context
+ * and before submit_bio_noacct() returns, as the block layer ends a bio
+ * that finds no free tag: io_uring then issues it again from a worker,
+ * without the flag (it only does so for an EAGAIN that completes in the
+ * submitting task), and pwritev2(RWF_NOWAIT) returns EAGAIN. Not from the
+ * hook itself: a completion may submit bios, which the hook must not see
+ * from inside itself.
+ */
+static void filter_bio_again(struct bio *bio)
+{
+	filter_enter();
+	bio_wouldblock_error(bio);
+	filter_leave();
 }
 
 /*
@@ -131,6 +148,8 @@ static void filter_submit_bio_slow(struct bio *bio)
 		inflight_bio_free(spare);
 	if (verdict == FILTER_PASS)
 		submit_bio_noacct(bio);
+	else if (verdict == FILTER_AGAIN)
+		bio_wouldblock_error(bio);
 	/*
 	 * Not a tail call: the real function must return here, or the hook
 	 * would see our caller as parent and redirect again, forever.
@@ -171,13 +190,16 @@ void filter_release_held_bio(struct bio *bio)
  */
 void filter_resubmit_bio(struct bio *bio)
 {
-	bool taken;
+	enum filter_verdict verdict;
 
 	rcu_read_lock();
-	taken = tracker_bio_cow(bio);
+	verdict = tracker_bio_cow(bio);
 	rcu_read_unlock();
-	if (!taken)
+	/* Parked writes carry no REQ_NOWAIT: FILTER_AGAIN cannot happen. */
+	if (verdict == FILTER_PASS)
 		submit_bio_noacct(bio);
+	else if (verdict == FILTER_AGAIN)
+		bio_wouldblock_error(bio);
 }
 
 /* Runs instead of del_gendisk(). */
@@ -317,6 +339,9 @@ static void notrace filter_submit_bio_hook(unsigned long ip,
 		break;
 	case FILTER_TAKEN:
 		compat_ftrace_set_ip(fregs, (unsigned long)filter_bio_taken);
+		break;
+	case FILTER_AGAIN:
+		compat_ftrace_set_ip(fregs, (unsigned long)filter_bio_again);
 		break;
 	}
 }

@@ -342,37 +342,47 @@ out_unlock:
 	return done;
 }
 
-/* What the snapshot tests do with a bio at one tracker in a snapshot. */
-typedef bool (*tracker_bio_visit)(struct diff_area *da,
-				  struct tracker *tracker, struct bio *bio,
-				  struct block_device *bdev, sector_t sector,
-				  sector_t count);
+/*
+ * What the snapshot tests do with a bio at one tracker in a snapshot; the
+ * first verdict other than FILTER_PASS ends the visit.
+ */
+typedef enum filter_verdict (*tracker_bio_visit)(struct diff_area *da,
+						 struct tracker *tracker,
+						 struct bio *bio,
+						 struct block_device *bdev,
+						 sector_t sector,
+						 sector_t count);
 
-static bool tracker_bio_visit_one(struct tracker *tracker, struct bio *bio,
-				  struct block_device *bdev, sector_t sector,
-				  sector_t count, tracker_bio_visit visit)
+static enum filter_verdict
+tracker_bio_visit_one(struct tracker *tracker, struct bio *bio,
+		      struct block_device *bdev, sector_t sector,
+		      sector_t count, tracker_bio_visit visit)
 {
 	struct diff_area *da = rcu_dereference(tracker->diff_area);
 
-	return da && count && visit(da, tracker, bio, bdev, sector, count);
+	if (!da || !count)
+		return FILTER_PASS;
+	return visit(da, tracker, bio, bdev, sector, count);
 }
 
 /* As tracker_bio_parts(), for the snapshot tests. */
-static bool tracker_bio_parts_visit(struct bio *bio, tracker_bio_visit visit)
+static enum filter_verdict tracker_bio_parts_visit(struct bio *bio,
+						   tracker_bio_visit visit)
 {
 	struct block_device *whole = bio->bi_bdev;
 	struct gendisk *disk = whole->bd_disk;
 	sector_t first = bio->bi_iter.bi_sector, last, count;
+	enum filter_verdict verdict;
 	struct tracker_parts *parts;
 	struct tracker_part *part;
 	u64 diskseq;
 
 	parts = xa_load(&parts_index, whole->bd_dev);
 	if (!parts)
-		return false;
+		return FILTER_PASS;
 	count = tracker_bio_sectors(bio, whole);
 	if (!count)
-		return false;
+		return FILTER_PASS;
 	if (check_add_overflow(first, count - 1, &last))
 		last = (sector_t)-1;
 	diskseq = READ_ONCE(disk->diskseq);
@@ -389,36 +399,44 @@ static bool tracker_bio_parts_visit(struct bio *bio, tracker_bio_visit visit)
 			continue;
 		from = max(first, start);
 		to = min(last, end);
-		if (tracker_bio_visit_one(tracker, bio, NULL, from - start,
-					  to - from + 1, visit))
-			return true;
+		verdict = tracker_bio_visit_one(tracker, bio, NULL, from - start,
+						to - from + 1, visit);
+		if (verdict != FILTER_PASS)
+			return verdict;
 	}
-	return false;
+	return FILTER_PASS;
 }
 
 /* Visit every tracker in a snapshot that the bio reaches, as accounting does. */
-static bool tracker_bio_visit_all(struct bio *bio, tracker_bio_visit visit)
+static enum filter_verdict tracker_bio_visit_all(struct bio *bio,
+						 tracker_bio_visit visit)
 {
 	struct block_device *bdev = bio->bi_bdev;
 	sector_t sector = bio->bi_iter.bi_sector;
 	sector_t start = bdev->bd_start_sect;
 	bool remapped = bio_flagged(bio, BIO_REMAPPED);
+	enum filter_verdict verdict;
 	struct tracker *tracker;
 
 	if (!registry_may_track(bdev))
-		return false;
+		return FILTER_PASS;
 	tracker = xa_load(&trackers, bdev->bd_dev);
-	if (tracker && !(remapped && sector < start) &&
-	    tracker_bio_visit_one(tracker, bio, bdev,
-				  remapped ? sector - start : sector,
-				  tracker_bio_sectors(bio, bdev), visit))
-		return true;
+	if (tracker && !(remapped && sector < start)) {
+		verdict = tracker_bio_visit_one(tracker, bio, bdev,
+						remapped ? sector - start :
+						sector,
+						tracker_bio_sectors(bio, bdev),
+						visit);
+		if (verdict != FILTER_PASS)
+			return verdict;
+	}
 	if (bdev_is_partition(bdev)) {
 		struct block_device *whole = bdev_whole(bdev);
 
 		tracker = xa_load(&trackers, whole->bd_dev);
-		return tracker &&
-		       tracker_bio_visit_one(tracker, bio, whole,
+		if (!tracker)
+			return FILTER_PASS;
+		return tracker_bio_visit_one(tracker, bio, whole,
 					     remapped ? sector : sector + start,
 					     tracker_bio_sectors(bio, whole),
 					     visit);
@@ -426,21 +444,26 @@ static bool tracker_bio_visit_all(struct bio *bio, tracker_bio_visit visit)
 	return tracker_bio_parts_visit(bio, visit);
 }
 
-static bool tracker_visit_hold(struct diff_area *da, struct tracker *tracker,
-			       struct bio *bio, struct block_device *bdev,
-			       sector_t sector, sector_t count)
+static enum filter_verdict tracker_visit_hold(struct diff_area *da,
+					      struct tracker *tracker,
+					      struct bio *bio,
+					      struct block_device *bdev,
+					      sector_t sector, sector_t count)
 {
 	/*
 	 * A write this tracker counted before take published its hold is in
 	 * the epoch take drains: holding it would make take wait for itself.
 	 */
-	return !inflight_bio_counted(bio, &tracker->inflight) &&
-	       diff_area_hold(da, bio);
+	if (inflight_bio_counted(bio, &tracker->inflight))
+		return FILTER_PASS;
+	return diff_area_hold(da, bio);
 }
 
-static bool tracker_visit_cow(struct diff_area *da, struct tracker *tracker,
-			      struct bio *bio, struct block_device *bdev,
-			      sector_t sector, sector_t count)
+static enum filter_verdict tracker_visit_cow(struct diff_area *da,
+					     struct tracker *tracker,
+					     struct bio *bio,
+					     struct block_device *bdev,
+					     sector_t sector, sector_t count)
 {
 	return diff_area_submit_bio(da, bio, bdev, sector, count);
 }
@@ -451,9 +474,11 @@ static bool tracker_visit_cow(struct diff_area *da, struct tracker *tracker,
  *
  * Context: the RCU read-side section in which the bio is then counted if
  * it is not held; does not sleep.
- * Return: true if a snapshot took the bio (see diff_area_hold()).
+ * Return: FILTER_TAKEN if a snapshot held the bio, FILTER_AGAIN if one
+ * would have but the bio must not wait (see diff_area_hold()), else
+ * FILTER_PASS.
  */
-bool tracker_bio_hold(struct bio *bio)
+enum filter_verdict tracker_bio_hold(struct bio *bio)
 {
 	return tracker_bio_visit_all(bio, tracker_visit_hold);
 }
@@ -463,9 +488,11 @@ bool tracker_bio_hold(struct bio *bio)
  * @bio: a write about to be submitted, counted.
  *
  * Context: rcu_read_lock() held; does not sleep.
- * Return: true if a snapshot took the bio (see diff_area_submit_bio()).
+ * Return: FILTER_TAKEN if a snapshot took the bio, FILTER_AGAIN if one
+ * would have but the bio must not wait (see diff_area_submit_bio()), else
+ * FILTER_PASS.
  */
-bool tracker_bio_cow(struct bio *bio)
+enum filter_verdict tracker_bio_cow(struct bio *bio)
 {
 	return tracker_bio_visit_all(bio, tracker_visit_cow);
 }

@@ -4,6 +4,7 @@
 
 #include <linux/types.h>
 #include <linux/list.h>
+#include "filter.h"
 
 struct bio;
 struct diff_area;
@@ -24,8 +25,8 @@ struct tracker_dying_disk {
 
 bool tracker_bio_account(struct bio *bio, void **spare);
 void tracker_rq_account(struct request *rq, struct inflight_rq_refs *refs);
-bool tracker_bio_hold(struct bio *bio);
-bool tracker_bio_cow(struct bio *bio);
+enum filter_verdict tracker_bio_hold(struct bio *bio);
+enum filter_verdict tracker_bio_cow(struct bio *bio);
 int tracker_bind(dev_t dev, struct diff_area *da, struct tracker **tracker);
 void tracker_unbind(struct tracker *tracker);
 

@@ -24,6 +24,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 @SuppressWarnings("restricted") // the point of this class: plain libc calls
 final class Posix {
     static final int EIO = 5;
+    static final int EAGAIN = 11;
+    /** pwritev2(2): fail with EAGAIN rather than wait (REQ_NOWAIT on the bio). */
+    static final int RWF_NOWAIT = 0x8;
     static final int O_RDONLY = 0;
     static final int O_WRONLY = 1;
     static final int O_RDWR = 2;
@@ -43,6 +46,9 @@ final class Posix {
     private static final MethodHandle PWRITE = LINKER.downcallHandle(
             LINKER.defaultLookup().find("pwrite").orElseThrow(),
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG), CCS);
+    private static final MethodHandle PWRITEV2 = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("pwritev2").orElseThrow(),
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, JAVA_INT), CCS);
     private static final MethodHandle PREAD = LINKER.downcallHandle(
             LINKER.defaultLookup().find("pread").orElseThrow(),
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG), CCS);
@@ -101,6 +107,22 @@ final class Posix {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = a.allocate(CAPTURE);
             long n = (long) PWRITE.invokeExact(st, fd, buf, buf.byteSize(), offset);
+            return n >= 0 ? n : -errno(st);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** pwritev2(2) of {@code buf} as one iovec with {@code flags}: the byte count, or -errno. */
+    static long pwritev2Raw(int fd, MemorySegment buf, long offset, int flags) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            MemorySegment iov = a.allocate(16, 8); // struct iovec { void *iov_base; size_t iov_len; }
+            iov.set(ADDRESS, 0, buf);
+            iov.set(JAVA_LONG, 8, buf.byteSize());
+            long n = (long) PWRITEV2.invokeExact(st, fd, iov, 1, offset, flags);
             return n >= 0 ? n : -errno(st);
         } catch (RuntimeException | Error e) {
             throw e;

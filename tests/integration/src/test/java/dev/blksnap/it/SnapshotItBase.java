@@ -208,12 +208,17 @@ abstract class SnapshotItBase extends ItBase {
 
     /** Writes stamps of generation {@code gen} over a whole device, 1 MiB at a time, with O_DIRECT. */
     static void stampAll(Path dev, long gen) throws IOException {
-        long sectors = Guest.sizeSectors(dev);
+        stampRange(dev, 0, Guest.sizeSectors(dev), gen);
+    }
+
+    /** Writes stamps of generation {@code gen} over sectors [from, from + sectors) of a device, then fsync. */
+    static void stampRange(Path dev, long from, long sectors, long gen) throws IOException {
+        long end = from + sectors;
         int fd = Posix.open(dev, Posix.O_RDWR | Posix.O_DIRECT);
         try (Arena a = Arena.ofConfined()) {
             MemorySegment buf = Posix.aligned(a, 1 << 20);
-            for (long s = 0; s < sectors; s += 2048) {
-                long n = Math.min(2048, sectors - s);
+            for (long s = from; s < end; s += 2048) {
+                long n = Math.min(2048, end - s);
                 MemorySegment part = buf.asSlice(0, n * Stamp.SECTOR);
                 Stamp.fill(part, s, n, gen);
                 Posix.pwrite(fd, part, s * Stamp.SECTOR);
@@ -226,12 +231,17 @@ abstract class SnapshotItBase extends ItBase {
 
     /** Calls {@code check} for every sector of a device with the generation found there. */
     static void scan(Path dev, SectorCheck check) throws IOException {
-        long sectors = Guest.sizeSectors(dev);
+        scan(dev, 0, Guest.sizeSectors(dev), check);
+    }
+
+    /** As {@link #scan(Path, SectorCheck)}, for sectors [from, from + sectors) only. */
+    static void scan(Path dev, long from, long sectors, SectorCheck check) throws IOException {
+        long end = from + sectors;
         int fd = Posix.open(dev, Posix.O_RDONLY | Posix.O_DIRECT);
         try (Arena a = Arena.ofConfined()) {
             MemorySegment buf = Posix.aligned(a, 1 << 20);
-            for (long s = 0; s < sectors; s += 2048) {
-                long n = Math.min(2048, sectors - s);
+            for (long s = from; s < end; s += 2048) {
+                long n = Math.min(2048, end - s);
                 MemorySegment part = buf.asSlice(0, n * Stamp.SECTOR);
                 Posix.pread(fd, part, s * Stamp.SECTOR);
                 for (long i = 0; i < n; i++) {
