@@ -62,7 +62,8 @@ static long ctl_version(void __user *arg)
 		.major = BLKSNAP_VERSION_MAJOR,
 		.minor = BLKSNAP_VERSION_MINOR,
 		.patch = BLKSNAP_VERSION_PATCH,
-		.features = BLKSNAP_FEATURE_CBT | BLKSNAP_FEATURE_SNAPSHOT,
+		.features = BLKSNAP_FEATURE_CBT | BLKSNAP_FEATURE_SNAPSHOT |
+			    BLKSNAP_FEATURE_CBT_HOLES,
 	};
 
 	return copy_to_user(arg, &v, sizeof(v)) ? -EFAULT : 0;
@@ -156,7 +157,11 @@ static long ctl_cbt_info(void __user *arg)
 	return copy_to_user(arg, &info, sizeof(info)) ? -EFAULT : 0;
 }
 
-static long ctl_cbt_read(void __user *arg)
+/*
+ * CBT_READ and CBT_READ_HOLES share their structure; the holes come eight
+ * blocks to a byte, from a block that is a multiple of 8.
+ */
+static long ctl_cbt_read(void __user *arg, bool holes)
 {
 	struct blksnap_cbt_read r;
 	struct tracker *tracker;
@@ -164,13 +169,13 @@ static long ctl_cbt_read(void __user *arg)
 
 	if (copy_from_user(&r, arg, sizeof(r)))
 		return -EFAULT;
-	if (!r.length)
+	if (!r.length || (holes && r.offset % 8))
 		return -EINVAL;
 	ret = ctl_tracker(&r.dev, &tracker);
 	if (ret)
 		return ret;
 	ret = tracker_read(tracker, r.offset, r.length,
-			   u64_to_user_ptr(r.buffer), r.generation_id);
+			   u64_to_user_ptr(r.buffer), r.generation_id, holes);
 	tracker_put(tracker);
 	if (ret < 0)
 		return ret;
@@ -383,7 +388,9 @@ long ctl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case BLKSNAP_IOCTL_CBT_INFO:
 		return ctl_cbt_info(uarg);
 	case BLKSNAP_IOCTL_CBT_READ:
-		return ctl_cbt_read(uarg);
+		return ctl_cbt_read(uarg, false);
+	case BLKSNAP_IOCTL_CBT_READ_HOLES:
+		return ctl_cbt_read(uarg, true);
 	case BLKSNAP_IOCTL_CBT_MARK_DIRTY:
 		return ctl_cbt_mark_dirty(uarg);
 	case BLKSNAP_IOCTL_CBT_CHECKPOINT:

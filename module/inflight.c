@@ -19,10 +19,13 @@
  * new state, and a write that saw the old state is in the old epoch, which
  * the drain waits for.
  *
+ * The completion also tells the tracker what the write changed (&inflight.done),
+ * which the hole bits of its map need (cbt_map.c).
+ *
  * The wrap needs a small context per bio, from kmalloc backed by a reserve
  * (mempool): the hook allocates without sleeping; only when both are empty
  * does the filter retry where it may sleep (filter.c). No cache of our own:
- * 24 bytes fit kmalloc's smallest caches, and a failed kmem_cache_create()
+ * 48 bytes fit one of kmalloc's small caches, and a failed kmem_cache_create()
  * leaks its sysfs name in the kernel (mm/slub.c, sysfs_slab_add()), which a
  * load under memory pressure must not do.
  */
@@ -39,11 +42,13 @@
  * @end_io: the bio's own bi_end_io.
  * @private: the bio's own bi_private.
  * @ref: the epoch reference the bio holds until it completes.
+ * @span: what the bio changes, for &inflight.done.
  */
 struct inflight_bio {
 	bio_end_io_t *end_io;
 	void *private;
 	struct percpu_ref *ref;
+	struct inflight_span span;
 };
 
 /*
@@ -74,11 +79,15 @@ static void inflight_epoch_release(struct percpu_ref *ref)
  * @inflight: the counters.
  * @gone: called, in any context, when inflight_teardown() is over and the
  *	last counted write has completed.
+ * @done: see &struct inflight.
  *
  * Return: 0 or -ENOMEM.
  */
 int inflight_init(struct inflight *inflight,
-		  void (*gone)(struct inflight *inflight))
+		  void (*gone)(struct inflight *inflight),
+		  void (*done)(struct inflight *inflight,
+			       const struct inflight_span *span,
+			       blk_status_t status))
 {
 	int i, ret;
 
@@ -96,6 +105,7 @@ int inflight_init(struct inflight *inflight,
 	init_completion(&inflight->drained);
 	atomic_set(&inflight->live, ARRAY_SIZE(inflight->epochs));
 	inflight->gone = gone;
+	inflight->done = done;
 	return 0;
 
 out_exit:
@@ -219,7 +229,10 @@ static void inflight_bio_end_io(struct bio *bio)
 {
 	struct inflight_bio *ctx = bio->bi_private;
 	struct percpu_ref *ref = ctx->ref;
+	struct inflight *inflight =
+		container_of(ref, struct inflight_epoch, ref)->owner;
 
+	inflight->done(inflight, &ctx->span, bio->bi_status);
 	bio->bi_end_io = ctx->end_io;
 	bio->bi_private = ctx->private;
 	inflight_bio_free(ctx);
@@ -285,26 +298,39 @@ bool inflight_bio_counted(struct bio *bio, struct inflight *inflight)
  * @bio: the bio, about to be submitted.
  * @ctx: a context from inflight_bio_alloc(), now owned by the bio.
  * @ref: from inflight_get_rcu().
+ * @span: what the bio changes, handed to &inflight.done at its completion.
  */
-void inflight_bio_attach(struct bio *bio, void *ctx, struct percpu_ref *ref)
+void inflight_bio_attach(struct bio *bio, void *ctx, struct percpu_ref *ref,
+			 const struct inflight_span *span)
 {
 	struct inflight_bio *c = ctx;
 
 	c->end_io = bio->bi_end_io;
 	c->private = bio->bi_private;
 	c->ref = ref;
+	c->span = *span;
 	bio->bi_private = c;
 	bio->bi_end_io = inflight_bio_end_io;
 }
 
 /**
- * inflight_rq_refs_put() - drop the references of a request.
+ * inflight_rq_refs_put() - drop the references of a request that is over,
+ *	or will not be waited for.
  * @refs: the references; emptied.
+ *
+ * Each tracker hears of the request's end first (&inflight.done).
  */
 void inflight_rq_refs_put(struct inflight_rq_refs *refs)
 {
-	while (refs->nr)
-		percpu_ref_put(refs->refs[--refs->nr]);
+	struct inflight *inflight;
+	struct percpu_ref *ref;
+
+	while (refs->nr) {
+		ref = refs->refs[--refs->nr];
+		inflight = container_of(ref, struct inflight_epoch, ref)->owner;
+		inflight->done(inflight, &refs->spans[refs->nr], BLK_STS_OK);
+		percpu_ref_put(ref);
+	}
 }
 
 /**

@@ -3,6 +3,7 @@
 #define __BLKSNAP_INFLIGHT_H
 
 #include <linux/atomic.h>
+#include <linux/blk_types.h>
 #include <linux/completion.h>
 #include <linux/mutex.h>
 #include <linux/percpu-refcount.h>
@@ -11,6 +12,30 @@ struct bio;
 struct request;
 struct inflight;
 
+/**
+ * enum inflight_kind - what a counted write does to the blocks it changes.
+ * @INFLIGHT_DATA: writes data.
+ * @INFLIGHT_HOLE: a discard, secure erase, write-zeroes or zone reset.
+ * @INFLIGHT_UNKNOWN: a command that may change anything on its device.
+ */
+enum inflight_kind {
+	INFLIGHT_DATA,
+	INFLIGHT_HOLE,
+	INFLIGHT_UNKNOWN,
+};
+
+/**
+ * struct inflight_span - what a counted write changes, for &inflight.done.
+ * @sector: first sector, relative to the counting tracker's device.
+ * @count: sectors, non-zero (ignored for INFLIGHT_UNKNOWN).
+ * @kind: an &enum inflight_kind.
+ */
+struct inflight_span {
+	sector_t sector;
+	sector_t count;
+	enum inflight_kind kind;
+};
+
 /* Most trackers one request reaching a disk without a bio is counted in. */
 #define INFLIGHT_RQ_REFS 4
 
@@ -18,10 +43,12 @@ struct inflight;
  * struct inflight_rq_refs - the epochs a request holds until it completes.
  * @nr: references in @refs.
  * @refs: from inflight_get_rcu(), one per tracker the request reaches.
+ * @spans: what the request changes on each of those trackers' devices.
  */
 struct inflight_rq_refs {
 	unsigned int nr;
 	struct percpu_ref *refs[INFLIGHT_RQ_REFS];
+	struct inflight_span spans[INFLIGHT_RQ_REFS];
 };
 
 /**
@@ -50,6 +77,9 @@ struct inflight_epoch {
  * @drained: completed when a retired epoch's last write is done.
  * @live: epochs not yet released, to know when the teardown is over.
  * @gone: called (any context) when the teardown is over.
+ * @done: called (any context, bi_end_io's included) when a counted write
+ *	or request is over, before its reference is dropped, so that a drain
+ *	has seen it; @status is the write's (a request passes BLK_STS_OK).
  */
 struct inflight {
 	struct inflight_epoch epochs[2];
@@ -59,10 +89,15 @@ struct inflight {
 	struct completion drained;
 	atomic_t live;
 	void (*gone)(struct inflight *inflight);
+	void (*done)(struct inflight *inflight,
+		     const struct inflight_span *span, blk_status_t status);
 };
 
 int inflight_init(struct inflight *inflight,
-		  void (*gone)(struct inflight *inflight));
+		  void (*gone)(struct inflight *inflight),
+		  void (*done)(struct inflight *inflight,
+			       const struct inflight_span *span,
+			       blk_status_t status));
 void inflight_teardown(struct inflight *inflight);
 void inflight_exit(struct inflight *inflight);
 struct percpu_ref *inflight_get_rcu(struct inflight *inflight);
@@ -71,7 +106,8 @@ int inflight_drain(struct inflight *inflight);
 void *inflight_bio_alloc(gfp_t gfp);
 void inflight_bio_free(void *ctx);
 bool inflight_bio_counted(struct bio *bio, struct inflight *inflight);
-void inflight_bio_attach(struct bio *bio, void *ctx, struct percpu_ref *ref);
+void inflight_bio_attach(struct bio *bio, void *ctx, struct percpu_ref *ref,
+			 const struct inflight_span *span);
 
 void inflight_rq_refs_put(struct inflight_rq_refs *refs);
 bool inflight_rq_attach(struct request *rq, struct inflight_rq_refs *refs);

@@ -66,6 +66,32 @@ static void tracker_inflight_gone(struct inflight *inflight)
 	queue_work(tracker_wq, &tracker->free_work);
 }
 
+/*
+ * A counted write or request is over. Its blocks hold data, so they are no
+ * holes, unless it was a hole itself and did not fail. A command that may
+ * have changed anything calls for another new generation, which clears
+ * every hole a discard racing with it may have left.
+ */
+static void tracker_inflight_done(struct inflight *inflight,
+				  const struct inflight_span *span,
+				  blk_status_t status)
+{
+	struct tracker *tracker = container_of(inflight, struct tracker,
+					       inflight);
+
+	if (span->kind == INFLIGHT_HOLE && status == BLK_STS_OK)
+		return;
+	if (span->kind == INFLIGHT_UNKNOWN) {
+		tracker_restart_later(tracker,
+				      BLKSNAP_CBT_GENERATION_PASSTHROUGH);
+		return;
+	}
+	/* The map outlives the write (tracker_free()), or is RCU-freed. */
+	rcu_read_lock();
+	cbt_map_fill(rcu_dereference(tracker->map), span->sector, span->count);
+	rcu_read_unlock();
+}
+
 static void tracker_release(struct kref *kref)
 {
 	struct tracker *tracker = container_of(kref, struct tracker, kref);
@@ -308,7 +334,8 @@ struct tracker *tracker_create(dev_t dev, struct block_device *bdev)
 	tracker = kzalloc(sizeof(*tracker), GFP_KERNEL);
 	if (!tracker)
 		return ERR_PTR(-ENOMEM);
-	ret = inflight_init(&tracker->inflight, tracker_inflight_gone);
+	ret = inflight_init(&tracker->inflight, tracker_inflight_gone,
+			    tracker_inflight_done);
 	if (ret) {
 		kfree(tracker);
 		return ERR_PTR(ret);
@@ -418,6 +445,24 @@ sector_t tracker_bio_sectors(struct bio *bio, struct block_device *bdev)
 	}
 }
 
+/*
+ * Whether a write leaves the blocks it covers whole without data: their
+ * content is zeroes or undefined, so a backup need not read them.
+ */
+static bool tracker_bio_is_hole(struct bio *bio)
+{
+	switch (bio_op(bio)) {
+	case REQ_OP_DISCARD:
+	case REQ_OP_SECURE_ERASE:
+	case REQ_OP_WRITE_ZEROES:
+	case REQ_OP_ZONE_RESET:
+	case REQ_OP_ZONE_RESET_ALL:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /**
  * tracker_account() - count a write until it completes and mark its blocks.
  * @tracker: the tracker, found under RCU.
@@ -431,6 +476,8 @@ sector_t tracker_bio_sectors(struct bio *bio, struct block_device *bdev)
  * number is read (see inflight.c), so that a drain after a checkpoint waits
  * for every write that may carry the closed number. A bio already counted
  * by this tracker (the remainder of a split, coming back) is only marked.
+ * Discards, secure erases, write-zeroes and zone resets mark holes
+ * (cbt_map_mark_hole()); the completion of a write clears them again.
  *
  * Context: rcu_read_lock() held; does not sleep.
  * Return: false, with nothing done, when no context could be had without
@@ -439,6 +486,13 @@ sector_t tracker_bio_sectors(struct bio *bio, struct block_device *bdev)
 bool tracker_account(struct tracker *tracker, struct bio *bio,
 		     sector_t sector, sector_t count, void **spare)
 {
+	struct inflight_span span = {
+		.sector = sector,
+		.count = count,
+		.kind = tracker_bio_is_hole(bio) ? INFLIGHT_HOLE :
+						   INFLIGHT_DATA,
+	};
+	struct cbt_map *map;
 	struct percpu_ref *ref;
 	void *ctx;
 
@@ -453,11 +507,15 @@ bool tracker_account(struct tracker *tracker, struct bio *bio,
 		/* Cannot fail while the tracker is in the registry. */
 		ref = inflight_get_rcu(&tracker->inflight);
 		if (likely(ref))
-			inflight_bio_attach(bio, ctx, ref);
+			inflight_bio_attach(bio, ctx, ref, &span);
 		else
 			inflight_bio_free(ctx);
 	}
-	cbt_map_mark(rcu_dereference(tracker->map), sector, count);
+	map = rcu_dereference(tracker->map);
+	if (span.kind == INFLIGHT_HOLE)
+		cbt_map_mark_hole(map, sector, count);
+	else
+		cbt_map_mark(map, sector, count);
 	return true;
 }
 
@@ -503,22 +561,43 @@ void tracker_rq_mark(struct tracker *tracker, enum passthrough_effect effect,
 		     sector_t start, sector_t size,
 		     struct inflight_rq_refs *refs)
 {
+	struct inflight_span span = { .kind = INFLIGHT_UNKNOWN };
 	bool reached = effect == PASSTHROUGH_UNKNOWN;
 	struct percpu_ref *ref = NULL;
-	sector_t sector, count;
+	sector_t sector, count, end = 0;
 	struct diff_area *da;
 	struct cbt_map *map;
 	unsigned int i;
 
-	for (i = 0; !reached && i < nr; i++)
-		reached = tracker_rq_clip(&ranges[i], start, size, &sector,
-					  &count);
+	/* The span of all ranges: its completion clears their hole bits. */
+	for (i = 0; effect == PASSTHROUGH_RANGES && i < nr; i++) {
+		if (!tracker_rq_clip(&ranges[i], start, size, &sector, &count))
+			continue;
+		if (!reached) {
+			span.kind = INFLIGHT_DATA;
+			span.sector = sector;
+			end = sector + count;
+		}
+		span.sector = min(span.sector, sector);
+		end = max(end, sector + count);
+		span.count = end - span.sector;
+		reached = true;
+	}
 	if (!reached)
 		return;
+	map = rcu_dereference(tracker->map);
 	if (refs && refs->nr < INFLIGHT_RQ_REFS)
 		ref = inflight_get_rcu(&tracker->inflight);
-	if (ref)
+	if (ref) {
+		refs->spans[refs->nr] = span;
 		refs->refs[refs->nr++] = ref;
+	} else {
+		/*
+		 * Its end will not be seen, so no completion clears a hole
+		 * that a discard racing with it sets over its data.
+		 */
+		cbt_map_holes_off(map);
+	}
 	/* Not counted: the wait is lost, a new generation covers it. */
 	if (effect == PASSTHROUGH_UNKNOWN || !ref)
 		tracker_restart_later(tracker,
@@ -536,7 +615,6 @@ void tracker_rq_mark(struct tracker *tracker, enum passthrough_effect effect,
 	}
 	if (effect != PASSTHROUGH_RANGES)
 		return;
-	map = rcu_dereference(tracker->map);
 	for (i = 0; i < nr; i++) {
 		if (tracker_rq_clip(&ranges[i], start, size, &sector, &count))
 			cbt_map_mark(map, sector, count);
@@ -610,30 +688,35 @@ void tracker_info(struct tracker *tracker, struct blksnap_cbt_info *info)
 #define TRACKER_READ_CHUNK (64U << 10)
 
 /**
- * tracker_read() - copy part of the map to user space.
+ * tracker_read() - copy part of the map, or of its hole bits, to user space.
  * @tracker: the tracker.
- * @offset: first block.
- * @length: bytes wanted, non-zero.
- * @buf: user buffer.
+ * @offset: first block; a multiple of 8 for @holes.
+ * @length: blocks wanted, non-zero.
+ * @buf: user buffer of @length bytes of change numbers, or for @holes of
+ *	DIV_ROUND_UP(@length, 8) bytes of hole bits (cbt_map_copy_holes()).
  * @generation: receives the generation of the copied bytes.
+ * @holes: copy the hole bits instead of the change numbers.
  *
- * The map is copied in steps of TRACKER_READ_CHUNK through a kernel buffer:
- * a fault on @buf (userfaultfd, a file on a dying disk) must not happen
- * under @tracker->lock, which the resize worker, and so del_gendisk()
+ * The map is copied in steps of TRACKER_READ_CHUNK bytes through a kernel
+ * buffer: a fault on @buf (userfaultfd, a file on a dying disk) must not
+ * happen under @tracker->lock, which the resize worker, and so del_gendisk()
  * through detach, waits for; and no buffer as large as the map is needed.
- * If the map changes generation between two steps, the copy stops there.
+ * If the map changes generation between two steps, the copy stops there
+ * (after a multiple of 8 blocks, so a reader of holes can go on from it).
  *
- * Return: bytes copied, -ERANGE @offset past the map, -ENOMEM, -EFAULT.
+ * Return: blocks copied, -ERANGE @offset past the map, -ENOMEM, -EFAULT.
  */
 long tracker_read(struct tracker *tracker, u32 offset, u32 length,
-		  void __user *buf, u8 *generation)
+		  void __user *buf, u8 *generation, bool holes)
 {
+	u32 step = holes ? TRACKER_READ_CHUNK * 8 : TRACKER_READ_CHUNK;
 	struct cbt_map *map, *first;
-	u32 done = 0, n;
+	u32 done = 0, n, bytes;
 	uuid_t gen;
 	u8 *bounce;
 
-	bounce = kvmalloc(min(length, TRACKER_READ_CHUNK), GFP_KERNEL);
+	bounce = kvmalloc(holes ? DIV_ROUND_UP(min(length, step), 8) :
+			  min(length, step), GFP_KERNEL);
 	if (!bounce)
 		return -ENOMEM;
 	first = map = tracker_lock_fresh(tracker);
@@ -645,10 +728,18 @@ long tracker_read(struct tracker *tracker, u32 offset, u32 length,
 	length = min(length, map->block_count - offset);
 	uuid_copy(&gen, &map->generation);
 	for (;;) {
-		n = min(length - done, TRACKER_READ_CHUNK);
-		cbt_map_copy(map, offset + done, n, bounce);
+		n = min(length - done, step);
+		if (holes) {
+			cbt_map_copy_holes(map, offset + done, n, bounce);
+			bytes = DIV_ROUND_UP(n, 8);
+		} else {
+			cbt_map_copy(map, offset + done, n, bounce);
+			bytes = n;
+		}
 		mutex_unlock(&tracker->lock);
-		if (copy_to_user(buf + done, bounce, n)) {
+		/* @done is a multiple of @step, so of 8 for holes. */
+		if (copy_to_user(buf + (holes ? done / 8 : done), bounce,
+				 bytes)) {
 			kvfree(bounce);
 			return -EFAULT;
 		}

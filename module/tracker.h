@@ -137,7 +137,7 @@ bool tracker_submit_bio(struct tracker *tracker, struct bio *bio,
 			void **spare);
 void tracker_info(struct tracker *tracker, struct blksnap_cbt_info *info);
 long tracker_read(struct tracker *tracker, u32 offset, u32 length,
-		  void __user *buf, u8 *generation);
+		  void __user *buf, u8 *generation, bool holes);
 int tracker_mark_ranges(struct tracker *tracker,
 			const struct blksnap_sector_range *ranges, u32 count);
 int tracker_checkpoint(struct tracker *tracker, u8 *closed,

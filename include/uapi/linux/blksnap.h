@@ -36,13 +36,15 @@
  * minor only adds ioctls or gives reserved members a meaning.
  */
 #define BLKSNAP_VERSION_MAJOR	1
-#define BLKSNAP_VERSION_MINOR	2
+#define BLKSNAP_VERSION_MINOR	3
 #define BLKSNAP_VERSION_PATCH	0
 
 /* Feature bits reported in &struct blksnap_version.features. */
 #define BLKSNAP_FEATURE_CBT	(1ULL << 0)
 /* Copy-on-write snapshots: the BLKSNAP_IOCTL_SNAPSHOT_* ioctls (minor 1). */
 #define BLKSNAP_FEATURE_SNAPSHOT	(1ULL << 1)
+/* Hole bits of changed blocks: BLKSNAP_IOCTL_CBT_READ_HOLES (minor 3). */
+#define BLKSNAP_FEATURE_CBT_HOLES	(1ULL << 2)
 
 /* Length of a generation identifier (a random UUID). */
 #define BLKSNAP_UUID_SIZE	16
@@ -68,6 +70,7 @@ enum blksnap_ioctl_nr {
 	blksnap_ioctl_nr_snapshot_take,
 	blksnap_ioctl_nr_snapshot_list,
 	blksnap_ioctl_nr_snapshot_info,
+	blksnap_ioctl_nr_cbt_read_holes,
 };
 
 /**
@@ -215,6 +218,26 @@ struct blksnap_cbt_info {
  *
  * Byte i of the result is the change number of the last write to block
  * @offset + i, or 0 when it has not been written since the generation began.
+ *
+ * BLKSNAP_IOCTL_CBT_READ_HOLES (BLKSNAP_FEATURE_CBT_HOLES, minor 3) takes
+ * the same structure and copies, eight blocks to a byte, which blocks are
+ * holes: @offset (a block) must be a multiple of 8, else EINVAL; @length
+ * counts blocks, in and out; @buffer receives (@length + 7) / 8 bytes. Bit
+ * i % 8 (least significant first) of byte i / 8 is set when the last change
+ * of block @offset + i was a discard, secure erase, write-zeroes or zone
+ * reset that covered the whole block and did not fail: its content is
+ * zeroes or undefined, and a backup may store the block as a hole without
+ * reading it. The bit is clear for a block never changed in the generation,
+ * for a block written (even partly, even by a write that overlapped the
+ * discard in time) since, and for every block when the generation began;
+ * bits past @length are 0.
+ *
+ * A hole bit describes the block's last change up to now. To use it for a
+ * backup made against a checkpoint (or a snapshot's closed number): read
+ * the hole bits first, then the change numbers of the same blocks, and
+ * trust a bit only for a block whose number is non-zero and at most the
+ * closed number, both read in the generation of the checkpoint. A block
+ * with a higher number changed after the checkpoint: read it.
  *
  * Errors: ENOENT no tracker for that device; ERANGE @offset is at or past
  * the end of the map; ENOMEM no memory for the bounce buffer.
@@ -618,5 +641,9 @@ struct blksnap_snapshot_info {
 #define BLKSNAP_IOCTL_SNAPSHOT_INFO \
 	_IOWR(BLKSNAP_IOCTL_MAGIC, blksnap_ioctl_nr_snapshot_info, \
 	      struct blksnap_snapshot_info)
+/* The hole bits of the map (minor 3): see &struct blksnap_cbt_read. */
+#define BLKSNAP_IOCTL_CBT_READ_HOLES \
+	_IOWR(BLKSNAP_IOCTL_MAGIC, blksnap_ioctl_nr_cbt_read_holes, \
+	      struct blksnap_cbt_read)
 
 #endif /* _UAPI_LINUX_BLKSNAP_H */
