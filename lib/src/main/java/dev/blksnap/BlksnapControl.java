@@ -11,6 +11,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.UUID;
@@ -249,8 +250,12 @@ public final class BlksnapControl implements AutoCloseable {
 
 	/**
 	 * Reads a device's whole map under one generation: the info, then the
-	 * map in chunks of 1 MiB. When the generation changes in between (attach,
+	 * hole bits (when the module has them), then the change numbers, in
+	 * chunks of 1 MiB. When the generation changes in between (attach,
 	 * resize, wrap), everything is read again, a few times at most.
+	 *
+	 * <p>The hole bits come first: a hole is only trusted beside a change
+	 * number read after it (see {@link CbtMap#changesSince(int, int)}).
 	 *
 	 * @param dev the device
 	 * @return the map and the info it belongs to
@@ -260,28 +265,37 @@ public final class BlksnapControl implements AutoCloseable {
 	 */
 	public CbtMap readMap(DeviceId dev) throws BlksnapException {
 		String operation = "cbt read " + dev;
+		boolean holes = version().hasHoles();
 		for (int attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
 			CbtInfo info = cbtInfo(dev);
 			byte[] changes = new byte[info.blockCount()];
-			if (readWhole(dev, info, changes, operation))
-				return new CbtMap(info, changes);
+			byte[] bits = new byte[(changes.length + 7) / 8];
+			if ((!holes || readWhole(dev, info, bits, changes.length, RawIoctl.CBT_READ_HOLES, operation))
+					&& readWhole(dev, info, changes, changes.length, RawIoctl.CBT_READ, operation))
+				return new CbtMap(info, changes, BitSet.valueOf(bits));
 		}
 		throw new BlksnapErrnoException(operation, Errno.EAGAIN, "the map changed generation while being read",
 				"retry when the device is not being resized");
 	}
 
-	/** Reads all of {@code changes}; false when the generation changed meanwhile. */
-	private boolean readWhole(DeviceId dev, CbtInfo info, byte[] changes, String operation)
+	/**
+	 * Reads {@code blocks} blocks of the map into {@code dst}: with CBT_READ
+	 * a change number per byte, with CBT_READ_HOLES eight hole bits per byte.
+	 * False when the generation changed meanwhile.
+	 */
+	private boolean readWhole(DeviceId dev, CbtInfo info, byte[] dst, int blocks, long request, String operation)
 			throws BlksnapException {
+		int perByte = request == RawIoctl.CBT_READ_HOLES ? 8 : 1;
+		int chunk = READ_CHUNK * perByte;
 		try (Arena arena = Arena.ofConfined()) {
 			MemorySegment req = arena.allocate(Layouts.CBT_READ);
-			MemorySegment buffer = arena.allocate(Math.max(1, Math.min(READ_CHUNK, changes.length)));
+			MemorySegment buffer = arena.allocate(Math.max(1, Math.min(READ_CHUNK, dst.length)));
 			byte[] generation = new byte[Uapi.UUID_SIZE];
 			int offset = 0;
-			while (offset < changes.length) {
-				int length = Math.min(READ_CHUNK, changes.length - offset);
+			while (offset < blocks) {
+				int length = Math.min(chunk, blocks - offset);
 				fillRead(req, dev, offset, length, buffer);
-				int rc = ioctl(RawIoctl.CBT_READ, req);
+				int rc = ioctl(request, req);
 				// ERANGE: the map shrank under us, which starts a new generation.
 				if (rc == -Errno.ERANGE)
 					return false;
@@ -289,9 +303,11 @@ public final class BlksnapControl implements AutoCloseable {
 					throw BlksnapException.fromErrno(operation, -rc);
 				MemorySegment.copy(req, JAVA_BYTE, Layouts.CBT_READ_GENERATION_ID, generation, 0, generation.length);
 				int copied = (int) Layouts.CBT_READ_LENGTH.get(req);
-				if (!uuid(generation).equals(info.generation()) || copied <= 0 || copied > length)
+				// A short copy of holes ends on a byte, or the next offset would be refused.
+				if (!uuid(generation).equals(info.generation()) || copied <= 0 || copied > length
+						|| copied < length && copied % perByte != 0)
 					return false;
-				MemorySegment.copy(buffer, JAVA_BYTE, 0, changes, offset, copied);
+				MemorySegment.copy(buffer, JAVA_BYTE, 0, dst, offset / perByte, (copied + perByte - 1) / perByte);
 				offset += copied;
 			}
 			return true;

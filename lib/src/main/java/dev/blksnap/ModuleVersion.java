@@ -35,6 +35,16 @@ public record ModuleVersion(int major, int minor, int patch, long features) {
 	}
 
 	/**
+	 * Whether the module reports which changed blocks are holes
+	 * ({@code BLKSNAP_FEATURE_CBT_HOLES}, minor 3).
+	 *
+	 * @return true when {@link BlksnapControl#readMap(DeviceId)} fills {@link CbtMap#holes()}
+	 */
+	public boolean hasHoles() {
+		return (features & Uapi.FEATURE_CBT_HOLES) != 0;
+	}
+
+	/**
 	 * Whether this library can talk to the module.
 	 *
 	 * @return true when the major versions are equal

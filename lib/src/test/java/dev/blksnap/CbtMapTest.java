@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.UUID;
@@ -31,6 +32,52 @@ class CbtMapTest {
 
 	private static CbtMap map(long capacitySectors, int blockSize, byte[] changes) {
 		return new CbtMap(new CbtInfo(DEV, capacitySectors, blockSize, changes.length, GEN, 1, false), changes);
+	}
+
+	@Test
+	void changesSinceSplitsHolesFromWrittenData() {
+		byte[] b = { 0, 2, 2, 2, 3, 1, 2, 2, 4 };
+		BitSet holes = new BitSet();
+		holes.set(0); // never changed in this generation: no range at all
+		holes.set(2, 4); // blocks 2 and 3
+		holes.set(5); // changed before the previous backup
+		holes.set(7);
+		holes.set(8); // a hole made after the checkpoint: data to read from the snapshot
+		// 9 blocks of 4096, the last one 2048 bytes short
+		CbtMap m = new CbtMap(new CbtInfo(DEV, 9L * 4096 / 512 - 4, 4096, b.length, GEN, 5, false), b, holes);
+		assertEquals(List.of(new ChangedRange(4096, 4096, false), new ChangedRange(2 * 4096, 2 * 4096, true),
+				new ChangedRange(4 * 4096, 4096, false), new ChangedRange(6 * 4096, 4096, false),
+				new ChangedRange(7 * 4096, 4096, true), new ChangedRange(8 * 4096, 4096 - 2048, false)),
+				m.changesSince(1, 3));
+		// Closed at 2: block 4 (number 3) changed after it, so holes of number 2 still count.
+		assertEquals(List.of(new ChangedRange(4096, 4096, false), new ChangedRange(2 * 4096, 2 * 4096, true),
+				new ChangedRange(4 * 4096, 4096, false), new ChangedRange(6 * 4096, 4096, false),
+				new ChangedRange(7 * 4096, 4096, true), new ChangedRange(8 * 4096, 4096 - 2048, false)),
+				m.changesSince(1, 2));
+		// Closed at 1: every change came later, none is a trusted hole.
+		assertTrue(m.changesSince(1, 1).stream().noneMatch(ChangedRange::hole));
+		// Closed at 0: a new generation, no holes at all.
+		assertTrue(m.changesSince(0, 0).stream().noneMatch(ChangedRange::hole));
+		// Closed at 4: block 8 is a hole too, merged with block 7.
+		assertEquals(new ChangedRange(7 * 4096, 4096 + 4096 - 2048, true), m.changesSince(1, 4).getLast());
+		assertEquals(List.of(new ChangedRange(4 * 4096, 4096, false), new ChangedRange(8 * 4096, 2048, false)),
+				m.changesSince(2, 3));
+		assertTrue(m.hole(3));
+		assertEquals(false, m.hole(4));
+		// The same bytes as changedSince, only split.
+		for (int since = 0; since <= 4; since++)
+			assertEquals(m.changedSince(since).stream().mapToLong(ByteRange::length).sum(),
+					m.changesSince(since, 4).stream().mapToLong(ChangedRange::length).sum());
+		assertThrows(IllegalArgumentException.class, () -> m.changesSince(1, 256));
+		BitSet beyond = (BitSet) holes.clone();
+		beyond.set(9);
+		assertThrows(IllegalArgumentException.class, () -> new CbtMap(m.info(), b, beyond));
+		// Immutable: neither the caller's set nor the returned one changes the map.
+		holes.clear();
+		m.holes().clear();
+		assertTrue(m.hole(2));
+		assertNotEquals(m, new CbtMap(m.info(), b));
+		assertThrows(IllegalArgumentException.class, () -> new ChangedRange(0, 0, true));
 	}
 
 	@Test

@@ -12,6 +12,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -42,6 +43,7 @@ class FakeKernelTest {
 		UUID generation = UUID.randomUUID();
 		int changes = 1;
 		boolean corrupted;
+		BitSet holes = new BitSet();
 	}
 
 	/** The fake module: state plus a record of the calls. */
@@ -57,6 +59,10 @@ class FakeKernelTest {
 		int growOnList;
 		IntSupplier forcedErrno = () -> 0;
 		boolean closed;
+		/** Whether the module offers CBT_READ_HOLES (minor 3). */
+		boolean holesFeature;
+		/** At most this many blocks per CBT_READ_HOLES, as a changing generation cuts a copy short. */
+		int holesCut = Integer.MAX_VALUE;
 
 		@Override
 		public int close(int fd) {
@@ -74,7 +80,8 @@ class FakeKernelTest {
 				Layouts.VERSION_MAJOR.set(arg, (short) 1);
 				Layouts.VERSION_MINOR.set(arg, (short) 2);
 				Layouts.VERSION_PATCH.set(arg, (short) 0xffff);
-				Layouts.VERSION_FEATURES.set(arg, Uapi.FEATURE_CBT | 0x8000_0000_0000_0000L);
+				Layouts.VERSION_FEATURES.set(arg, Uapi.FEATURE_CBT | 0x8000_0000_0000_0000L
+						| (holesFeature ? Uapi.FEATURE_CBT_HOLES : 0));
 				return 0;
 			}
 			if (request == RawIoctl.TRACKER_ATTACH) {
@@ -109,6 +116,8 @@ class FakeKernelTest {
 			}
 			if (request == RawIoctl.CBT_READ)
 				return read(arg);
+			if (request == RawIoctl.CBT_READ_HOLES && holesFeature)
+				return readHoles(arg);
 			if (request == RawIoctl.CBT_MARK_DIRTY)
 				return markDirty(arg);
 			if (request == RawIoctl.CBT_CHECKPOINT) {
@@ -177,6 +186,30 @@ class FakeKernelTest {
 			return 0;
 		}
 
+		/** As the module: offset a multiple of 8, length in blocks, eight bits a byte, LSB first. */
+		private int readHoles(MemorySegment arg) {
+			Tracker t = trackers.get(bdev(arg));
+			if (t == null)
+				return -Errno.ENOENT;
+			int offset = (int) Layouts.CBT_READ_OFFSET.get(arg);
+			int length = (int) Layouts.CBT_READ_LENGTH.get(arg);
+			if (length == 0 || offset % 8 != 0)
+				return -Errno.EINVAL;
+			if (offset < 0 || offset >= t.map.length)
+				return -Errno.ERANGE;
+			int n = Math.min(Math.min(length, t.map.length - offset), holesCut);
+			byte[] bits = new byte[(n + 7) / 8];
+			for (int i = 0; i < n; i++) {
+				if (t.holes.get(offset + i))
+					bits[i / 8] |= (byte) (1 << (i % 8));
+			}
+			MemorySegment.copy(bits, 0, user((long) Layouts.CBT_READ_BUFFER.get(arg), bits.length), JAVA_BYTE, 0,
+					bits.length);
+			Layouts.CBT_READ_LENGTH.set(arg, n);
+			MemorySegment.copy(bytes(t.generation), 0, arg, JAVA_BYTE, Layouts.CBT_READ_GENERATION_ID, 16);
+			return 0;
+		}
+
 		private int markDirty(MemorySegment arg) {
 			Tracker t = trackers.get(bdev(arg));
 			if (t == null)
@@ -224,6 +257,43 @@ class FakeKernelTest {
 			assertTrue(v.hasCbt());
 		}
 		assertTrue(kernel.closed);
+	}
+
+	@Test
+	void readsTheHoleBitsBeforeTheChangeNumbers() throws BlksnapException {
+		kernel.holesFeature = true;
+		try (BlksnapControl ctl = control()) {
+			ctl.attach(DEV);
+			Tracker t = kernel.trackers.get(DEV);
+			t.map = new byte[61]; // the last byte of bits is partial
+			for (int i = 0; i < t.map.length; i++)
+				t.map[i] = (byte) (i % 3);
+			t.holes.set(1);
+			t.holes.set(8, 17);
+			t.holes.set(60);
+			// Cut short after 16 blocks: the reader goes on from block 16.
+			kernel.holesCut = 16;
+			kernel.requests.clear();
+			CbtMap m = ctl.readMap(DEV);
+			assertEquals(t.holes, m.holes());
+			assertTrue(m.hole(60));
+			assertFalse(m.hole(7));
+			List<Long> reads = kernel.requests.stream()
+					.filter(r -> r == RawIoctl.CBT_READ || r == RawIoctl.CBT_READ_HOLES).toList();
+			assertEquals(List.of(RawIoctl.CBT_READ_HOLES, RawIoctl.CBT_READ_HOLES, RawIoctl.CBT_READ_HOLES,
+					RawIoctl.CBT_READ_HOLES, RawIoctl.CBT_READ), reads);
+		}
+	}
+
+	@Test
+	void aModuleWithoutHolesIsNotAskedForThem() throws BlksnapException {
+		try (BlksnapControl ctl = control()) {
+			ctl.attach(DEV);
+			kernel.trackers.get(DEV).holes.set(3);
+			CbtMap m = ctl.readMap(DEV);
+			assertTrue(m.holes().isEmpty());
+			assertFalse(kernel.requests.contains(RawIoctl.CBT_READ_HOLES));
+		}
 	}
 
 	@Test

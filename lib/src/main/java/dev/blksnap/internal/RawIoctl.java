@@ -41,6 +41,9 @@ public final class RawIoctl {
 	public static final long CBT_INFO = Ioc.iowr(Uapi.IOCTL_MAGIC, Uapi.NR_CBT_INFO, Layouts.CBT_INFO);
 	/** {@code BLKSNAP_IOCTL_CBT_READ}. */
 	public static final long CBT_READ = Ioc.iowr(Uapi.IOCTL_MAGIC, Uapi.NR_CBT_READ, Layouts.CBT_READ);
+	/** {@code BLKSNAP_IOCTL_CBT_READ_HOLES}: the hole bits, with the structure of CBT_READ. */
+	public static final long CBT_READ_HOLES = Ioc.iowr(Uapi.IOCTL_MAGIC, Uapi.NR_CBT_READ_HOLES,
+			Layouts.CBT_READ);
 	/** {@code BLKSNAP_IOCTL_CBT_MARK_DIRTY}. */
 	public static final long CBT_MARK_DIRTY = Ioc.iow(Uapi.IOCTL_MAGIC, Uapi.NR_CBT_MARK_DIRTY,
 			Layouts.CBT_MARK_DIRTY);

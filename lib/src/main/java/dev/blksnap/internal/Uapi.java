@@ -14,7 +14,7 @@ public final class Uapi {
 	/** Contract major version this library speaks. */
 	public static final int VERSION_MAJOR = 1;
 	/** Contract minor version this library knows. */
-	public static final int VERSION_MINOR = 2;
+	public static final int VERSION_MINOR = 3;
 	/** Contract patch level this library knows. */
 	public static final int VERSION_PATCH = 0;
 
@@ -22,6 +22,8 @@ public final class Uapi {
 	public static final long FEATURE_CBT = 1L << 0;
 	/** Feature bit: copy-on-write snapshots (the SNAPSHOT_* ioctls). */
 	public static final long FEATURE_SNAPSHOT = 1L << 1;
+	/** Feature bit: the hole bits of changed blocks (CBT_READ_HOLES, minor 3). */
+	public static final long FEATURE_CBT_HOLES = 1L << 2;
 	/** Bytes in a generation identifier. */
 	public static final int UUID_SIZE = 16;
 	/** Most ranges one CBT_MARK_DIRTY call accepts. */
@@ -100,6 +102,8 @@ public final class Uapi {
 	public static final int NR_SNAPSHOT_LIST = 12;
 	/** ioctl number of SNAPSHOT_INFO within the magic. */
 	public static final int NR_SNAPSHOT_INFO = 13;
+	/** ioctl number of CBT_READ_HOLES within the magic. */
+	public static final int NR_CBT_READ_HOLES = 14;
 
 	private Uapi() {
 	}
