@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 package dev.blksnap.cli;
 
-import dev.blksnap.ByteRange;
 import dev.blksnap.CbtInfo;
 import dev.blksnap.CbtMap;
+import dev.blksnap.ChangedRange;
 import dev.blksnap.Checkpoint;
 import dev.blksnap.DeviceId;
 import dev.blksnap.SectorRange;
@@ -41,13 +41,13 @@ final class CbtCommand {
 		}
 	}
 
-	/** One changed range of {@code cbt map --json}, in bytes. */
-	public record RangeView(long offset, long length) {
+	/** One changed range of {@code cbt map --json}, in bytes; a hole need not be read. */
+	public record RangeView(long offset, long length, boolean hole) {
 	}
 
 	/** JSON of {@code cbt map --json}. */
-	public record MapView(String device, UUID generation, int since, int changesNumber, int blockSize,
-			long capacityBytes, List<RangeView> ranges, long changedBytes) {
+	public record MapView(String device, UUID generation, int since, int closed, int changesNumber,
+			int blockSize, long capacityBytes, List<RangeView> ranges, long changedBytes, long holeBytes) {
 	}
 
 	/** One range of {@code cbt mark-dirty --json}, in sectors. */
@@ -104,8 +104,14 @@ final class CbtCommand {
 			description = {"Print the byte ranges of DEVICE written after change number N of this generation "
 					+ "(default 0: everything written since the generation began). Adjacent blocks are merged; "
 					+ "ranges are whole blocks, the last one clamped to the end of the device.",
-				"%nText output: one 'OFFSET LENGTH' line per range (decimal bytes), then one summary line "
-					+ "starting with '#'. Fails with exit 5 when the map is corrupted or not of --generation."})
+				"%nA range is a hole when each of its blocks was last changed by a discard, secure erase, "
+					+ "write-zeroes or zone reset that covered it whole, at or before change number --closed "
+					+ "(the closedNumber of the checkpoint or snapshot the backup reads): its content is zeroes "
+					+ "or undefined, and a backup may store it as a hole without reading it. Blocks changed "
+					+ "after --closed are always data.",
+				"%nText output: one 'OFFSET LENGTH' line per range of data and one 'OFFSET LENGTH hole' line "
+					+ "per hole (decimal bytes), then one summary line starting with '#'. Fails with exit 5 when "
+					+ "the map is corrupted or not of --generation."})
 	static final class Map extends LeafCommand {
 		@Parameters(paramLabel = "DEVICE", description = "block device path or MAJ:MIN",
 				converter = DeviceConverter.class)
@@ -115,6 +121,12 @@ final class CbtCommand {
 				description = "change number 0..255, usually the closedNumber of the last checkpoint (default: ${DEFAULT-VALUE})")
 		int since;
 
+		@Option(names = "--closed", paramLabel = "N",
+				description = "change number 0..255 closed by the checkpoint or snapshot this backup reads; holes "
+						+ "are reported only for blocks changed at or before it (default: the map's last closed "
+						+ "number, its change number minus 1; 0 reports no holes)")
+		Integer closed;
+
 		@Option(names = "--generation", paramLabel = "UUID",
 				description = "fail (exit 5) unless the map is still of this generation, e.g. the one of the last backup's checkpoint")
 		UUID generation;
@@ -123,6 +135,8 @@ final class CbtCommand {
 		public Integer call() throws Exception {
 			if (since < 0 || since > 255)
 				throw new ParameterException(spec.commandLine(), "--since must be 0..255, not " + since);
+			if (closed != null && (closed < 0 || closed > 255))
+				throw new ParameterException(spec.commandLine(), "--closed must be 0..255, not " + closed);
 			CbtMap map;
 			try (Control control = openControl()) {
 				map = control.readMap(device);
@@ -134,27 +148,34 @@ final class CbtCommand {
 			if (generation != null && !generation.equals(info.generation()))
 				throw new MapUnusableException("cbt map " + device + ": the map is of generation "
 						+ info.generation() + ", not " + generation + " — take a full backup");
-			List<ByteRange> changed = map.changedSince(since);
+			int upTo = closed != null ? closed : info.changesNumber() - 1;
+			List<ChangedRange> changed = map.changesSince(since, upTo);
 			long total = 0;
-			for (ByteRange r : changed)
+			long holes = 0;
+			for (ChangedRange r : changed) {
 				total += r.length();
+				if (r.hole())
+					holes += r.length();
+			}
 			PrintWriter out = out();
 			if (json()) {
 				List<RangeView> ranges = new ArrayList<>(changed.size());
-				for (ByteRange r : changed)
-					ranges.add(new RangeView(r.offset(), r.length()));
-				Output.json(out, new MapView(device.toString(), info.generation(), since, info.changesNumber(),
-						info.blockSize(), info.capacityBytes(), ranges, total));
+				for (ChangedRange r : changed)
+					ranges.add(new RangeView(r.offset(), r.length(), r.hole()));
+				Output.json(out, new MapView(device.toString(), info.generation(), since, upTo, info.changesNumber(),
+						info.blockSize(), info.capacityBytes(), ranges, total, holes));
 				return ExitCodes.OK;
 			}
-			for (ByteRange r : changed) {
+			for (ChangedRange r : changed) {
 				out.print(r.offset());
 				out.print(' ');
-				out.println(r.length());
+				out.print(r.length());
+				out.println(r.hole() ? " hole" : "");
 			}
-			out.printf("# %d range%s, %d bytes (%s) changed since %d; generation %s, change number %d, block size %d%n",
-					changed.size(), changed.size() == 1 ? "" : "s", total, Output.human(total), since, info.generation(), info.changesNumber(),
-					info.blockSize());
+			out.printf("# %d range%s, %d bytes (%s) changed since %d, %d bytes of them holes (closed %d); "
+					+ "generation %s, change number %d, block size %d%n",
+					changed.size(), changed.size() == 1 ? "" : "s", total, Output.human(total), since, holes, upTo,
+					info.generation(), info.changesNumber(), info.blockSize());
 			return ExitCodes.OK;
 		}
 	}

@@ -194,28 +194,58 @@ class CommandsTest {
 				0 65536
 				655360 131072
 				1073741824 512
-				# 3 ranges, 197120 bytes (192.5 KiB) changed since 0; generation %s, change number 2, block size 65536
+				# 3 ranges, 197120 bytes (192.5 KiB) changed since 0, 0 bytes of them holes (closed 1); generation %s, change number 2, block size 65536
 				""".formatted(gen), ok("cbt", "map", "8:16").out());
 		assertEquals("""
 				720896 65536
 				1073741824 512
-				# 2 ranges, 66048 bytes (64.5 KiB) changed since 1; generation %s, change number 2, block size 65536
+				# 2 ranges, 66048 bytes (64.5 KiB) changed since 1, 0 bytes of them holes (closed 1); generation %s, change number 2, block size 65536
 				""".formatted(gen), ok("cbt", "map", "8:16", "--since", "1").out());
-		assertEquals("# 0 ranges, 0 bytes (0 B) changed since 2; generation %s, change number 2, block size 65536\n"
+		assertEquals("# 0 ranges, 0 bytes (0 B) changed since 2, 0 bytes of them holes (closed 1); generation %s, change number 2, block size 65536\n"
 				.formatted(gen), ok("cbt", "map", "8:16", "--since=2").out());
 
 		JsonNode j = json(ok("cbt", "map", "8:16", "--since", "1", "--json", "--generation", gen.toString()));
-		assertEquals(List.of("device", "generation", "since", "changesNumber", "blockSize", "capacityBytes",
-				"ranges", "changedBytes"), fields(j));
+		assertEquals(List.of("device", "generation", "since", "closed", "changesNumber", "blockSize",
+				"capacityBytes", "ranges", "changedBytes", "holeBytes"), fields(j));
 		assertEquals("8:16", j.get("device").asText());
 		assertEquals(gen.toString(), j.get("generation").asText());
 		assertEquals(1, j.get("since").asInt());
 		assertEquals(2, j.get("changesNumber").asInt());
 		assertEquals(65536, j.get("blockSize").asInt());
 		assertEquals(SDB_SECTORS * 512, j.get("capacityBytes").asLong());
-		assertEquals("[{\"offset\":720896,\"length\":65536},{\"offset\":1073741824,\"length\":512}]",
-				j.get("ranges").toString());
+		assertEquals("[{\"offset\":720896,\"length\":65536,\"hole\":false},"
+				+ "{\"offset\":1073741824,\"length\":512,\"hole\":false}]", j.get("ranges").toString());
 		assertEquals(66048, j.get("changedBytes").asLong());
+		assertEquals(0, j.get("holeBytes").asLong());
+	}
+
+	@Test
+	void mapShowsHolesOnlyUpToTheClosedNumber() throws IOException {
+		ok("tracker", "attach", "8:16");
+		UUID gen = control.trackers.get(SDB).generation;
+		control.write(SDB, 0, 65536); // block 0, number 1
+		control.discard(SDB, 65536 * 2, 65536 * 3); // blocks 2..4, holes, number 1
+		assertEquals(1, json(ok("cbt", "checkpoint", "8:16", "--json")).get("closedNumber").asInt());
+		control.discard(SDB, 65536 * 8, 65536); // block 8, a hole made after the checkpoint: number 2
+		control.write(SDB, 65536 * 4, 1); // block 4 written again after the checkpoint: number 2, data
+
+		assertEquals("""
+				0 65536
+				131072 131072 hole
+				262144 65536
+				524288 65536
+				# 4 ranges, 327680 bytes (320.0 KiB) changed since 0, 131072 bytes of them holes (closed 1); generation %s, change number 2, block size 65536
+				""".formatted(gen), ok("cbt", "map", "8:16").out());
+		// Against a later checkpoint the new hole counts too.
+		JsonNode j = json(ok("cbt", "map", "8:16", "--closed", "2", "--json"));
+		assertEquals(2, j.get("closed").asInt());
+		assertEquals("[{\"offset\":0,\"length\":65536,\"hole\":false},"
+				+ "{\"offset\":131072,\"length\":131072,\"hole\":true},"
+				+ "{\"offset\":262144,\"length\":65536,\"hole\":false},"
+				+ "{\"offset\":524288,\"length\":65536,\"hole\":true}]", j.get("ranges").toString());
+		assertEquals(196608, j.get("holeBytes").asLong());
+		// Closed 0 (a new generation): no holes.
+		assertEquals(0, json(ok("cbt", "map", "8:16", "--closed", "0", "--json")).get("holeBytes").asLong());
 	}
 
 	@Test
@@ -238,7 +268,8 @@ class CommandsTest {
 	void mapArgumentsAreChecked() {
 		ok("tracker", "attach", "8:16");
 		for (String[] args : List.of(new String[] {"--since", "256"}, new String[] {"--since", "-1"},
-				new String[] {"--since", "x"}, new String[] {"--generation", "not-a-uuid"})) {
+				new String[] {"--since", "x"}, new String[] {"--generation", "not-a-uuid"},
+				new String[] {"--closed", "256"}, new String[] {"--closed", "-1"})) {
 			List<String> all = new ArrayList<>(List.of("cbt", "map", "8:16"));
 			all.addAll(List.of(args));
 			Cli.Result r = cli.run(all.toArray(String[]::new));

@@ -9,6 +9,7 @@ import dev.blksnap.DeviceId;
 import dev.blksnap.ModuleVersion;
 import dev.blksnap.SectorRange;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -31,6 +32,7 @@ final class FakeControl implements Control {
 		UUID generation = UUID.randomUUID();
 		int changesNumber = 1;
 		boolean corrupted;
+		final BitSet holes = new BitSet();
 
 		Tracker(long capacitySectors) {
 			this.capacitySectors = capacitySectors;
@@ -57,8 +59,16 @@ final class FakeControl implements Control {
 		Tracker t = trackers.get(dev);
 		if (t == null)
 			return;
-		for (long b = offset / BLOCK_SIZE; b < Math.ceilDiv(offset + length, BLOCK_SIZE); b++)
+		for (long b = offset / BLOCK_SIZE; b < Math.ceilDiv(offset + length, BLOCK_SIZE); b++) {
 			t.map[(int) b] = (byte) t.changesNumber;
+			t.holes.clear((int) b);
+		}
+	}
+
+	/** Records a discard of whole blocks, as the module would: marked, and holes. */
+	void discard(DeviceId dev, long offset, long length) {
+		write(dev, offset, length);
+		trackers.get(dev).holes.set((int) (offset / BLOCK_SIZE), (int) ((offset + length) / BLOCK_SIZE));
 	}
 
 	Control.Opener opener() {
@@ -120,7 +130,7 @@ final class FakeControl implements Control {
 	@Override
 	public CbtMap readMap(DeviceId dev) throws BlksnapException {
 		CbtInfo info = cbtInfo(dev);
-		return new CbtMap(info, trackers.get(dev).map.clone());
+		return new CbtMap(info, trackers.get(dev).map.clone(), trackers.get(dev).holes);
 	}
 
 	@Override
