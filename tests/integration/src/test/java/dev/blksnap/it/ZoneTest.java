@@ -72,10 +72,15 @@ class ZoneTest extends ItBase {
         }
         Checkpoint cp = ctl.checkpoint(id);
         blkzone("reset", "-o", Long.toString(3 * ZONE_SECTORS), "-c", "1");
-        zone(info, 3).assertExactly(ctl.readMap(id), cp.closedNumber(), "after a reset of zone 3");
+        CbtMap reset = ctl.readMap(id);
+        zone(info, 3).assertExactly(reset, cp.closedNumber(), "after a reset of zone 3");
+        // A reset leaves no data: its blocks are holes (a finish, below, is data).
+        assertEquals(zone(info, 3).bits(), reset.holes(), "holes after a reset of zone 3");
         Checkpoint cp2 = ctl.checkpoint(id);
         blkzone("finish", "-o", Long.toString(5 * ZONE_SECTORS), "-c", "1");
-        zone(info, 5).assertExactly(ctl.readMap(id), cp2.closedNumber(), "after a finish of zone 5");
+        CbtMap finish = ctl.readMap(id);
+        zone(info, 5).assertExactly(finish, cp2.closedNumber(), "after a finish of zone 5");
+        assertEquals(zone(info, 3).bits(), finish.holes(), "holes after a finish of zone 5");
     }
 
     @Test
@@ -92,6 +97,8 @@ class ZoneTest extends ItBase {
         CbtMap map = ctl.readMap(id);
         expect(info).cover(0, info.capacityBytes()).assertExactly(map, cp.closedNumber(),
                 "after a reset of every zone");
+        assertEquals(expect(info).cover(0, info.capacityBytes()).bits(), map.holes(),
+                "holes after a reset of every zone");
         assertTrue(info.blockCount() > 0);
     }
 }

@@ -222,6 +222,22 @@ final class IoctlTable {
 
     static final Gen READ_BUFFER = (c, s, off, size) -> s.set(JAVA_LONG_UNALIGNED, off, c.pointer(c.count));
 
+    /** CBT_READ_HOLES: a block that must be a multiple of 8, mostly one. */
+    static final Gen HOLES_OFFSET = (c, s, off, size) -> {
+        long v = c.oneIn(3) ? 0 : c.near(blockCount(c));
+        if (!c.oneIn(4)) {
+            v &= ~7L;
+        }
+        s.set(JAVA_INT_UNALIGNED, off, (int) v);
+        if ((v & 7) != 0) {
+            c.mustFail("hole offset " + v + " not a multiple of 8");
+        }
+    };
+
+    /** CBT_READ_HOLES: eight blocks to a byte. */
+    static final Gen HOLES_BUFFER = (c, s, off, size) -> s.set(JAVA_LONG_UNALIGNED, off,
+            c.pointer((c.count + 7) / 8));
+
     static final Gen MARK_COUNT = (c, s, off, size) -> {
         long v = switch (c.rnd.nextInt(50)) {
             case 0 -> 0;
@@ -437,6 +453,18 @@ final class IoctlTable {
         return trackedOnly(c);
     };
 
+    static final Check HOLES_CHECK = (c, a) -> {
+        long got = a.get(JAVA_INT_UNALIGNED, 12) & 0xffffffffL;
+        if (got == 0 || got > c.count) {
+            return "length " + got + " for " + c.count + " asked";
+        }
+        if ((got + 7) / 8 > c.bufferValid) {
+            return got + " hole bits copied to a " + c.bufferKind + " buffer with " + c.bufferValid
+                    + " accessible bytes";
+        }
+        return trackedOnly(c);
+    };
+
     static final Check MARK_CHECK = (c, a) -> {
         if (c.count * 16 > c.bufferValid) {
             return c.count + " ranges read from a " + c.bufferKind + " buffer with " + c.bufferValid
@@ -558,6 +586,12 @@ final class IoctlTable {
                             f(Layouts.CBT_READ, "length", READ_LENGTH), f(Layouts.CBT_READ, "buffer", READ_BUFFER),
                             f(Layouts.CBT_READ, "generation_id", GARBAGE)),
                     READ_CHECK),
+            new IoctlSpec("CBT_READ_HOLES", header("CBT_READ_HOLES"), Layouts.CBT_READ,
+                    errnos(EINVAL, ENOENT, ERANGE, ENOMEM), 8,
+                    List.of(f(Layouts.CBT_READ, "dev", TRACKED_DEVICE), f(Layouts.CBT_READ, "offset", HOLES_OFFSET),
+                            f(Layouts.CBT_READ, "length", READ_LENGTH), f(Layouts.CBT_READ, "buffer", HOLES_BUFFER),
+                            f(Layouts.CBT_READ, "generation_id", GARBAGE)),
+                    HOLES_CHECK),
             new IoctlSpec("CBT_MARK_DIRTY", header("CBT_MARK_DIRTY"), Layouts.CBT_MARK_DIRTY,
                     errnos(EINVAL, ENOENT, E2BIG, ERANGE, ENOMEM), 16,
                     List.of(f(Layouts.CBT_MARK_DIRTY, "dev", TRACKED_DEVICE),
