@@ -6,6 +6,8 @@ import dev.blksnap.CbtMap;
 import dev.blksnap.ChangedRange;
 import dev.blksnap.Checkpoint;
 import dev.blksnap.DeviceId;
+import dev.blksnap.internal.Layouts;
+import dev.blksnap.internal.RawIoctl;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
@@ -37,6 +39,23 @@ class HolesTest extends ItBase {
     private static final int O_RDWR = 2;
 
     private final Path disk = Guest.disk(0);
+
+    /** CBT_READ_HOLES as it is: 0 or -errno; the copied length is left in {@code req}. */
+    private static int readHoles(MemorySegment req, DeviceId dev, long offset, long length, MemorySegment buf)
+            throws Exception {
+        req.fill((byte) 0);
+        Layouts.CBT_READ_MAJOR.set(req, dev.major());
+        Layouts.CBT_READ_MINOR.set(req, dev.minor());
+        Layouts.CBT_READ_OFFSET.set(req, (int) offset);
+        Layouts.CBT_READ_LENGTH.set(req, (int) length);
+        Layouts.CBT_READ_BUFFER.set(req, buf == null ? 0L : buf.address());
+        int fd = Posix.open(Path.of("/dev/blksnap-control"), O_RDWR);
+        try {
+            return Posix.ioctl(fd, RawIoctl.CBT_READ_HOLES, req.address());
+        } finally {
+            Posix.close(fd);
+        }
+    }
 
     private static void zeroOut(int fd, Arena arena, long offset, long length) {
         MemorySegment range = arena.allocate(JAVA_LONG, 2);
@@ -187,5 +206,35 @@ class HolesTest extends ItBase {
         assertTrue(holeCount > 0 && dataCount > 0, holeCount + " holes, " + dataCount + " data blocks");
         assertEquals(map.changesSince(0, cp.closedNumber()).stream().filter(ChangedRange::hole)
                 .mapToLong(ChangedRange::length).sum(), (long) holeCount * bs);
+    }
+
+    /** Every bad input of CBT_READ_HOLES gets its errno; a good one copies eight blocks a byte. */
+    @Test
+    @Order(3)
+    void readHolesValidatesItsInput() throws Exception {
+        assumeWriteZeroes();
+        DeviceId id = attach(disk);
+        CbtInfo info = freshInfo(id, disk);
+        long bs = info.blockSize();
+        Guest.runOk("blkdiscard", "-z", "-o", Long.toString(8 * bs), "-l", Long.toString(2 * bs), disk.toString());
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment req = arena.allocate(Layouts.CBT_READ);
+            MemorySegment buf = arena.allocate(64);
+            assertEquals(-22, readHoles(req, id, 4, 8, buf), "offset not a multiple of 8: EINVAL");
+            assertEquals(-22, readHoles(req, id, 8, 0, buf), "length 0: EINVAL");
+            assertEquals(-34, readHoles(req, id, (info.blockCount() + 7) / 8 * 8, 8, buf),
+                    "offset past the map: ERANGE");
+            assertEquals(-2, readHoles(req, new DeviceId(id.major(), id.minor() + 1), 0, 8, buf),
+                    "an untracked device: ENOENT");
+            assertEquals(-14, readHoles(req, id, 0, 8, null), "a NULL buffer: EFAULT");
+            buf.fill((byte) 0xff);
+            assertEquals(0, readHoles(req, id, 8, 13, buf));
+            assertEquals(13, (int) Layouts.CBT_READ_LENGTH.get(req), "blocks copied");
+            // Blocks 8 and 9 are holes: bits 0 and 1 of byte 0; block 16 onwards is bit 0 of byte 1.
+            assertEquals(0x03, buf.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0) & 0xff);
+            assertEquals(0x00, buf.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 1) & 0xff,
+                    "bits past the length must be 0");
+            assertEquals((byte) 0xff, buf.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 2), "written past the length");
+        }
     }
 }

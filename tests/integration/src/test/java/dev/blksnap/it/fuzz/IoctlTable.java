@@ -668,7 +668,7 @@ final class IoctlTable {
     private static final Map<String, Long> FEATURE = Map.of("SNAPSHOT_CREATE", Uapi.FEATURE_SNAPSHOT,
             "SNAPSHOT_DESTROY", Uapi.FEATURE_SNAPSHOT, "SNAPSHOT_ADD", Uapi.FEATURE_SNAPSHOT,
             "SNAPSHOT_TAKE", Uapi.FEATURE_SNAPSHOT, "SNAPSHOT_LIST", Uapi.FEATURE_SNAPSHOT,
-            "SNAPSHOT_INFO", Uapi.FEATURE_SNAPSHOT);
+            "SNAPSHOT_INFO", Uapi.FEATURE_SNAPSHOT, "CBT_READ_HOLES", Uapi.FEATURE_CBT_HOLES);
 
     /** Whether a module reporting {@code features} implements the entry's ioctl. */
     static boolean offered(IoctlSpec spec, long features) {
