@@ -19,15 +19,15 @@
  * new state, and a write that saw the old state is in the old epoch, which
  * the drain waits for.
  *
- * The completion also tells the tracker what the write changed (&inflight.done),
- * which the hole bits of its map need (cbt_map.c).
+ * The completion also tells the tracker what the write changed
+ * (&inflight.done), which the hole bits of its map need (cbt_map.c).
  *
  * The wrap needs a small context per bio, from kmalloc backed by a reserve
  * (mempool): the hook allocates without sleeping; only when both are empty
  * does the filter retry where it may sleep (filter.c). No cache of our own:
- * 48 bytes fit one of kmalloc's small caches, and a failed kmem_cache_create()
- * leaks its sysfs name in the kernel (mm/slub.c, sysfs_slab_add()), which a
- * load under memory pressure must not do.
+ * 48 bytes fit one of kmalloc's small caches, and a failed
+ * kmem_cache_create() leaks its sysfs name in the kernel (mm/slub.c,
+ * sysfs_slab_add()), which a load under memory pressure must not do.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME "-inflight: " fmt
 
