@@ -19,7 +19,7 @@ import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
 import java.util.SplittableRandom;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -158,14 +158,15 @@ class HolesTest extends ItBase {
         long base = 256 * bs;
         SplittableRandom wr = rnd.split();
         SplittableRandom zr = rnd.split();
-        AtomicLong zeroed = new AtomicLong();
+        long zeroed = 0;
+        AtomicReference<Throwable> writerFailed = new AtomicReference<>();
         Thread writer = Thread.ofPlatform().start(() -> {
             try (DiskIo io = new DiskIo(disk)) {
                 for (int i = 0; i < rounds; i++) {
                     io.direct(base + wr.nextInt(blocks) * bs, (int) bs, wr);
                 }
-            } catch (Exception e) {
-                throw new IllegalStateException(e);
+            } catch (Throwable t) {
+                writerFailed.set(t);
             }
         });
         int fd = Posix.open(disk, O_RDWR);
@@ -174,12 +175,15 @@ class HolesTest extends ItBase {
                 int b = zr.nextInt(blocks);
                 int n = 1 + zr.nextInt(Math.min(4, blocks - b));
                 zeroOut(fd, arena, base + b * bs, n * bs);
-                zeroed.addAndGet(n);
+                zeroed += n;
             }
         } finally {
             Posix.close(fd);
         }
         writer.join();
+        if (writerFailed.get() != null) {
+            throw new AssertionError("the writer failed", writerFailed.get());
+        }
         Checkpoint cp = ctl.checkpoint(id);
         CbtMap map = ctl.readMap(id);
         assertEquals(cp.generation(), map.info().generation());
@@ -188,7 +192,7 @@ class HolesTest extends ItBase {
         int dataCount = 0;
         try (DiskIo io = new DiskIo(disk)) {
             for (int b = first; b < first + blocks; b++) {
-                assertTrue(map.changeNumber(b) != 0, "block " + b + " was written and zeroed, yet unmarked");
+                assertTrue(map.changeNumber(b) != 0, "block " + b + " was written or zeroed, yet unmarked");
                 if (!map.hole(b)) {
                     dataCount++;
                     continue;
