@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -158,24 +159,30 @@ class HolesTest extends ItBase {
         long base = 256 * bs;
         SplittableRandom wr = rnd.split();
         SplittableRandom zr = rnd.split();
+        // Each side goes on until both have done their rounds, so that they overlap.
+        AtomicLong writes = new AtomicLong();
+        AtomicLong zeroes = new AtomicLong();
         long zeroed = 0;
         AtomicReference<Throwable> writerFailed = new AtomicReference<>();
         Thread writer = Thread.ofPlatform().start(() -> {
             try (DiskIo io = new DiskIo(disk)) {
-                for (int i = 0; i < rounds; i++) {
+                while (writes.get() < rounds || zeroes.get() < rounds) {
                     io.direct(base + wr.nextInt(blocks) * bs, (int) bs, wr);
+                    writes.incrementAndGet();
                 }
             } catch (Throwable t) {
                 writerFailed.set(t);
+                writes.set(rounds);
             }
         });
         int fd = Posix.open(disk, O_RDWR);
         try (Arena arena = Arena.ofConfined()) {
-            for (int i = 0; i < rounds; i++) {
+            while (zeroes.get() < rounds || writes.get() < rounds) {
                 int b = zr.nextInt(blocks);
                 int n = 1 + zr.nextInt(Math.min(4, blocks - b));
                 zeroOut(fd, arena, base + b * bs, n * bs);
                 zeroed += n;
+                zeroes.incrementAndGet();
             }
         } finally {
             Posix.close(fd);
@@ -204,7 +211,7 @@ class HolesTest extends ItBase {
                 }
             }
         }
-        System.out.println("[holes] race: " + rounds + " writes, " + zeroed + " blocks zeroed in " + rounds
+        System.out.println("[holes] race: " + writes + " writes, " + zeroed + " blocks zeroed in " + zeroes
                 + " calls; " + holeCount + " holes, " + dataCount + " data blocks at the end");
         // Both outcomes must be there, or the check above proved nothing.
         assertTrue(holeCount > 0 && dataCount > 0, holeCount + " holes, " + dataCount + " data blocks");
