@@ -278,8 +278,10 @@ static blk_status_t filter_insert_cloned_request(struct request *rq)
 }
 
 /*
- * The request hooks: a passthrough request without a disk (an admin queue)
- * changes no tracked device; our own calls go through.
+ * The request hooks: a passthrough request without a disk (an NVMe admin
+ * queue) is let through, since which disks it reaches is not known here;
+ * an NVMe Format or Sanitize is therefore not seen (a limit, module/README.md).
+ * Our own calls go through.
  */
 /* Send @rq's call to @target unless it has no disk or is our own. */
 static __always_inline void filter_redirect_request(struct ftrace_regs *fregs,
