@@ -7,8 +7,10 @@ package dev.blksnap.backup;
  * @param mode       which kind of point to make
  * @param readers    image reads in flight at once, 1..64
  * @param chunkBytes bytes per read, 64 KiB..64 MiB (rounded to whole clusters)
+ * @param readHoles  read the blocks the change map knows were discarded or zeroed, as changed
+ *                   data, instead of storing them as zeros (see {@link HoleCheck})
  */
-public record BackupOptions(Mode mode, int readers, int chunkBytes) {
+public record BackupOptions(Mode mode, int readers, int chunkBytes, boolean readHoles) {
 	/** Reads in flight by default: enough to keep a disk's queue busy. */
 	public static final int DEFAULT_READERS = 4;
 	/** Bytes per read by default. */
@@ -35,6 +37,17 @@ public record BackupOptions(Mode mode, int readers, int chunkBytes) {
 			throw new IllegalArgumentException("readers " + readers + " outside 1..64");
 		if (chunkBytes < (64 << 10) || chunkBytes > (64 << 20))
 			throw new IllegalArgumentException("chunk of " + chunkBytes + " bytes outside 64 KiB..64 MiB");
+	}
+
+	/**
+	 * Options that trust the holes the change map reports.
+	 *
+	 * @param mode       the mode
+	 * @param readers    reads in flight
+	 * @param chunkBytes bytes per read
+	 */
+	public BackupOptions(Mode mode, int readers, int chunkBytes) {
+		this(mode, readers, chunkBytes, false);
 	}
 
 	/**

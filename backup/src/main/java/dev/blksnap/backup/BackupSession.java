@@ -111,52 +111,61 @@ public final class BackupSession implements AutoCloseable {
 		Path tmp = deviceDir.resolve("." + id + ".qcow2.tmp");
 		Path image = deviceDir.resolve(id + ".qcow2");
 		String backingFile = d.base() == null ? null : d.base().manifest().image().file();
-		ClusterPlan.Plan plan = ClusterPlan.of(map.orElse(null), d.since(), d.clusterBits(), who.sizeBytes());
-		long toRead = Math.min(plan.clusters(ClusterPlan.Kind.READ) << d.clusterBits(), who.sizeBytes());
+		ChangeMap m = map.orElse(null);
+		ClusterPlan.Plan plan = ClusterPlan.of(m, d.since(), d.clusterBits(), who.sizeBytes());
 		Instant started = Instant.now();
 		long t0 = System.nanoTime();
 		PointCopier.Result r;
+		Holes holes;
 		long fileBytes;
 		written.add(tmp);
-		progress.begin(who.name() + " " + d.type().label(), toRead);
 		ImageReader opened;
 		try {
 			opened = source.openImage();
 		} catch (IOException e) {
-			progress.end();
 			source.checkIntact(); // a broken snapshot explains the failure better
 			throw e;
 		}
 		try (ImageReader reader = opened;
 				Qcow2Writer w = Qcow2Writer.create(tmp, who.sizeBytes(), d.clusterBits(), backingFile)) {
-			PointCopier copier = new PointCopier(reader, w, who.sizeBytes(), d.type() != PointType.FULL, pool,
-					writePool, options.readers(), options.chunkBytes(), progress);
 			try {
+				holes = holes(plan, m, d, who.sizeBytes(), reader);
+			} catch (IOException e) {
+				source.checkIntact();
+				throw new IOException(who.path() + ": read of a hole sample failed: " + e.getMessage(), e);
+			}
+			plan = holes.plan();
+			long toRead = Math.min(plan.clusters(ClusterPlan.Kind.READ) << d.clusterBits(), who.sizeBytes());
+			progress.begin(who.name() + " " + d.type().label(), toRead);
+			try {
+				PointCopier copier = new PointCopier(reader, w, who.sizeBytes(), d.type() != PointType.FULL, pool,
+						writePool, options.readers(), options.chunkBytes(), progress);
 				r = copier.copy(plan);
 			} catch (PointCopier.ReadFailedException e) {
 				source.checkIntact(); // a broken snapshot explains the failure better
 				throw new IOException(who.path() + ": " + e.getMessage(), e);
+			} finally {
+				progress.end();
 			}
 			fileBytes = w.finish();
-		} finally {
-			progress.end();
 		}
 		source.checkIntact();
 		written.add(image);
 		DurableFiles.commit(tmp, image);
 		written.remove(tmp);
 
-		ChangeMap m = map.orElse(null);
 		Manifest.Cbt cbt = m == null ? null
 				: new Manifest.Cbt(m.generation(), m.blockSize(), m.closedNumber(),
-						d.base() == null ? null : d.since(), plan.changedBlocks(), plan.zeroedBlocks());
+						d.base() == null ? null : d.since(), plan.changedBlocks(), plan.zeroedBlocks(),
+						holes.note());
 		String full = d.type() == PointType.FULL ? id : d.full().id();
 		int depth = d.base() == null ? 1 : d.base().manifest().chain().depth() + 1;
 		Manifest manifest = new Manifest(Manifest.FORMAT, id, d.type(), d.reason(), who,
 				new Manifest.Image(image.getFileName().toString(), fileBytes, 1 << d.clusterBits(), who.sizeBytes(),
 						backingFile),
 				cbt, new Manifest.Chain(d.base() == null ? null : d.base().id(), full, depth),
-				new Manifest.Stats(r.bytesRead(), fileBytes, r.dataClusters(), r.zeroClusters(),
+				new Manifest.Stats(r.bytesRead() + holes.bytesRead(), fileBytes,
+						holeBytes(plan, d.clusterBits(), who.sizeBytes()), r.dataClusters(), r.zeroClusters(),
 						plan.clusters(ClusterPlan.Kind.UNCHANGED), (System.nanoTime() - t0) / 1_000_000),
 				new Manifest.Checksums(Manifest.Checksums.ALGORITHM, r.digest(),
 						d.base() == null ? null : d.base().manifest().checksums().data()),
@@ -164,6 +173,46 @@ public final class BackupSession implements AutoCloseable {
 		Path manifestFile = deviceDir.resolve(id + ".json");
 		written.add(manifestFile);
 		return new Copied(image, manifestFile, manifest);
+	}
+
+	/**
+	 * The plan to copy with, after deciding whether its holes are trusted.
+	 *
+	 * @param plan      the plan
+	 * @param note      for the manifest, or null when there were no holes
+	 * @param bytesRead bytes the samples read
+	 */
+	private record Holes(ClusterPlan.Plan plan, String note, long bytesRead) {
+	}
+
+	/**
+	 * Trusts the plan's holes (stored as zeros, not read) only when the
+	 * device reads zeros there, as far as {@link HoleCheck} sees; otherwise,
+	 * or with {@link BackupOptions#readHoles()}, reads them as changed data.
+	 */
+	private Holes holes(ClusterPlan.Plan plan, ChangeMap map, Decision d, long size, ImageReader image)
+			throws IOException {
+		if (plan.clusters(ClusterPlan.Kind.ZERO) == 0)
+			return new Holes(plan, null, 0);
+		ClusterPlan.Plan reading = ClusterPlan.of(map.withoutZeroed(), d.since(), d.clusterBits(), size);
+		if (options.readHoles())
+			return new Holes(reading, plan.zeroedBlocks() + " hole blocks read as data (--read-holes)", 0);
+		HoleCheck.Result check = HoleCheck.sample(plan, d.clusterBits(), size, image);
+		if (!check.holesReadZeros())
+			return new Holes(reading, plan.zeroedBlocks() + " hole blocks read as data: the hole at byte "
+					+ check.dataAt() + " does not read zeros (the device keeps discarded data)", check.bytesRead());
+		return new Holes(plan, plan.zeroedBlocks() + " hole blocks stored as zeros without reading ("
+				+ check.sampled() + " sampled read zeros)", check.bytesRead());
+	}
+
+	/** Device bytes in the plan's zero clusters. */
+	private static long holeBytes(ClusterPlan.Plan plan, int clusterBits, long size) {
+		long bytes = 0;
+		for (ClusterPlan.Extent e : plan.extents()) {
+			if (e.kind() == ClusterPlan.Kind.ZERO)
+				bytes += Math.min((e.first() + e.count()) << clusterBits, size) - (e.first() << clusterBits);
+		}
+		return bytes;
 	}
 
 	/** Full, incremental or differential, and why. */

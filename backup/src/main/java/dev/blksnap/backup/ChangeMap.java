@@ -50,6 +50,16 @@ public record ChangeMap(UUID generation, int blockSize, int closedNumber, byte[]
 		return new ChangeMap(generation, blockSize, closedNumber, numbers, new BitSet(), false);
 	}
 
+	/**
+	 * The same map with no block known to read zeros: every changed block
+	 * is read (for a device that does not zero what it discards).
+	 *
+	 * @return the map without its zeroed set
+	 */
+	public ChangeMap withoutZeroed() {
+		return new ChangeMap(generation, blockSize, closedNumber, numbers, new BitSet(), corrupted);
+	}
+
 	/** @return blocks in the map */
 	public int blockCount() {
 		return numbers.length;

@@ -65,10 +65,13 @@ public record Manifest(int format, String id, PointType type, String reason, Dev
 	 * @param closedNumber  the number closed at the instant; the next point reads blocks above it
 	 * @param sinceNumber   the closed number of the point this one is based on, or null for a full point
 	 * @param changedBlocks blocks read as changed
-	 * @param zeroedBlocks  blocks known to read zeros, stored without reading
+	 * @param zeroedBlocks  holes: blocks whose last change before the instant was a discard or
+	 *                      write-zeroes, stored as zeros without reading
+	 * @param holes         how the map's holes were treated (sampled and trusted, or read and why),
+	 *                      or null when the point had none
 	 */
 	public record Cbt(UUID generation, int blockSize, int closedNumber, Integer sinceNumber, long changedBlocks,
-			long zeroedBlocks) {
+			long zeroedBlocks, String holes) {
 	}
 
 	/**
@@ -84,14 +87,17 @@ public record Manifest(int format, String id, PointType type, String reason, Dev
 	/**
 	 * What the copy did.
 	 *
-	 * @param bytesRead         bytes read from the device's image
+	 * @param bytesRead         bytes read from the device's image (the hole samples included)
 	 * @param bytesWritten      bytes of the qcow2 file
+	 * @param holeBytes         device bytes of holes (see {@link Cbt#zeroedBlocks()}), stored as zero
+	 *                          clusters in a point with a backing file, left unallocated in a full one,
+	 *                          never read
 	 * @param dataClusters      clusters stored with data
 	 * @param zeroClusters      clusters stored as zero clusters (incremental and differential points)
 	 * @param unchangedClusters clusters left to the backing file
 	 * @param durationMillis    time from the start of the copy to the commit
 	 */
-	public record Stats(long bytesRead, long bytesWritten, long dataClusters, long zeroClusters,
+	public record Stats(long bytesRead, long bytesWritten, long holeBytes, long dataClusters, long zeroClusters,
 			long unchangedClusters, long durationMillis) {
 	}
 

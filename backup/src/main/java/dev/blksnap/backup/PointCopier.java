@@ -23,9 +23,10 @@ import java.util.zip.CRC32C;
  * clusters in the point and hands the data to the write pool, several
  * writes in flight, so that it never waits on a read while a write could go
  * on, nor the other way round. Zero checks and CRCs run on the read pool, in
- * parallel. A cluster that reads all zeros is not stored in a full point
- * (it reads zeros anyway) and is a zero cluster in a point with a backing
- * file (it must hide the backing file's data).
+ * parallel. A cluster that reads all zeros, or that the plan knows to be
+ * a hole (not read), is not stored in a full point (it reads zeros anyway)
+ * and is a zero cluster in a point with a backing file (it must hide the
+ * backing file's data: left unallocated it would read the backing file's).
  */
 final class PointCopier {
 	/**
@@ -120,12 +121,15 @@ final class PointCopier {
 				switch (e.kind()) {
 					case UNCHANGED -> {
 					}
+					// Without a backing file an unallocated cluster reads zeros already.
 					case ZERO -> {
-						// Ordered after the reads before it: the writer takes clusters in order.
-						reads.drain();
-						writer.putZero(e.first(), e.count());
-						for (long c = e.first(); c < e.first() + e.count(); c++)
-							digestCluster(c, 2, 0);
+						if (storeZeros) {
+							// Ordered after the reads before it: the writer takes clusters in order.
+							reads.drain();
+							writer.putZero(e.first(), e.count());
+							for (long c = e.first(); c < e.first() + e.count(); c++)
+								digestCluster(c, 2, 0);
+						}
 					}
 					case READ -> {
 						for (long c = e.first(); c < e.first() + e.count(); c += chunkClusters) {

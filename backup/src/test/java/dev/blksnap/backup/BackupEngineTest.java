@@ -223,13 +223,68 @@ class BackupEngineTest {
 		Manifest m = p.manifest();
 		assertEquals(4, m.cbt().zeroedBlocks());
 		assertEquals(2, m.cbt().changedBlocks());
-		assertEquals(2L * BLOCK, m.stats().bytesRead(), "discarded blocks are not read");
+		assertEquals(2L * BLOCK + 4 * HoleCheck.SAMPLE_BYTES, m.stats().bytesRead(),
+				"discarded blocks are not read, but for the first 4 KiB of each of them as a sample");
+		assertEquals(4L * BLOCK, m.stats().holeBytes());
+		assertTrue(m.cbt().holes().startsWith("4 hole blocks stored as zeros without reading (4 sampled"),
+				m.cbt().holes());
+		// zero clusters, not unallocated: the full point below holds data there
 		assertEquals(5, m.stats().zeroClusters());
 		assertEquals(1, m.stats().dataClusters());
-		// and after the instant the discard shows in the next point, without a read
+		// and after the instant the discard shows in the next point, without a read but its sample
 		Point next = backupOne(BackupOptions.Mode.AUTO, dev.snapshot());
 		assertEquals(1, next.manifest().stats().zeroClusters());
-		assertEquals(0, next.manifest().stats().bytesRead());
+		assertEquals(HoleCheck.SAMPLE_BYTES, next.manifest().stats().bytesRead());
+		assertEquals(BLOCK, next.manifest().stats().holeBytes());
+	}
+
+	@Test
+	void aFullPointLeavesHolesUnallocatedAndUnread() throws IOException {
+		dev.discard(0, 8);
+		dev.discard(100, 20);
+		Point p = backupOne(BackupOptions.Mode.AUTO, dev.snapshot());
+		Manifest m = p.manifest();
+		assertEquals(PointType.FULL, m.type());
+		assertEquals(28, m.cbt().zeroedBlocks());
+		assertEquals(28L * BLOCK, m.stats().holeBytes());
+		assertEquals(SIZE - 28L * BLOCK + HoleCheck.SAMPLES * HoleCheck.SAMPLE_BYTES, m.stats().bytesRead());
+		assertEquals(0, m.stats().zeroClusters(), "no backing file: unallocated reads zeros");
+	}
+
+	@Test
+	void holesOfADeviceThatKeepsDiscardedDataAreRead() throws IOException {
+		backupOne(BackupOptions.Mode.AUTO, dev.snapshot());
+		dev.discard(0, 2); // these do read zeros
+		dev.discardKeepingData(20, 4); // blocks 20 and 22 hold data, 21 and 23 zeros
+		FakeDevice.Snapshot snap = dev.snapshot();
+		Point p = backupOne(BackupOptions.Mode.AUTO, snap); // judge: equal to the image all the same
+		Manifest m = p.manifest();
+		assertEquals(0, m.stats().holeBytes());
+		assertEquals(0, m.cbt().zeroedBlocks());
+		assertEquals(6, m.cbt().changedBlocks());
+		assertTrue(m.cbt().holes().contains("6 hole blocks read as data: the hole at byte " + 20L * BLOCK
+				+ " does not read zeros"), m.cbt().holes());
+		// the samples up to the one with data, then every hole
+		assertTrue(m.stats().bytesRead() >= 6L * BLOCK && m.stats().bytesRead() <= 6L * BLOCK
+				+ HoleCheck.SAMPLES * HoleCheck.SAMPLE_BYTES, "bytes read " + m.stats().bytesRead());
+		assertEquals(2, m.stats().dataClusters());
+		assertEquals(4, m.stats().zeroClusters(), "read, found zero, over the full point's data");
+	}
+
+	@Test
+	void readHolesReadsThemWithoutSampling() throws IOException {
+		backupOne(BackupOptions.Mode.AUTO, dev.snapshot());
+		dev.discard(0, 4);
+		FakeDevice.Snapshot snap = dev.snapshot();
+		BackupResult r;
+		try (BackupSession s = repo.beginBackup(new BackupOptions(BackupOptions.Mode.AUTO, 2, 1 << 20, true))) {
+			r = s.run(List.of(snap), Instant.now(), Progress.NONE);
+		}
+		Point p = r.points().getFirst();
+		judge(p, snap);
+		assertEquals(4L * BLOCK, p.manifest().stats().bytesRead());
+		assertEquals(0, p.manifest().stats().holeBytes());
+		assertEquals("4 hole blocks read as data (--read-holes)", p.manifest().cbt().holes());
 	}
 
 	@Test

@@ -78,6 +78,17 @@ final class FakeDevice {
 		}
 	}
 
+	/**
+	 * A discard the device ignores (a hint it may drop): the blocks carry
+	 * the zeroed bit but keep their data.
+	 */
+	void discardKeepingData(int firstBlock, int blocks) {
+		for (int blk = firstBlock; blk < firstBlock + blocks; blk++) {
+			numbers[blk] = (byte) changes;
+			zeroed.set(blk);
+		}
+	}
+
 	/** Re-attach: a new generation, nothing marked. */
 	void newGeneration() {
 		generation = UUID.randomUUID();

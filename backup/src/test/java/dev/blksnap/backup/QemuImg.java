@@ -72,6 +72,14 @@ public final class QemuImg {
 			throw new AssertionError("qemu-img check " + image + ": " + r);
 	}
 
+	/** {@code qemu-img map --output=json}: the image's extents, with depth, zero and data flags. */
+	@SuppressWarnings("exports")
+	public static JsonNode map(Path image) throws IOException {
+		Result r = run("map", "--output=json", "-f", "qcow2", image.toString());
+		assertEquals(0, r.exit(), () -> "qemu-img map " + image + ": " + r);
+		return JSON.readTree(r.out());
+	}
+
 	/** {@code qemu-img compare}: the image (with its backing chain) equals the raw file byte for byte. */
 	public static void assertSameAsRaw(Path image, Path raw) throws IOException {
 		Result r = run("compare", "-f", "qcow2", "-F", "raw", image.toString(), raw.toString());

@@ -16,6 +16,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.BitSet;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -119,6 +120,7 @@ class Qcow2WriterTest {
 		Path base = writeFull(raw, dir.resolve("000001.qcow2"), clusterBits, size, rnd);
 		Path top = dir.resolve("000002.qcow2");
 		long clusters = size / cluster;
+		BitSet zeroed = new BitSet();
 		try (Qcow2Writer w = Qcow2Writer.create(top, size, clusterBits, "000001.qcow2");
 				FileChannel disk = FileChannel.open(raw, StandardOpenOption.WRITE)) {
 			for (long c = 0; c < clusters; c++) {
@@ -131,12 +133,22 @@ class Qcow2WriterTest {
 				} else if (what == 1) {
 					disk.write(ByteBuffer.wrap(new byte[cluster]), c * cluster);
 					w.putZero(c, 1);
+					zeroed.set((int) c);
 				}
 			}
 			w.finish();
 		}
 		QemuImg.assertClean(top);
 		QemuImg.assertSameAsRaw(top, raw);
+		// qemu reads the zero flag (L2 bit 0) as zeros of the top image itself, not the backing file's data
+		BitSet zeroInTop = new BitSet();
+		for (JsonNode e : QemuImg.map(top)) {
+			if (e.get("depth").asInt() == 0 && e.get("zero").asBoolean() && !e.get("data").asBoolean())
+				zeroInTop.set((int) (e.get("start").asLong() / cluster),
+						(int) ((e.get("start").asLong() + e.get("length").asLong()) / cluster));
+		}
+		assertFalse(zeroed.isEmpty());
+		assertEquals(zeroed, zeroInTop, "qemu-img map: zero clusters of the top image");
 		JsonNode chain = QemuImg.chain(top);
 		assertEquals(2, chain.size());
 		assertEquals("000001.qcow2", chain.get(0).get("backing-filename").asText());
