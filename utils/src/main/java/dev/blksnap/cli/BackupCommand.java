@@ -57,6 +57,11 @@ final class BackupCommand extends LeafCommand {
 	@Option(names = "--no-freeze", description = "do not freeze file systems at take (crash-consistent points)")
 	boolean noFreeze;
 
+	@Option(names = "--read-holes", description = "read the blocks the change tracker saw discarded or zeroed "
+			+ "before the snapshot, instead of storing them as zeros unread (by default a few are read to check "
+			+ "that the device returns zeros for them, and all are read when one does not)")
+	boolean readHoles;
+
 	@Option(names = "--readers", paramLabel = "N", defaultValue = "4", description = "reads in flight (default: ${DEFAULT-VALUE})")
 	int readers;
 
@@ -67,12 +72,15 @@ final class BackupCommand extends LeafCommand {
 
 	/** One point of {@code backup --json}. */
 	public record PointView(String device, String id, String type, String reason, String file, long bytesRead,
-			long bytesWritten, long changedBlocks, long dataClusters, long zeroClusters, long durationMillis) {
+			long bytesWritten, long holeBytes, long changedBlocks, long holeBlocks, String holes, long dataClusters,
+			long zeroClusters, long durationMillis) {
 		static PointView of(Point p) {
 			Manifest m = p.manifest();
 			return new PointView(p.device(), p.id(), m.type().label(), m.reason(), p.image().toString(),
-					m.stats().bytesRead(), m.stats().bytesWritten(), m.cbt() == null ? -1 : m.cbt().changedBlocks(),
-					m.stats().dataClusters(), m.stats().zeroClusters(), m.stats().durationMillis());
+					m.stats().bytesRead(), m.stats().bytesWritten(), m.stats().holeBytes(),
+					m.cbt() == null ? -1 : m.cbt().changedBlocks(), m.cbt() == null ? -1 : m.cbt().zeroedBlocks(),
+					m.cbt() == null ? null : m.cbt().holes(), m.stats().dataClusters(), m.stats().zeroClusters(),
+					m.stats().durationMillis());
 		}
 	}
 
@@ -96,7 +104,7 @@ final class BackupCommand extends LeafCommand {
 		try {
 			options = new BackupOptions(full ? BackupOptions.Mode.FULL
 					: differential ? BackupOptions.Mode.DIFFERENTIAL : BackupOptions.Mode.AUTO, readers,
-					BackupOptions.DEFAULT_CHUNK);
+					BackupOptions.DEFAULT_CHUNK, readHoles);
 		} catch (IllegalArgumentException e) {
 			throw new ParameterException(spec.commandLine(), e.getMessage(), e);
 		}
@@ -129,9 +137,10 @@ final class BackupCommand extends LeafCommand {
 		}
 		for (Point p : result.points()) {
 			Manifest m = p.manifest();
-			out().printf("%s: point %s, %s (%s): read %s, wrote %s in %.1f s -> %s%n", p.device(), p.id(),
+			out().printf("%s: point %s, %s (%s): read %s, wrote %s, holes %s in %.1f s -> %s%n", p.device(), p.id(),
 					m.type().label(), m.reason(), Output.human(m.stats().bytesRead()),
-					Output.human(m.stats().bytesWritten()), m.stats().durationMillis() / 1000.0, p.image());
+					Output.human(m.stats().bytesWritten()), Output.human(m.stats().holeBytes()),
+					m.stats().durationMillis() / 1000.0, p.image());
 		}
 		return ExitCodes.OK;
 	}

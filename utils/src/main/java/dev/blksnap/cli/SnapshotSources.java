@@ -17,7 +17,6 @@ import dev.blksnap.backup.SnapshotBrokenException;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.BitSet;
 import java.util.List;
 import java.util.Optional;
 
@@ -64,9 +63,10 @@ final class SnapshotSources {
 		}
 		if (!map.info().generation().equals(d.generation()))
 			return Optional.empty();
-		// The zeroed-block bit of the map is not in the library yet: no block is known to read zeros.
+		// The hole bits: ChangeMap trusts one only where the block's number is non-zero and at most
+		// the number take closed, as CbtMap.changesSince does; the engine samples them (HoleCheck).
 		return Optional.of(new ChangeMap(d.generation(), map.info().blockSize(), d.closedNumber(), map.changes(),
-				new BitSet(), map.info().corrupted()));
+				map.holes(), map.info().corrupted()));
 	}
 
 	private record Source(Control control, long snapshot, DeviceIdentity identity, Optional<ChangeMap> map,
