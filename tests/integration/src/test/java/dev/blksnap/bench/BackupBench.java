@@ -81,7 +81,8 @@ public final class BackupBench {
                 Spread.min(amplification), Spread.max(amplification));
         System.out.printf("  ext4 under the demo's load, incremental bytes read / bytes fio wrote: %.2f%n", ext4[0]);
         System.out.printf("  the same with files deleted and fstrim before the snapshot: %.2f "
-                + "(bytes read / bytes fio wrote; %.1f MiB discarded)%n", ext4[1], ext4[2] / 1048576);
+                + "(bytes read / bytes fio wrote; %.1f MiB of files deleted, %.1f MiB of holes not read)%n",
+                ext4[1], ext4[2] / 1048576, ext4[3] / 1048576);
     }
 
     /** Part 1: the median per-round ratio of our full backup's rate to dd's, in percent. */
@@ -162,7 +163,7 @@ public final class BackupBench {
         return out;
     }
 
-    /** Part 3: {bytes read ÷ bytes fio wrote, the same after rm and fstrim, bytes discarded}. */
+    /** Part 3: {bytes read ÷ bytes fio wrote, the same after rm and fstrim, bytes deleted, hole bytes}. */
     private double[] ext4UnderLoad() throws Exception {
         System.out.printf("%n== ext4 under the demo's load (fio 4k random writes, fsync every 16)%n");
         CopyBench.deleteTree(REPO);
@@ -179,10 +180,12 @@ public final class BackupBench {
             long discarded = Files.size(MNT.resolve("blob1")) + Files.size(MNT.resolve("blob2"));
             long written2 = fio();
             CopyBench.exec("sh", "-c", "rm " + MNT + "/blob1 " + MNT + "/blob2; sync; fstrim -v " + MNT);
-            long read2 = backup(new SnapshotHooks(SnapshotHooks.NONE, SnapshotHooks.NONE)).get("bytesRead").asLong();
+            JsonNode trimmed = backup(new SnapshotHooks(SnapshotHooks.NONE, SnapshotHooks.NONE));
+            long read2 = trimmed.get("bytesRead").asLong();
             System.out.printf("  fio wrote %d bytes, %d bytes of files deleted and trimmed, the incremental read "
                     + "%d: %.2f%n", written2, discarded, read2, (double) read2 / written2);
-            return new double[] {(double) read / written, (double) read2 / written2, discarded};
+            return new double[] {(double) read / written, (double) read2 / written2, discarded,
+                trimmed.get("holeBytes").asLong()};
         } finally {
             CopyBench.exec("umount", MNT.toString());
         }
@@ -204,9 +207,10 @@ public final class BackupBench {
         if (r.exit() != 0 || !hooks.failures().isEmpty())
             throw new IllegalStateException("backup failed: " + r.err() + hooks.failures());
         JsonNode p = r.json().get("points").get(0);
-        System.out.printf("  point %s %s: read %d, wrote %d bytes in %d ms%n", p.get("id").asText(),
+        System.out.printf("  point %s %s: read %d, wrote %d, holes %d bytes in %d ms%s%n", p.get("id").asText(),
                 p.get("type").asText(), p.get("bytesRead").asLong(), p.get("bytesWritten").asLong(),
-                p.get("durationMillis").asLong());
+                p.get("holeBytes").asLong(), p.get("durationMillis").asLong(),
+                p.path("holes").isTextual() ? " (" + p.get("holes").asText() + ")" : "");
         return p;
     }
 
