@@ -249,6 +249,11 @@ class BackupEngineTest {
 		assertEquals(28L * BLOCK, m.stats().holeBytes());
 		assertEquals(SIZE - 28L * BLOCK + HoleCheck.SAMPLES * HoleCheck.SAMPLE_BYTES, m.stats().bytesRead());
 		assertEquals(0, m.stats().zeroClusters(), "no backing file: unallocated reads zeros");
+		// and an incremental on it with holes of its own: the checksums of both agree with their images
+		dev.discard(50, 3);
+		backupOne(BackupOptions.Mode.AUTO, dev.snapshot());
+		for (VerifyResult v : repo.verify(null, Progress.NONE))
+			assertTrue(v.ok(), v.toString());
 	}
 
 	@Test
