@@ -57,7 +57,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * allocation site of the module's load, fails once in turn; random allocation failures hit write
  * tracking under load, a resize, hot-unplug and unload; I/O errors hit a
  * tracked disk. Each failure must end in a clean errno or a tracker that
- * reports itself broken, never an oops, a leak (the per-test kmemleak
+ * reports itself broken, never an oops, a leak (the per-class kmemleak
  * check), a hang, or a failed or lost write on the device. Every test
  * prints how many faults it injected; the class prints the total.
  */

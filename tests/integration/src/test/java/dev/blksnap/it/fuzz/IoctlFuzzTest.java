@@ -52,7 +52,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * and never claims to have used memory that is not there. Afterwards every
  * tracker detaches, the list is empty, the module unloads and loads again,
  * and the kernel log has no new report (the VM bench also judges it: an
- * oops fails the lane; on the debug lane the per-test kmemleak check,
+ * oops fails the lane; on the debug lane the per-class kmemleak check,
  * dev.blksnap.it.kernel.KmemleakCheck, sees what the run and the unload
  * left behind).
  *
