@@ -35,7 +35,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * fails once in turn (fail-nth), then copy-on-write runs with random
  * allocation failures in the module. Each failure must end in the errno the
  * header gives or in a snapshot that says it is broken, never in a lost or
- * failed write to the device, an oops, a hang or a leak (the per-test
+ * failed write to the device, an oops, a hang or a leak (the per-class
  * kmemleak check).
  */
 @Order(25)
