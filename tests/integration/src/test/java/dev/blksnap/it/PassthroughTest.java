@@ -26,7 +26,6 @@ import java.util.stream.Stream;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeFalse;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
@@ -58,9 +57,6 @@ class PassthroughTest extends SnapshotItBase {
 
     @BeforeAll
     static void scsiDebug() throws Exception {
-        // The debug kernel (tests/vm/debug-kernel/debug.config) has sd built
-        // in and no sg, bsg or dm-multipath: nothing here could run there.
-        assumeFalse(Guest.debugLane(), "the debug kernel has no sg, bsg or dm-multipath and sd built in");
         assumeTrue(load("scsi_debug", "dev_size_mb=64", "lbpu=1", "lbpws=1", "lbpws10=1"),
                 "no scsi_debug on this lane");
         load("sd_mod");
