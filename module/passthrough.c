@@ -13,19 +13,23 @@
  * driver prepared before the request is executed: a struct scsi_cmnd for
  * SCSI (include/scsi), and for NVMe a pointer to its struct nvme_command
  * first in the payload, as drivers/nvme/host/nvme.h lays it out on 6.1 and
- * 6.12. Both are recognised by the module that owns the disk: sd_mod
- * (SCSI disks, and ATA disks through libata) and nvme_core; the SCSI
- * core's own test, scsi_device_from_queue(), is not exported by Debian's
- * kernels. virtio_blk's own requests only read; a disk of any other
- * driver (mmc, a CD), or of a built-in one, gets PASSTHROUGH_UNKNOWN for
- * every passthrough request.
+ * 6.12. Which layout a disk has is told by the device its driver added it
+ * under, not by the disk's owner module, which a driver built into the
+ * kernel does not have: a SCSI device bound to "sd" (SCSI disks, and ATA
+ * disks through libata), a controller of the "nvme" class (the namespaces
+ * of every NVMe transport, and the hidden paths of a multipath
+ * namespace), a virtio device bound to "virtio_blk".
+ * The SCSI core's own test, scsi_device_from_queue(), is not exported by
+ * Debian's kernels. virtio_blk's own requests only read; a disk of any
+ * other driver (mmc, a CD) gets PASSTHROUGH_UNKNOWN for every passthrough
+ * request.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME "-passthrough: " fmt
 
 #include <linux/blk-mq.h>
 #include <linux/blkdev.h>
 #include <linux/bvec.h>
-#include <linux/module.h>
+#include <linux/device.h>
 #include <linux/nvme.h>
 #include <scsi/scsi_cmnd.h>
 #include <scsi/scsi_proto.h>
@@ -40,12 +44,37 @@
 /* Payload bytes read to parse an UNMAP or DSM parameter list. */
 #define PASSTHROUGH_DATA_MAX	(8 + 16 * PASSTHROUGH_MAX_RANGES)
 
-/* Whether @disk belongs to the module named @name. */
-static bool passthrough_disk_of(struct gendisk *disk, const char *name)
+/*
+ * Whether @disk was added under a device of @bus bound to @driver. Bus
+ * names are unique, and driver names unique on their bus, so the pair
+ * names one driver. The driver is only bound while the disk is there
+ * (drivers delete their disks in ->remove()); READ_ONCE() as the driver
+ * core's own lockless readers do.
+ */
+static bool passthrough_disk_driver(struct gendisk *disk, const char *bus,
+				    const char *driver)
 {
-	struct module *owner = disk->fops->owner;
+	struct device *parent = disk_to_dev(disk)->parent;
+	const struct device_driver *drv;
 
-	return owner && !strcmp(module_name(owner), name);
+	if (!parent || !parent->bus || strcmp(parent->bus->name, bus))
+		return false;
+	drv = READ_ONCE(parent->driver);
+	return drv && !strcmp(drv->name, driver);
+}
+
+/*
+ * Whether @disk is an NVMe namespace: nvme_core adds every namespace disk
+ * (hidden multipath paths too) under its controller's class device, of
+ * the class "nvme", whatever the transport (PCI, TCP, FC, loop). A
+ * multipath head disk hangs under its subsystem and gets no requests: its
+ * ioctls go to a path's queue.
+ */
+static bool passthrough_disk_is_nvme(struct gendisk *disk)
+{
+	struct device *parent = disk_to_dev(disk)->parent;
+
+	return parent && parent->class && !strcmp(parent->class->name, "nvme");
 }
 
 /* Copy the start of the request's data-out payload; returns the bytes. */
@@ -289,16 +318,18 @@ enum passthrough_effect passthrough_classify(struct request *rq,
 					     struct passthrough_range *ranges,
 					     unsigned int *nr)
 {
+	struct gendisk *disk = rq->q->disk;
+
 	*nr = 0;
-	if (passthrough_disk_of(rq->q->disk, "nvme_core"))
+	if (passthrough_disk_is_nvme(disk))
 		return passthrough_nvme(rq, ranges, nr);
-	if (passthrough_disk_of(rq->q->disk, "sd_mod"))
+	if (passthrough_disk_driver(disk, "scsi", "sd"))
 		return passthrough_scsi(rq, ranges, nr);
 	/*
 	 * virtio_blk passes nothing through from user space: its own requests
 	 * read the serial number (sysfs, udev) or the zones.
 	 */
-	if (passthrough_disk_of(rq->q->disk, "virtio_blk"))
+	if (passthrough_disk_driver(disk, "virtio", "virtio_blk"))
 		return req_op(rq) == REQ_OP_DRV_IN ? PASSTHROUGH_NONE :
 		       PASSTHROUGH_UNKNOWN;
 	/* An MMC, a CD or a driver of its own: its commands are unknown. */
