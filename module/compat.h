@@ -49,14 +49,16 @@ struct compat_bdev {
  * @physical_block_size: bytes.
  * @io_min: bytes.
  * @max_hw_sectors: largest bio in sectors.
- * @chunk_sectors: bios are split so that none crosses a multiple of this.
+ * @max_segments: most segments in a bio.
+ * @max_segment_size: largest segment in bytes.
  */
 struct compat_disk_limits {
 	unsigned int logical_block_size;
 	unsigned int physical_block_size;
 	unsigned int io_min;
 	unsigned int max_hw_sectors;
-	unsigned int chunk_sectors;
+	unsigned short max_segments;
+	unsigned int max_segment_size;
 };
 
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
@@ -120,7 +122,8 @@ compat_alloc_disk(const struct compat_disk_limits *l)
 		.physical_block_size = l->physical_block_size,
 		.io_min = l->io_min,
 		.max_hw_sectors = l->max_hw_sectors,
-		.chunk_sectors = l->chunk_sectors,
+		.max_segments = l->max_segments,
+		.max_segment_size = l->max_segment_size,
 	};
 
 	return blk_alloc_disk(&lim, NUMA_NO_NODE);
@@ -190,7 +193,8 @@ compat_alloc_disk(const struct compat_disk_limits *l)
 	blk_queue_physical_block_size(disk->queue, l->physical_block_size);
 	blk_queue_io_min(disk->queue, l->io_min);
 	blk_queue_max_hw_sectors(disk->queue, l->max_hw_sectors);
-	blk_queue_chunk_sectors(disk->queue, l->chunk_sectors);
+	blk_queue_max_segments(disk->queue, l->max_segments);
+	blk_queue_max_segment_size(disk->queue, l->max_segment_size);
 	return disk;
 }
 

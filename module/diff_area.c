@@ -23,11 +23,16 @@
  * are copied, instead of being refused for ever; a discard asks for none
  * (a discard never causes a copy, see diff_area_cow_bio()).
  *
- * Image reads of a chunk not copied yet go to the device. Such a read is
- * registered (@readers) before it is sent, under the lock that the copy
- * takes to move the chunk to CHUNK_CAPTURED; the copy lets writes pass
- * only once no read registered before that is in flight (as dm-snapshot
- * counts its pending origin reads per chunk).
+ * An image read of chunks not copied yet goes to the device, as one bio
+ * for the whole run of such chunks it starts with; a copied chunk is read
+ * from memory or the storage. A bio that goes on past its first run (or
+ * its first copied chunk) is split there (@diff_area_split_bioset) and the
+ * rest submitted again. A read sent to the device is registered
+ * (@readers, with its range of chunks) before it is sent, under the lock
+ * that the copy takes to move a chunk to CHUNK_CAPTURED; the copy lets
+ * writes pass only once no read registered before that and covering the
+ * chunk is in flight (as dm-snapshot counts its pending origin reads per
+ * chunk).
  *
  * Locking: @park_lock and @readers_lock are irq-safe spinlocks held for a
  * few instructions; &chunk.lock nests inside @readers_lock. No lock is taken
@@ -37,7 +42,6 @@
 
 #include <linux/bio.h>
 #include <linux/blkdev.h>
-#include <linux/hash.h>
 #include <linux/log2.h>
 #include <linux/mempool.h>
 #include <linux/sched/mm.h>
@@ -72,11 +76,17 @@ struct diff_area_req {
 
 static mempool_t *diff_area_req_pool;
 static mempool_t *diff_area_io_pool;
+/*
+ * The front parts of image bios split where the state of their chunks
+ * changes. Apart from chunk_io_bioset, which the parts' clones to the
+ * device come from: one submit_bio takes from both.
+ */
+static struct bio_set diff_area_split_bioset;
 
 static void diff_area_park_work(struct work_struct *work);
 
 /**
- * diff_area_init() - the descriptor pools.
+ * diff_area_init() - the descriptor pools and the bio set of image splits.
  *
  * Return: 0 or -ENOMEM.
  */
@@ -88,18 +98,27 @@ int diff_area_init(void)
 		return -ENOMEM;
 	diff_area_io_pool = mempool_create_kmalloc_pool(DIFF_AREA_RESERVE,
 					sizeof(struct image_io));
-	if (!diff_area_io_pool) {
-		mempool_destroy(diff_area_req_pool);
-		return -ENOMEM;
-	}
+	if (!diff_area_io_pool)
+		goto out_req_pool;
+	/* Splits are made inside submit_bio(): punt to a rescuer if need be. */
+	if (bioset_init(&diff_area_split_bioset, DIFF_AREA_RESERVE, 0,
+			BIOSET_NEED_RESCUER))
+		goto out_io_pool;
 	return 0;
+
+out_io_pool:
+	mempool_destroy(diff_area_io_pool);
+out_req_pool:
+	mempool_destroy(diff_area_req_pool);
+	return -ENOMEM;
 }
 
 /**
- * diff_area_exit() - free the pools.
+ * diff_area_exit() - free the pools and the bio set.
  */
 void diff_area_exit(void)
 {
+	bioset_exit(&diff_area_split_bioset);
 	mempool_destroy(diff_area_io_pool);
 	mempool_destroy(diff_area_req_pool);
 }
@@ -127,7 +146,7 @@ struct diff_area *diff_area_create(struct snapshot *snapshot, dev_t dev)
 {
 	struct block_device *bdev;
 	struct diff_area *da;
-	int ret, i;
+	int ret;
 
 	da = kzalloc(sizeof(*da), GFP_KERNEL);
 	if (!da)
@@ -162,8 +181,7 @@ struct diff_area *diff_area_create(struct snapshot *snapshot, dev_t dev)
 	bio_list_init(&da->parked);
 	INIT_WORK(&da->park_work, diff_area_park_work);
 	spin_lock_init(&da->readers_lock);
-	for (i = 0; i < ARRAY_SIZE(da->readers); i++)
-		INIT_HLIST_HEAD(&da->readers[i]);
+	INIT_LIST_HEAD(&da->readers);
 	init_waitqueue_head(&da->readers_wq);
 	atomic_set(&da->ios, 1);
 	init_completion(&da->ios_done);
@@ -553,18 +571,15 @@ static void diff_area_park_work(struct work_struct *work)
 	memalloc_noio_restore(noio);
 }
 
-static struct hlist_head *diff_area_bucket(struct diff_area *da,
-					   unsigned long chunk)
-{
-	return &da->readers[hash_long(chunk, DIFF_AREA_READER_BITS)];
-}
-
 /**
  * diff_area_has_readers() - whether image reads of a chunk are at the device.
  * @da: the device.
  * @chunk: the chunk number.
  *
- * Return: true while one registered before the chunk was captured runs.
+ * A read registers only chunks not captured yet, so the reads found here
+ * were all sent before the chunk was captured: waiting for them ends.
+ *
+ * Return: true while one whose range covers the chunk runs.
  */
 bool diff_area_has_readers(struct diff_area *da, unsigned long chunk)
 {
@@ -573,8 +588,8 @@ bool diff_area_has_readers(struct diff_area *da, unsigned long chunk)
 	bool found = false;
 
 	spin_lock_irqsave(&da->readers_lock, flags);
-	hlist_for_each_entry(io, diff_area_bucket(da, chunk), reader) {
-		if (io->chunk == chunk) {
+	list_for_each_entry(io, &da->readers, reader) {
+		if (io->first <= chunk && chunk <= io->last) {
 			found = true;
 			break;
 		}
@@ -583,18 +598,29 @@ bool diff_area_has_readers(struct diff_area *da, unsigned long chunk)
 	return found;
 }
 
-/* Register a read of the device unless the chunk was captured. */
-static bool diff_area_reader_add(struct diff_area *da, struct image_io *io)
+/*
+ * Register a read of the device for the chunks from @io->first up to @last
+ * that still hold their original there: the run up to the first captured
+ * one, which ends at @io->last. Return: false, nothing registered and
+ * @io->last = @io->first, if @io->first is captured.
+ */
+static bool diff_area_reader_add(struct diff_area *da, struct image_io *io,
+				 unsigned long last)
 {
-	unsigned long flags;
+	unsigned long flags, n;
 	struct chunk *c;
 	bool device;
 
 	spin_lock_irqsave(&da->readers_lock, flags);
-	c = xa_load(&da->chunks, io->chunk);
-	device = !c || READ_ONCE(c->cow) == CHUNK_COPYING;
+	for (n = io->first; n <= last; n++) {
+		c = xa_load(&da->chunks, n);
+		if (c && READ_ONCE(c->cow) != CHUNK_COPYING)
+			break;
+	}
+	device = n > io->first;
+	io->last = device ? n - 1 : io->first;
 	if (device)
-		hlist_add_head(&io->reader, diff_area_bucket(da, io->chunk));
+		list_add_tail(&io->reader, &da->readers);
 	spin_unlock_irqrestore(&da->readers_lock, flags);
 	return device;
 }
@@ -610,7 +636,9 @@ void diff_area_image_done(struct image_io *io, blk_status_t status)
 {
 	struct diff_area *da = io->da;
 
-	io->bio->bi_status = status;
+	/* Not OK over the error a part split off before may have left. */
+	if (status)
+		io->bio->bi_status = status;
 	bio_endio(io->bio);
 	mempool_free(io, diff_area_io_pool);
 	diff_area_io_put(da);
@@ -625,36 +653,72 @@ static void diff_area_origin_endio(struct bio *clone)
 
 	bio_put(clone);
 	spin_lock_irqsave(&da->readers_lock, flags);
-	hlist_del(&io->reader);
+	list_del(&io->reader);
 	spin_unlock_irqrestore(&da->readers_lock, flags);
 	wake_up_all(&da->readers_wq);
 	diff_area_image_done(io, status);
 }
 
+/*
+ * Serve the first @sectors of @bio now: return them as a bio of their own,
+ * chained to @bio, whose rest goes through the image's submit_bio again.
+ * Context: the image's submit_bio, which queues the rest behind the bios
+ * it sends to the device.
+ */
+static struct bio *diff_area_image_split(struct bio *bio, sector_t sectors)
+{
+	struct bio *split;
+
+	split = bio_split(bio, sectors, GFP_NOIO, &diff_area_split_bioset);
+	bio_chain(split, bio);
+	submit_bio_noacct(bio);
+	return split;
+}
+
 /**
  * diff_area_image_read() - serve a read of the device's image.
  * @da: the device.
- * @bio: a read inside one chunk (the image splits at chunk boundaries).
+ * @bio: a read (the image bounds its size).
+ *
+ * The chunks it starts with that are still on the device are read from
+ * there with one bio; if it starts with a copied chunk, that chunk is read
+ * from memory or the storage. The rest, if any, is split off and served
+ * the same way when it comes back.
  *
  * Context: the image's submit_bio; may sleep for a descriptor.
  */
 void diff_area_image_read(struct diff_area *da, struct bio *bio)
 {
-	sector_t sector = bio->bi_iter.bi_sector;
+	sector_t sector = bio->bi_iter.bi_sector, end;
+	unsigned long last;
 	struct image_io *io;
 	struct bio *clone;
+	bool device;
 
 	if (!diff_area_cows(da) || bio_end_sector(bio) > da->capacity) {
 		bio_io_error(bio);
 		return;
 	}
-	atomic64_inc(&da->image_reads);
+	if (!bio_sectors(bio)) {
+		bio_endio(bio);
+		return;
+	}
 	io = mempool_alloc(diff_area_io_pool, GFP_NOIO);
 	io->da = da;
-	io->bio = bio;
-	io->chunk = sector >> da->chunk_shift;
+	io->first = sector >> da->chunk_shift;
+	last = (bio_end_sector(bio) - 1) >> da->chunk_shift;
 	diff_area_io_get(da);
-	if (diff_area_reader_add(da, io)) {
+	/*
+	 * Registered first, split after: the copy of a chunk the read covers
+	 * waits for it meanwhile, which only delays the chunk's writes.
+	 */
+	device = diff_area_reader_add(da, io, last);
+	end = diff_area_chunk_sector(da, io->last + 1);
+	if (end < bio_end_sector(bio))
+		bio = diff_area_image_split(bio, end - sector);
+	io->bio = bio;
+	atomic64_inc(&da->image_reads);
+	if (device) {
 		clone = bio_alloc_clone(da->origin.bdev, bio, GFP_NOIO,
 					&chunk_io_bioset);
 		clone->bi_private = io;
@@ -662,7 +726,7 @@ void diff_area_image_read(struct diff_area *da, struct bio *bio)
 		submit_bio_noacct(clone);
 		return;
 	}
-	chunk_image_read(xa_load(&da->chunks, io->chunk), io,
-			 (sector - diff_area_chunk_sector(da, io->chunk)) <<
+	chunk_image_read(xa_load(&da->chunks, io->first), io,
+			 (sector - diff_area_chunk_sector(da, io->first)) <<
 			 SECTOR_SHIFT);
 }

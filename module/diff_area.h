@@ -33,7 +33,6 @@ enum diff_area_state {
 	DIFF_AREA_STOPPED,
 };
 
-#define DIFF_AREA_READER_BITS 6
 /* Chunk ranges that refused REQ_NOWAIT writes asked to be copied. */
 #define DIFF_AREA_WANTED 16
 
@@ -79,7 +78,8 @@ struct diff_area_range {
  * @readers_lock: protects @readers and the step of a chunk to
  *	CHUNK_CAPTURED, so that an image read either sees the chunk copied or
  *	is seen by the copy.
- * @readers: image reads sent to the device, hashed by chunk number.
+ * @readers: image reads sent to the device (&image_io.reader), each with
+ *	its range of chunks; as many as image reads in flight.
  * @readers_wq: woken when such a read completes.
  * @ios: parked writes, copies and image reads in flight, plus one held
  *	until destroy, which then waits for @ios_done.
@@ -95,7 +95,8 @@ struct diff_area_range {
  * @chunks_copied: originals read.
  * @chunks_stored: originals written to the storage.
  * @discards_dropped: discards completed without being sent.
- * @image_reads: image bios served.
+ * @image_reads: image reads served: a run of chunks from the device, or
+ *	one copied chunk.
  * @nowait_refused: writes with REQ_NOWAIT ended with BLK_STS_AGAIN
  *	instead of being held or parked.
  */
@@ -117,7 +118,7 @@ struct diff_area {
 	unsigned int nr_wanted;
 	struct work_struct park_work;
 	spinlock_t readers_lock; /* see @readers_lock above */
-	struct hlist_head readers[1 << DIFF_AREA_READER_BITS];
+	struct list_head readers;
 	wait_queue_head_t readers_wq;
 	atomic_t ios;
 	struct completion ios_done;
@@ -138,8 +139,11 @@ struct diff_area {
 /**
  * struct image_io - one image read being served.
  * @da: the device.
- * @bio: the image bio, inside one chunk.
- * @chunk: its chunk number.
+ * @bio: the image bio (or the front part of one) it serves: chunks @first
+ *	to @last, all on the device, or a part of the copied chunk @first
+ *	(= @last).
+ * @first: its first chunk.
+ * @last: its last chunk.
  * @reader: entry in &diff_area.readers while the read is at the device.
  * @work: reads the storage (chunk.c).
  * @offset: for @work: where the chunk's original is in the storage.
@@ -147,8 +151,9 @@ struct diff_area {
 struct image_io {
 	struct diff_area *da;
 	struct bio *bio;
-	unsigned long chunk;
-	struct hlist_node reader;
+	unsigned long first;
+	unsigned long last;
+	struct list_head reader;
 	struct work_struct work;
 	u64 offset;
 };

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Snapshot images: one bio-based, read-only block device per device of a
- * taken snapshot, with the device's size and block sizes. Reads are split
- * at chunk boundaries by the block layer (chunk_sectors) and routed by the
- * device's diff_area; writes fail.
+ * taken snapshot, with the device's size and block sizes. Reads of up to
+ * SNAPIMAGE_MAX_IO bytes are routed by the device's diff_area, which sends
+ * a run of chunks still on the device there as one bio; writes fail.
  *
  * An image is removed (del_gendisk) when its snapshot is destroyed, even if
  * someone holds it open: later reads fail with EIO in the block layer. The
@@ -15,6 +15,7 @@
 #include <linux/blkdev.h>
 #include <linux/idr.h>
 #include <linux/module.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include "compat.h"
 #include "diff_area.h"
@@ -23,6 +24,13 @@
 #define SNAPIMAGE_NAME "blksnap-image"
 /* Minors of the dynamic major: far more images than snapshots allow. */
 #define SNAPIMAGE_MAX 65536
+/*
+ * The largest image bio, as large as a direct read of BIO_MAX_VECS pages.
+ * Not cut into chunks: each bio sent to the device costs a request there.
+ * Bounded all the same, since the diff_area looks at every chunk of a bio
+ * under a spinlock.
+ */
+#define SNAPIMAGE_MAX_IO SZ_1M
 
 static int snapimage_major;
 static DEFINE_IDA(snapimage_ida);
@@ -83,8 +91,10 @@ struct snapimage *snapimage_create(struct diff_area *da)
 		.logical_block_size = bdev_logical_block_size(origin),
 		.physical_block_size = bdev_physical_block_size(origin),
 		.io_min = bdev_io_min(origin),
-		.max_hw_sectors = 1U << da->chunk_shift,
-		.chunk_sectors = 1U << da->chunk_shift,
+		.max_hw_sectors = SNAPIMAGE_MAX_IO >> SECTOR_SHIFT,
+		/* Segments are the device's business: it splits as it needs. */
+		.max_segments = USHRT_MAX,
+		.max_segment_size = UINT_MAX,
 	};
 	struct snapimage *image;
 	struct gendisk *disk;

@@ -217,6 +217,70 @@ class SnapshotLifecycleTest extends SnapshotItBase {
         }
     }
 
+    /** The image_reads counter of a device in the debugfs counters (module/README.md). */
+    private static long imageReads(Snapshots.Device d) throws Exception {
+        String head = "  " + d.origin().major() + ":" + d.origin().minor() + " image ";
+        for (String line : Files.readAllLines(Path.of("/sys/kernel/debug/blksnap/snapshots"))) {
+            if (line.startsWith(head)) {
+                java.util.regex.Matcher m = java.util.regex.Pattern.compile(" image_reads (\\d+) ").matcher(line);
+                assertTrue(m.find(), "no image_reads in '" + line + "'");
+                return Long.parseLong(m.group(1));
+            }
+        }
+        throw new AssertionError("no debugfs line for " + d.origin());
+    }
+
+    /** One O_DIRECT read of {@code count} image sectors from {@code sector}: every one must be pre-take. */
+    private static void readPreTake(Path image, long sector, long count) throws Exception {
+        int fd = Posix.open(image, Posix.O_RDONLY | Posix.O_DIRECT);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = Posix.aligned(a, count * Stamp.SECTOR);
+            Posix.pread(fd, buf, sector * Stamp.SECTOR);
+            for (long i = 0; i < count; i++) {
+                assertEquals(1, Stamp.read(buf, i * Stamp.SECTOR, sector + i), "image sector " + (sector + i));
+            }
+        } finally {
+            Posix.close(fd);
+        }
+    }
+
+    /**
+     * An image read sends each run of chunks not copied yet to the device as
+     * one bio (not one per chunk: each costs a request there), and reads a
+     * copied chunk from the copies: a 1 MiB read is served in as many parts
+     * as it has runs and copied chunks (module/README.md), each with the data
+     * of the instant of take.
+     */
+    @Test
+    void anImageReadSendsEachRunOfChunksNotCopiedAsOneBio() throws Exception {
+        Path dev = loop("runs", 4 * MIB);
+        stampAll(dev, 1);
+        long id = snap.create(SCRATCH, 16 * MIB, false);
+        add(id, dev);
+        snap.take(id, true);
+        Snapshots.Device d = snap.info(id).devices().get(0);
+        Path image = d.imagePath();
+        long chunk = d.chunkSize() / Stamp.SECTOR;
+        long mib = MIB / Stamp.SECTOR;
+        assertTrue(mib / chunk >= 5, "chunks of " + d.chunkSize() + " bytes: fewer than 5 in a MiB");
+
+        long before = imageReads(d);
+        readPreTake(image, 0, mib);
+        assertEquals(1, imageReads(d) - before, "parts of a 1 MiB read of chunks none of which is copied");
+
+        // Chunks 1 and 3 of the second MiB copied: runs {0}, {2} and {4..} around them.
+        stamp(dev, mib + chunk + 5, 1, 2);
+        stamp(dev, mib + 3 * chunk, 1, 2);
+        before = imageReads(d);
+        readPreTake(image, mib, mib);
+        assertEquals(5, imageReads(d) - before, "parts of a 1 MiB read: 3 runs of chunks not copied, 2 copied");
+        // Not aligned: the last run takes in the first chunk of the next MiB too.
+        before = imageReads(d);
+        readPreTake(image, mib + 1, mib);
+        assertEquals(5, imageReads(d) - before, "parts of a 1 MiB read from sector " + (mib + 1));
+        snap.destroy(id);
+    }
+
     @Test
     void overflowBreaksTheSnapshotAndNeverTheDevice(TestInfo ti) throws Exception {
         SplittableRandom rnd = Seeds.forTest(ti);
