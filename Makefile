@@ -100,9 +100,12 @@ bench-cbt-nullb: deps modules java
 	tests/vm/run $(BENCH_CBT_KERNEL) --timeout 3000 --env BENCH_DEVICE=nullb \
 		--module build/lanes/6.1/blksnap.ko -- tests/bench/guest-bench-cbt
 
-# Writes to a device with a snapshot, against none and against dm-snapshot.
+# Writes to a device with a snapshot, against none and against dm-snapshot;
+# image reads against the device's. Without slab debugging, as bench-cbt:
+# copy-on-write and image reads allocate per bio.
 bench-snapshot: deps modules java
-	tests/vm/run --kernel 6.1 --disks 2x1G --timeout 3600 \
+	tests/vm/run --kernel 6.1 --append "slub_debug=- kfence.sample_interval=0" \
+		--disks 2x1G --timeout 3600 \
 		--module build/lanes/6.1/blksnap.ko -- tests/bench/guest-bench-snapshot
 
 bench-backup: deps modules java

@@ -173,7 +173,7 @@ public final class CbtBench {
 
 	private void run() throws Exception {
 		Settings s = settings;
-		refuseSlabDebugging();
+		SlabDebugging.refuse("bench-cbt");
 		System.out.printf("bench-cbt: %s (kernel %s), %d rounds x 3 states (each of the 6 orders %d times),"
 				+ " one fio 4k randwrite iodepth 16 on %s throughout; per state %d ms to settle, then a %d ms"
 				+ " window%n", accelerator(), System.getProperty("os.version"), s.rounds(),
@@ -237,29 +237,6 @@ public final class CbtBench {
 		for (Window[] state : w)
 			m = Math.max(m, state[round].hostWaitShare());
 		return m;
-	}
-
-	/**
-	 * Fails when the slab allocator debugs (slub_debug: a stack walk, a
-	 * poisoning or a red-zone check per allocation and free): the tracker
-	 * allocates per bio, so the bench would measure the debugger. The make
-	 * targets boot with slub_debug=-.
-	 */
-	private static void refuseSlabDebugging() throws IOException {
-		Path cache = Path.of("/sys/kernel/slab/kmalloc-32");
-		if (!Files.isDirectory(cache)) {
-			System.out.println("bench-cbt: no " + cache + ": cannot tell whether slab debugging is off");
-			return;
-		}
-		List<String> on = new ArrayList<>();
-		for (String flag : List.of("store_user", "poison", "red_zone", "sanity_checks"))
-			if (Files.readString(cache.resolve(flag)).strip().equals("1"))
-				on.add(flag);
-		if (!on.isEmpty())
-			throw new IllegalStateException("slab debugging is on (" + String.join(", ", on) + " in " + cache
-					+ "; kernel command line: " + Files.readString(Path.of("/proc/cmdline")).strip()
-					+ "): boot with slub_debug=- as make bench-cbt does");
-		System.out.println("bench-cbt: slab debugging off (" + cache + ")");
 	}
 
 	private String accelerator() throws IOException {

@@ -15,7 +15,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Locale;
+import java.util.Set;
 
 /**
  * What a snapshot costs the writes to its device ({@code make
@@ -36,7 +39,10 @@ import java.util.List;
  * ones, so host drift within a round cancels. Also: a sequential read of a
  * fresh image against one of the device, and how long take holds writes to
  * four devices under load. A benchmark, not a test: it prints medians with
- * their spread and ratios, and asserts nothing.
+ * their spread and ratios, and asserts nothing. BENCH_PARTS (a comma list of
+ * {@code writes}, {@code read} and {@code take}; all by default) picks what
+ * it measures. It refuses to run with slab debugging on (see
+ * {@link SlabDebugging}).
  */
 public final class SnapshotBench {
 	private enum State { NONE, FRESH, COPIED, DM }
@@ -50,21 +56,25 @@ public final class SnapshotBench {
 	private static final Job RAND4K = new Job("4k random write", "randwrite", "4k", "--blockalign=64k");
 	private static final Job SEQ1M = new Job("1M sequential write", "write", "1M", "");
 
+	private enum Part { WRITES, READ, TAKE }
+
 	private final Path origin;
 	private final Path storage;
 	private final int rounds;
 	private final int runtime;
+	private final Set<Part> parts;
 	private final ObjectMapper json = new ObjectMapper();
 	/** Of the 4k writes in state (b): chunks copied over writes, per round. */
 	private final List<Double> fresh = new ArrayList<>();
 	/** Writes the last fio run completed. */
 	private long lastWrites;
 
-	private SnapshotBench(Path origin, Path storage, int rounds, int runtime) {
+	private SnapshotBench(Path origin, Path storage, int rounds, int runtime, Set<Part> parts) {
 		this.origin = origin;
 		this.storage = storage;
 		this.rounds = rounds;
 		this.runtime = runtime;
+		this.parts = parts;
 	}
 
 	public static void main(String[] args) throws Exception {
@@ -73,16 +83,25 @@ public final class SnapshotBench {
 			throw new IllegalStateException("bench-snapshot needs two scratch disks (BLKSNAP_DISKS)");
 		new SnapshotBench(Path.of(disks[0]), Path.of(disks[1]),
 				Integer.parseInt(System.getenv().getOrDefault("BENCH_ROUNDS", "5")),
-				Integer.parseInt(System.getenv().getOrDefault("BENCH_RUNTIME", "4"))).run();
+				Integer.parseInt(System.getenv().getOrDefault("BENCH_RUNTIME", "4")),
+				parts(System.getenv().getOrDefault("BENCH_PARTS", "writes,read,take"))).run();
+	}
+
+	private static Set<Part> parts(String list) {
+		Set<Part> parts = EnumSet.noneOf(Part.class);
+		for (String p : list.split(","))
+			parts.add(Part.valueOf(p.strip().toUpperCase(Locale.ROOT)));
+		return parts;
 	}
 
 	private void run() throws Exception {
+		SlabDebugging.refuse("bench-snapshot");
 		exec("modprobe", "-d", System.getenv("BLKSNAP_LANE_ROOT"), "dm_snapshot");
 		long sectors = Long.parseLong(exec("blockdev", "--getsz", origin.toString()).trim());
-		System.out.printf("bench-snapshot: %d rounds, fio %d s a state, origin %s (%d MiB), copies on %s, "
-				+ "chunks of 64 KiB, kernel %s%n", rounds, runtime, origin, sectors / 2048, storage,
+		System.out.printf("bench-snapshot: %s; %d rounds, fio %d s a state, origin %s (%d MiB), copies on %s, "
+				+ "chunks of 64 KiB, kernel %s%n", parts, rounds, runtime, origin, sectors / 2048, storage,
 				System.getProperty("os.version"));
-		List<Job> jobs = List.of(RAND4K, SEQ1M);
+		List<Job> jobs = parts.contains(Part.WRITES) ? List.of(RAND4K, SEQ1M) : List.of();
 		double[][][] rate = new double[jobs.size()][State.values().length][rounds];
 		double[][] read = new double[2][rounds];
 		for (int round = 0; round < rounds; round++) {
@@ -93,11 +112,16 @@ public final class SnapshotBench {
 				for (int j = 0; j < jobs.size(); j++)
 					rate[j][state.ordinal()][round] = measure(state, jobs.get(j), sectors);
 			}
-			double[] r = readImageAndOrigin();
-			read[0][round] = r[0];
-			read[1][round] = r[1];
-			System.out.printf("round %d: 4k IOPS %s; 1M MB/s %s; seq read MB/s image %.0f origin %.0f%n",
-					round + 1, row(rate[0], round), row(rate[1], round), r[0], r[1]);
+			StringBuilder line = new StringBuilder("round " + (round + 1) + ":");
+			if (!jobs.isEmpty())
+				line.append(String.format(" 4k IOPS %s; 1M MB/s %s;", row(rate[0], round), row(rate[1], round)));
+			if (parts.contains(Part.READ)) {
+				double[] r = readImageAndOrigin(round % 2 == 1);
+				read[0][round] = r[0];
+				read[1][round] = r[1];
+				line.append(String.format(" seq read MB/s image %.0f origin %.0f", r[0], r[1]));
+			}
+			System.out.println(line);
 		}
 		System.out.println();
 		for (int j = 0; j < jobs.size(); j++) {
@@ -116,14 +140,19 @@ public final class SnapshotBench {
 			double[] ca = ratios(rate[j][State.COPIED.ordinal()], rate[j][0]);
 			System.out.printf("  (c) / (a): median %.1f %%   target >= 95 %%%n", 100 * Spread.median(ca));
 		}
-		double[] fr = fresh.stream().mapToDouble(Double::doubleValue).toArray();
-		System.out.printf("(b) 4k: writes that found their chunk not copied yet: median %.1f %%  [%.1f .. %.1f]%n",
-				100 * Spread.median(fr), 100 * Spread.min(fr), 100 * Spread.max(fr));
-		double[] ir = ratios(read[0], read[1]);
-		System.out.printf("sequential 1M read: image %.0f MB/s, origin %.0f MB/s (medians); image / origin %.1f %%"
-				+ "  [%.1f .. %.1f]   target >= 95 %%%n", Spread.median(read[0]), Spread.median(read[1]), 100 * Spread.median(ir),
-				100 * Spread.min(ir), 100 * Spread.max(ir));
-		holdAtTake();
+		if (!jobs.isEmpty()) {
+			double[] fr = fresh.stream().mapToDouble(Double::doubleValue).toArray();
+			System.out.printf("(b) 4k: writes that found their chunk not copied yet: median %.1f %%  [%.1f .. %.1f]%n",
+					100 * Spread.median(fr), 100 * Spread.min(fr), 100 * Spread.max(fr));
+		}
+		if (parts.contains(Part.READ)) {
+			double[] ir = ratios(read[0], read[1]);
+			System.out.printf("sequential 1M read: image %.0f MB/s, origin %.0f MB/s (medians); image / origin %.1f %%"
+					+ "  [%.1f .. %.1f]   target >= 95 %%%n", Spread.median(read[0]), Spread.median(read[1]),
+					100 * Spread.median(ir), 100 * Spread.min(ir), 100 * Spread.max(ir));
+		}
+		if (parts.contains(Part.TAKE))
+			holdAtTake();
 	}
 
 	private static String row(double[][] byState, int round) {
@@ -188,9 +217,12 @@ public final class SnapshotBench {
 		return job == RAND4K ? write.get("iops").asDouble() : write.get("bw_bytes").asDouble() / 1e6;
 	}
 
-	/** Sequential 1M reads of a fresh image (its chunks not copied) and of the origin, in MB/s. */
-	private double[] readImageAndOrigin() throws Exception {
-		double image;
+	/**
+	 * Sequential 1M reads of a fresh image (its chunks not copied) and of the
+	 * origin, in MB/s; the origin first when {@code originFirst}.
+	 */
+	private double[] readImageAndOrigin(boolean originFirst) throws Exception {
+		double image, device = originFirst ? readRate(origin) : 0;
 		try (BlksnapControl ctl = BlksnapControl.open(); Snapshot snap = ctl.createSnapshot(storage, 0, false)) {
 			snap.add(DeviceId.of(origin));
 			snap.take(true);
@@ -201,7 +233,7 @@ public final class SnapshotBench {
 				ctl.detach(DeviceId.of(origin));
 			}
 		}
-		return new double[] { image, readRate(origin) };
+		return new double[] { image, originFirst ? device : readRate(origin) };
 	}
 
 	private double readRate(Path dev) throws IOException, InterruptedException {
