@@ -63,7 +63,7 @@ static long ctl_version(void __user *arg)
 		.minor = BLKSNAP_VERSION_MINOR,
 		.patch = BLKSNAP_VERSION_PATCH,
 		.features = BLKSNAP_FEATURE_CBT | BLKSNAP_FEATURE_SNAPSHOT |
-			    BLKSNAP_FEATURE_CBT_HOLES,
+			    BLKSNAP_FEATURE_CBT_HOLES | BLKSNAP_FEATURE_EVENTS,
 	};
 
 	return copy_to_user(arg, &v, sizeof(v)) ? -EFAULT : 0;
@@ -297,6 +297,29 @@ static long ctl_snapshot_take(void __user *arg)
 	return copy_to_user(arg, &t, sizeof(t)) ? -EFAULT : 0;
 }
 
+static long ctl_snapshot_wait_event(void __user *arg)
+{
+	struct blksnap_snapshot_event ev;
+	u64 id;
+	u32 timeout_ms;
+	long ret;
+
+	if (copy_from_user(&ev, arg, sizeof(ev)))
+		return -EFAULT;
+	if (ev.flags || ev.reserved ||
+	    ev.timeout_ms > BLKSNAP_EVENT_TIMEOUT_MAX_MS)
+		return -EINVAL;
+	id = ev.id;
+	timeout_ms = ev.timeout_ms;
+	memset(&ev, 0, sizeof(ev));
+	ret = snapshot_wait_event(id, timeout_ms, &ev);
+	if (ret)
+		return ret;
+	ev.id = id;
+	ev.timeout_ms = timeout_ms;
+	return copy_to_user(arg, &ev, sizeof(ev)) ? -EFAULT : 0;
+}
+
 static long ctl_snapshot_list(void __user *arg)
 {
 	struct blksnap_snapshot_list l;
@@ -407,6 +430,8 @@ long ctl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return ctl_snapshot_list(uarg);
 	case BLKSNAP_IOCTL_SNAPSHOT_INFO:
 		return ctl_snapshot_info(uarg);
+	case BLKSNAP_IOCTL_SNAPSHOT_WAIT_EVENT:
+		return ctl_snapshot_wait_event(uarg);
 	default:
 		return -ENOTTY;
 	}

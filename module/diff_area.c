@@ -234,7 +234,7 @@ bool diff_area_cows(struct diff_area *da)
 void diff_area_broken(struct diff_area *da, int error)
 {
 	cmpxchg(&da->error, 0, error);
-	snapshot_break(da->snapshot, error);
+	snapshot_break_device(da->snapshot, error, da->dev);
 }
 
 /**

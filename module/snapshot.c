@@ -190,9 +190,57 @@ void snapshot_exit(void)
  */
 void snapshot_break(struct snapshot *snapshot, int error)
 {
-	if (!cmpxchg(&snapshot->error, 0, error))
-		pr_err("snapshot %llu is broken (error %d); its images now fail with EIO\n",
-		       snapshot->id, error);
+	snapshot_break_device(snapshot, error, 0);
+}
+
+/**
+ * snapshot_break_device() - as snapshot_break(), naming the device whose
+ *	copy-on-write failed, for the event.
+ * @snapshot: the snapshot.
+ * @error: positive errno; only the first one is kept.
+ * @dev: the device, or 0.
+ *
+ * The first break raises one event: OVERFLOW for ENOSPC, else CORRUPTED.
+ *
+ * Context: any.
+ */
+void snapshot_break_device(struct snapshot *snapshot, int error, dev_t dev)
+{
+	struct diff_storage *ds = snapshot->storage;
+
+	if (cmpxchg(&snapshot->error, 0, error))
+		return;
+	pr_err("snapshot %llu is broken (error %d); its images now fail with EIO\n",
+	       snapshot->id, error);
+	/* diff_storage_used() takes a lock not meant for completion context. */
+	event_queue_raise(&snapshot->events, error == ENOSPC ?
+			  BLKSNAP_EVENT_OVERFLOW : BLKSNAP_EVENT_CORRUPTED,
+			  error, error == ENOSPC ? 0 : dev,
+			  ds ? READ_ONCE(ds->used) : 0, ds ? ds->limit : 0);
+}
+
+/**
+ * snapshot_wait_event() - the snapshot's next event.
+ * @id: the snapshot.
+ * @timeout_ms: how long to wait for one.
+ * @ev: receives it.
+ *
+ * Return: 0, -ENOENT (no such snapshot, or destroyed meanwhile),
+ * -ETIMEDOUT or -EINTR.
+ *
+ * Context: process; sleeps without any lock of the snapshot.
+ */
+int snapshot_wait_event(u64 id, u32 timeout_ms,
+			struct blksnap_snapshot_event *ev)
+{
+	struct snapshot *snap = snapshot_get(id);
+	int ret;
+
+	if (!snap)
+		return -ENOENT;
+	ret = event_queue_wait(&snap->events, timeout_ms, ev);
+	snapshot_put(snap);
+	return ret;
 }
 
 static bool __snapshot_on_storage(struct block_device *bdev)
@@ -245,6 +293,7 @@ int snapshot_create(int fd, u32 flags, u64 limit, const struct file *owner,
 		return -ENOMEM;
 	kref_init(&snap->kref);
 	mutex_init(&snap->lock);
+	event_queue_init(&snap->events);
 	snap->flags = flags;
 	snap->owner = flags & BLKSNAP_SNAPSHOT_FLAG_KEEP ? NULL : owner;
 	ds = diff_storage_open(fd, limit, snap);
@@ -282,6 +331,7 @@ static void snapshot_teardown(struct snapshot *snap)
 
 	mutex_lock(&snap->lock);
 	snap->dying = true;
+	event_queue_kill(&snap->events);
 	/* No new image read after this; those accepted are in &da->ios. */
 	for (i = 0; i < snap->nr_devices; i++) {
 		snapimage_destroy(snap->devices[i]->image);

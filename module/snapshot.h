@@ -7,6 +7,7 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <uapi/linux/blksnap.h>
+#include "event_queue.h"
 
 struct diff_area;
 struct diff_storage;
@@ -28,6 +29,7 @@ struct file;
  * @storage: the difference storage.
  * @nr_devices: entries of @devices; @lock.
  * @devices: the devices' copy-on-write, in the order they were added.
+ * @events: what happened to it, for BLKSNAP_IOCTL_SNAPSHOT_WAIT_EVENT.
  */
 struct snapshot {
 	struct list_head link;
@@ -42,6 +44,7 @@ struct snapshot {
 	struct diff_storage *storage;
 	u32 nr_devices;
 	struct diff_area *devices[BLKSNAP_SNAPSHOT_MAX_DEVICES];
+	struct event_queue events;
 };
 
 struct dentry;
@@ -59,6 +62,9 @@ int snapshot_info(u64 id, struct blksnap_snapshot_info *info,
 		  struct blksnap_snapshot_device *devices, u32 capacity);
 void snapshot_release_owner(const struct file *owner);
 void snapshot_break(struct snapshot *snapshot, int error);
+void snapshot_break_device(struct snapshot *snapshot, int error, dev_t dev);
+int snapshot_wait_event(u64 id, u32 timeout_ms,
+			struct blksnap_snapshot_event *ev);
 
 /**
  * snapshot_broken() - whether the snapshot is broken.

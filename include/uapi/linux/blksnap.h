@@ -36,7 +36,7 @@
  * minor only adds ioctls or gives reserved members a meaning.
  */
 #define BLKSNAP_VERSION_MAJOR	1
-#define BLKSNAP_VERSION_MINOR	3
+#define BLKSNAP_VERSION_MINOR	4
 #define BLKSNAP_VERSION_PATCH	0
 
 /* Feature bits reported in &struct blksnap_version.features. */
@@ -45,6 +45,8 @@
 #define BLKSNAP_FEATURE_SNAPSHOT	(1ULL << 1)
 /* Hole bits of changed blocks: BLKSNAP_IOCTL_CBT_READ_HOLES (minor 3). */
 #define BLKSNAP_FEATURE_CBT_HOLES	(1ULL << 2)
+/* Snapshot events: BLKSNAP_IOCTL_SNAPSHOT_WAIT_EVENT (minor 4). */
+#define BLKSNAP_FEATURE_EVENTS	(1ULL << 3)
 
 /* Length of a generation identifier (a random UUID). */
 #define BLKSNAP_UUID_SIZE	16
@@ -71,6 +73,7 @@ enum blksnap_ioctl_nr {
 	blksnap_ioctl_nr_snapshot_list,
 	blksnap_ioctl_nr_snapshot_info,
 	blksnap_ioctl_nr_cbt_read_holes,
+	blksnap_ioctl_nr_snapshot_wait_event,
 };
 
 /**
@@ -594,6 +597,48 @@ struct blksnap_snapshot_info {
 	__u64 reserved[4];
 };
 
+/* &struct blksnap_snapshot_event.code */
+#define BLKSNAP_EVENT_LOW_FREE_SPACE	1	/* free storage fell below the margin */
+#define BLKSNAP_EVENT_OVERFLOW		2	/* no storage left: broken, ENOSPC */
+#define BLKSNAP_EVENT_CORRUPTED		3	/* broken: @error, on @dev */
+
+/* Longest wait of one BLKSNAP_IOCTL_SNAPSHOT_WAIT_EVENT call. */
+#define BLKSNAP_EVENT_TIMEOUT_MAX_MS	3600000
+
+/**
+ * struct blksnap_snapshot_event - wait for the next event of a snapshot.
+ * @id: in: the snapshot.
+ * @timeout_ms: in: how long to wait, at most BLKSNAP_EVENT_TIMEOUT_MAX_MS;
+ *	0 returns at once.
+ * @flags: in: zero; no flags are defined yet.
+ * @code: out: BLKSNAP_EVENT_*.
+ * @error: out: positive errno: what broke the snapshot (CORRUPTED),
+ *	ENOSPC (OVERFLOW), 0 (LOW_FREE_SPACE).
+ * @dev: out: the device whose copy-on-write broke (CORRUPTED), else 0:0.
+ * @time_ns: out: CLOCK_BOOTTIME when the event was raised.
+ * @used: out: bytes of storage used when it was raised.
+ * @limit: out: the storage limit then.
+ * @lost: out: events dropped before this one (the queue was full).
+ * @reserved: zero.
+ *
+ * Each event is returned once. ETIMEDOUT: none within @timeout_ms; ENOENT:
+ * no such snapshot, or it was destroyed while the call waited; EINTR: a
+ * signal (call again).
+ */
+struct blksnap_snapshot_event {
+	__u64 id;
+	__u32 timeout_ms;
+	__u32 flags;
+	__u32 code;
+	__u32 error;
+	struct blksnap_bdev dev;
+	__u64 time_ns;
+	__u64 used;
+	__u64 limit;
+	__u32 lost;
+	__u32 reserved;
+};
+
 #define BLKSNAP_IOCTL_VERSION \
 	_IOR(BLKSNAP_IOCTL_MAGIC, blksnap_ioctl_nr_version, \
 	     struct blksnap_version)
@@ -645,5 +690,9 @@ struct blksnap_snapshot_info {
 #define BLKSNAP_IOCTL_CBT_READ_HOLES \
 	_IOWR(BLKSNAP_IOCTL_MAGIC, blksnap_ioctl_nr_cbt_read_holes, \
 	      struct blksnap_cbt_read)
+/* Next event of a snapshot (minor 4): see &struct blksnap_snapshot_event. */
+#define BLKSNAP_IOCTL_SNAPSHOT_WAIT_EVENT \
+	_IOWR(BLKSNAP_IOCTL_MAGIC, blksnap_ioctl_nr_snapshot_wait_event, \
+	      struct blksnap_snapshot_event)
 
 #endif /* _UAPI_LINUX_BLKSNAP_H */
