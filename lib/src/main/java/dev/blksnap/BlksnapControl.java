@@ -21,6 +21,8 @@ import dev.blksnap.internal.Errno;
 import dev.blksnap.internal.Layouts;
 import dev.blksnap.internal.RawIoctl;
 import dev.blksnap.internal.Uapi;
+import java.time.Duration;
+import java.util.Optional;
 
 /**
  * An open blksnap control device: trackers and their changed-block maps.
@@ -501,6 +503,50 @@ public final class BlksnapControl implements AutoCloseable {
 	}
 
 	/**
+	 * Waits for the next event of a snapshot (module minor 4,
+	 * {@link Uapi#FEATURE_EVENTS}); each event is returned once.
+	 *
+	 * @param id      the snapshot
+	 * @param timeout how long to wait, at most one hour; zero does not wait
+	 * @return the event, or empty when none came within {@code timeout}
+	 * @throws NoSuchSnapshotException when there is no such snapshot, or it was destroyed while waiting
+	 * @throws BlksnapException        on any other failure
+	 */
+	public Optional<SnapshotEvent> waitSnapshotEvent(long id, Duration timeout)
+			throws BlksnapException {
+		long ms = timeout.toMillis();
+		if (ms < 0 || ms > Uapi.EVENT_TIMEOUT_MAX_MS)
+			throw new IllegalArgumentException("timeout " + timeout + " is not within 0 and one hour");
+		try (Arena arena = Arena.ofConfined()) {
+			MemorySegment e = arena.allocate(Layouts.SNAPSHOT_EVENT);
+			Layouts.SNAPSHOT_EVENT_ID.set(e, id);
+			Layouts.SNAPSHOT_EVENT_TIMEOUT_MS.set(e, (int) ms);
+			int rc = ioctl(RawIoctl.SNAPSHOT_WAIT_EVENT, e);
+			if (rc == -Errno.ETIMEDOUT)
+				return Optional.empty();
+			if (rc < 0)
+				throw BlksnapException.fromSnapshotErrno("snapshot wait-event " + id, -rc);
+			long time = (long) Layouts.SNAPSHOT_EVENT_TIME_NS.get(e);
+			long used = (long) Layouts.SNAPSHOT_EVENT_USED.get(e);
+			long limit = (long) Layouts.SNAPSHOT_EVENT_LIMIT.get(e);
+			int lost = (int) Layouts.SNAPSHOT_EVENT_LOST.get(e);
+			int code = (int) Layouts.SNAPSHOT_EVENT_CODE.get(e);
+			int error = (int) Layouts.SNAPSHOT_EVENT_ERROR.get(e);
+			DeviceId dev = new DeviceId((int) Layouts.SNAPSHOT_EVENT_DEV_MAJOR.get(e),
+					(int) Layouts.SNAPSHOT_EVENT_DEV_MINOR.get(e));
+			return Optional.of(switch (code) {
+			case Uapi.EVENT_LOW_FREE_SPACE -> new SnapshotEvent.LowFreeSpace(time, used, limit, lost);
+			case Uapi.EVENT_OVERFLOW -> new SnapshotEvent.Overflow(time, used, limit, lost);
+			case Uapi.EVENT_CORRUPTED -> new SnapshotEvent.Corrupted(error, Errno.name(error),
+					dev.major() == 0 && dev.minor() == 0 ? Optional.empty() : Optional.of(dev),
+					time, used, limit, lost);
+			default -> throw new IllegalStateException("snapshot " + id + ": unknown event code " + code
+					+ " from a newer module");
+			});
+		}
+	}
+
+	/**
 	 * Destroys a snapshot: its images go away, its storage is freed, the
 	 * trackers stay attached.
 	 *
@@ -592,7 +638,7 @@ public final class BlksnapControl implements AutoCloseable {
 				(int) Layouts.SNAPSHOT_DEVICE_IMAGE_MINOR.get(d));
 		return new SnapshotDevice(new DeviceId((int) Layouts.SNAPSHOT_DEVICE_ORIGIN_MAJOR.get(d),
 				(int) Layouts.SNAPSHOT_DEVICE_ORIGIN_MINOR.get(d)),
-				image.major() == 0 && image.minor() == 0 ? java.util.Optional.empty() : java.util.Optional.of(image),
+				image.major() == 0 && image.minor() == 0 ? Optional.empty() : Optional.of(image),
 				(long) Layouts.SNAPSHOT_DEVICE_CAPACITY.get(d), (int) Layouts.SNAPSHOT_DEVICE_CHUNK_SIZE.get(d),
 				(int) Layouts.SNAPSHOT_DEVICE_ERROR.get(d), (int) Layouts.SNAPSHOT_DEVICE_FREEZE_ERROR.get(d),
 				uuid(d, Layouts.SNAPSHOT_DEVICE_GENERATION_ID),

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 package dev.blksnap;
 
+import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * A snapshot this program created; {@link #close()} destroys it. The module
@@ -63,6 +65,17 @@ public final class Snapshot implements AutoCloseable {
 	 */
 	public TakeResult take(boolean noFreeze) throws BlksnapException {
 		return control.takeSnapshot(id, noFreeze);
+	}
+
+	/**
+	 * Waits for its next event (low free space, overflow, broken).
+	 *
+	 * @param timeout how long to wait, at most one hour; zero does not wait
+	 * @return the event, or empty when none came in time
+	 * @throws BlksnapException see {@link BlksnapControl#waitSnapshotEvent(long, Duration)}
+	 */
+	public Optional<SnapshotEvent> waitEvent(Duration timeout) throws BlksnapException {
+		return control.waitSnapshotEvent(id, timeout);
 	}
 
 	/**

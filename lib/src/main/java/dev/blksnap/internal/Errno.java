@@ -48,6 +48,8 @@ public final class Errno {
 	public static final int EDEADLK = 35;
 	/** Operation not supported. */
 	public static final int EOPNOTSUPP = 95;
+	/** Timer expired (a wait for a snapshot event). */
+	public static final int ETIMEDOUT = 110;
 	/** Operation already in progress. */
 	public static final int EALREADY = 114;
 

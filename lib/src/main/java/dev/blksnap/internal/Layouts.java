@@ -178,11 +178,26 @@ public final class Layouts {
 			MemoryLayout.sequenceLayout(4, JAVA_LONG).withName("reserved"))
 			.withName("blksnap_snapshot_info");
 
+	/** {@code struct blksnap_snapshot_event}. */
+	public static final StructLayout SNAPSHOT_EVENT = MemoryLayout.structLayout(
+			JAVA_LONG.withName("id"),
+			JAVA_INT.withName("timeout_ms"),
+			JAVA_INT.withName("flags"),
+			JAVA_INT.withName("code"),
+			JAVA_INT.withName("error"),
+			BDEV.withName("dev"),
+			JAVA_LONG.withName("time_ns"),
+			JAVA_LONG.withName("used"),
+			JAVA_LONG.withName("limit"),
+			JAVA_INT.withName("lost"),
+			JAVA_INT.withName("reserved"))
+			.withName("blksnap_snapshot_event");
+
 	/** Every structure of the contract, for tests and diagnostics. */
 	public static final List<StructLayout> ALL = List.of(VERSION, BDEV, TRACKER_ATTACH,
 			TRACKER_LIST, CBT_INFO, CBT_READ, SECTOR_RANGE, CBT_MARK_DIRTY, CBT_CHECKPOINT,
 			SNAPSHOT_CREATE, SNAPSHOT_DESTROY, SNAPSHOT_ADD, SNAPSHOT_TAKE, SNAPSHOT_LIST,
-			SNAPSHOT_DEVICE, SNAPSHOT_INFO);
+			SNAPSHOT_DEVICE, SNAPSHOT_INFO, SNAPSHOT_EVENT);
 
 	/** blksnap_version.major (short). */
 	public static final VarHandle VERSION_MAJOR = handle(VERSION, "major");
@@ -339,6 +354,26 @@ public final class Layouts {
 
 	/** blksnap_snapshot_info.id (long). */
 	public static final VarHandle SNAPSHOT_INFO_ID = handle(SNAPSHOT_INFO, "id");
+	/** blksnap_snapshot_event.id (long). */
+	public static final VarHandle SNAPSHOT_EVENT_ID = handle(SNAPSHOT_EVENT, "id");
+	/** blksnap_snapshot_event.timeout_ms (int). */
+	public static final VarHandle SNAPSHOT_EVENT_TIMEOUT_MS = handle(SNAPSHOT_EVENT, "timeout_ms");
+	/** blksnap_snapshot_event.code (int). */
+	public static final VarHandle SNAPSHOT_EVENT_CODE = handle(SNAPSHOT_EVENT, "code");
+	/** blksnap_snapshot_event.error (int). */
+	public static final VarHandle SNAPSHOT_EVENT_ERROR = handle(SNAPSHOT_EVENT, "error");
+	/** blksnap_snapshot_event.dev.major (int). */
+	public static final VarHandle SNAPSHOT_EVENT_DEV_MAJOR = handle(SNAPSHOT_EVENT, "dev", "major");
+	/** blksnap_snapshot_event.dev.minor (int). */
+	public static final VarHandle SNAPSHOT_EVENT_DEV_MINOR = handle(SNAPSHOT_EVENT, "dev", "minor");
+	/** blksnap_snapshot_event.time_ns (long). */
+	public static final VarHandle SNAPSHOT_EVENT_TIME_NS = handle(SNAPSHOT_EVENT, "time_ns");
+	/** blksnap_snapshot_event.used (long). */
+	public static final VarHandle SNAPSHOT_EVENT_USED = handle(SNAPSHOT_EVENT, "used");
+	/** blksnap_snapshot_event.limit (long). */
+	public static final VarHandle SNAPSHOT_EVENT_LIMIT = handle(SNAPSHOT_EVENT, "limit");
+	/** blksnap_snapshot_event.lost (int). */
+	public static final VarHandle SNAPSHOT_EVENT_LOST = handle(SNAPSHOT_EVENT, "lost");
 	/** blksnap_snapshot_info.devices (long, user pointer). */
 	public static final VarHandle SNAPSHOT_INFO_DEVICES = handle(SNAPSHOT_INFO, "devices");
 	/** blksnap_snapshot_info.capacity (int). */

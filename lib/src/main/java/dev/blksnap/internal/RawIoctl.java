@@ -68,6 +68,9 @@ public final class RawIoctl {
 	/** {@code BLKSNAP_IOCTL_SNAPSHOT_INFO}. */
 	public static final long SNAPSHOT_INFO = Ioc.iowr(Uapi.IOCTL_MAGIC, Uapi.NR_SNAPSHOT_INFO,
 			Layouts.SNAPSHOT_INFO);
+	/** {@code BLKSNAP_IOCTL_SNAPSHOT_WAIT_EVENT}. */
+	public static final long SNAPSHOT_WAIT_EVENT = Ioc.iowr(Uapi.IOCTL_MAGIC, Uapi.NR_SNAPSHOT_WAIT_EVENT,
+			Layouts.SNAPSHOT_EVENT);
 
 	/** {@code O_RDONLY} (asm-generic fcntl). */
 	public static final int O_RDONLY = 0;

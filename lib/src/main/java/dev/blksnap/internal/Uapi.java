@@ -14,7 +14,7 @@ public final class Uapi {
 	/** Contract major version this library speaks. */
 	public static final int VERSION_MAJOR = 1;
 	/** Contract minor version this library knows. */
-	public static final int VERSION_MINOR = 3;
+	public static final int VERSION_MINOR = 4;
 	/** Contract patch level this library knows. */
 	public static final int VERSION_PATCH = 0;
 
@@ -24,6 +24,16 @@ public final class Uapi {
 	public static final long FEATURE_SNAPSHOT = 1L << 1;
 	/** Feature bit: the hole bits of changed blocks (CBT_READ_HOLES, minor 3). */
 	public static final long FEATURE_CBT_HOLES = 1L << 2;
+	/** Feature bit: snapshot events (SNAPSHOT_WAIT_EVENT, minor 4). */
+	public static final long FEATURE_EVENTS = 1L << 3;
+	/** Event: free storage fell below the margin. */
+	public static final int EVENT_LOW_FREE_SPACE = 1;
+	/** Event: no storage left; the snapshot broke with ENOSPC. */
+	public static final int EVENT_OVERFLOW = 2;
+	/** Event: the snapshot broke (error, device). */
+	public static final int EVENT_CORRUPTED = 3;
+	/** Longest wait of one SNAPSHOT_WAIT_EVENT call, in milliseconds. */
+	public static final int EVENT_TIMEOUT_MAX_MS = 3600000;
 	/** Bytes in a generation identifier. */
 	public static final int UUID_SIZE = 16;
 	/** Most ranges one CBT_MARK_DIRTY call accepts. */
@@ -104,6 +114,8 @@ public final class Uapi {
 	public static final int NR_SNAPSHOT_INFO = 13;
 	/** ioctl number of CBT_READ_HOLES within the magic. */
 	public static final int NR_CBT_READ_HOLES = 14;
+	/** ioctl number of SNAPSHOT_WAIT_EVENT within the magic. */
+	public static final int NR_SNAPSHOT_WAIT_EVENT = 15;
 
 	private Uapi() {
 	}
