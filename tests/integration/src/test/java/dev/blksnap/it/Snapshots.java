@@ -161,6 +161,28 @@ final class Snapshots implements AutoCloseable {
         }
     }
 
+    /** What WAIT_EVENT returned. */
+    record Event(int code, int error, DeviceId dev, long timeNs, long used, long limit, int lost) {
+    }
+
+    /** WAIT_EVENT: the event, or null on ETIMEDOUT; any other errno throws {@link Failed}. */
+    Event waitEvent(long id, int timeoutMs) {
+        StructLayout l = Layouts.SNAPSHOT_EVENT;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(l);
+            s.set(JAVA_LONG, off(l, "id"), id);
+            s.set(JAVA_INT, off(l, "timeout_ms"), timeoutMs);
+            int rc = ioctl(RawIoctl.SNAPSHOT_WAIT_EVENT, s);
+            if (rc == -Errno.ETIMEDOUT) {
+                return null;
+            }
+            check("SNAPSHOT_WAIT_EVENT", rc);
+            return new Event(s.get(JAVA_INT, off(l, "code")), s.get(JAVA_INT, off(l, "error")),
+                    bdev(s, off(l, "dev")), s.get(JAVA_LONG, off(l, "time_ns")), s.get(JAVA_LONG, off(l, "used")),
+                    s.get(JAVA_LONG, off(l, "limit")), s.get(JAVA_INT, off(l, "lost")));
+        }
+    }
+
     /** 0 or -errno. */
     int destroyRaw(long id) {
         try (Arena a = Arena.ofConfined()) {
