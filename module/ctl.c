@@ -36,6 +36,7 @@ static_assert(sizeof(struct blksnap_snapshot_take) == 40);
 static_assert(sizeof(struct blksnap_snapshot_list) == 16);
 static_assert(sizeof(struct blksnap_snapshot_device) == 120);
 static_assert(sizeof(struct blksnap_snapshot_info) == 104);
+static_assert(sizeof(struct blksnap_snapshot_event) == 64);
 
 /* A device number that does not fit dev_t names no device. */
 static int ctl_dev(const struct blksnap_bdev *b, dev_t *dev)
@@ -297,12 +298,17 @@ static long ctl_snapshot_take(void __user *arg)
 	return copy_to_user(arg, &t, sizeof(t)) ? -EFAULT : 0;
 }
 
+/*
+ * The members code to lost are answers and ignored on input. An event
+ * taken from the queue whose answer cannot be written goes back, so a bad
+ * pointer does not lose the overflow a backup agent waits for.
+ */
 static long ctl_snapshot_wait_event(void __user *arg)
 {
 	struct blksnap_snapshot_event ev;
-	u64 id;
 	u32 timeout_ms;
 	long ret;
+	u64 id;
 
 	if (copy_from_user(&ev, arg, sizeof(ev)))
 		return -EFAULT;
@@ -317,7 +323,11 @@ static long ctl_snapshot_wait_event(void __user *arg)
 		return ret;
 	ev.id = id;
 	ev.timeout_ms = timeout_ms;
-	return copy_to_user(arg, &ev, sizeof(ev)) ? -EFAULT : 0;
+	if (copy_to_user(arg, &ev, sizeof(ev))) {
+		snapshot_unread_event(id, &ev);
+		return -EFAULT;
+	}
+	return 0;
 }
 
 static long ctl_snapshot_list(void __user *arg)

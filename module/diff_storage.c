@@ -25,6 +25,7 @@
 #include <uapi/linux/blksnap.h>
 #include "chunk.h"
 #include "diff_storage.h"
+#include "params.h"
 
 #define DIFF_STORAGE_ALIGN PAGE_SIZE
 
@@ -165,6 +166,8 @@ struct diff_storage *diff_storage_open(int fd, u64 limit, void *holder)
 		kfree(ds);
 		return ERR_PTR(ret);
 	}
+	ds->low_free = min_t(u64, (u64)storage_low_free_mib << 20,
+			     ds->limit / 2);
 	return ds;
 }
 
@@ -186,23 +189,31 @@ void diff_storage_close(struct diff_storage *ds)
  * @ds: the storage.
  * @bytes: the chunk's size; rounded up to a page.
  * @offset: receives the byte offset of the space.
+ * @fell_low: set to true when this allocation left less than @ds->low_free
+ *	bytes free, the first time only; untouched otherwise.
  *
  * Context: any.
  * Return: 0, or -ENOSPC when the limit would be passed.
  */
-int diff_storage_alloc(struct diff_storage *ds, u32 bytes, u64 *offset)
+int diff_storage_alloc(struct diff_storage *ds, u32 bytes, u64 *offset,
+		       bool *fell_low)
 {
 	u64 len = round_up(bytes, DIFF_STORAGE_ALIGN);
+	unsigned long flags;
 	int ret = 0;
 
-	spin_lock(&ds->lock);
+	spin_lock_irqsave(&ds->lock, flags);
 	if (ds->used + len > ds->limit) {
 		ret = -ENOSPC;
 	} else {
 		*offset = ds->used;
 		ds->used += len;
+		if (!ds->low && ds->limit - ds->used < ds->low_free) {
+			ds->low = true;
+			*fell_low = true;
+		}
 	}
-	spin_unlock(&ds->lock);
+	spin_unlock_irqrestore(&ds->lock, flags);
 	return ret;
 }
 
@@ -210,15 +221,17 @@ int diff_storage_alloc(struct diff_storage *ds, u32 bytes, u64 *offset)
  * diff_storage_used() - bytes handed out so far.
  * @ds: the storage.
  *
+ * Context: any.
  * Return: the bytes.
  */
 u64 diff_storage_used(struct diff_storage *ds)
 {
+	unsigned long flags;
 	u64 used;
 
-	spin_lock(&ds->lock);
+	spin_lock_irqsave(&ds->lock, flags);
 	used = ds->used;
-	spin_unlock(&ds->lock);
+	spin_unlock_irqrestore(&ds->lock, flags);
 	return used;
 }
 

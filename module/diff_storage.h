@@ -20,8 +20,12 @@ struct file;
  * @dev: the storage device number: @bdev's, or the file system's (s_dev).
  * @direct: @file is open with O_DIRECT (every file system that offers it).
  * @limit: bytes usable, a multiple of PAGE_SIZE.
- * @lock: protects @used.
+ * @low_free: free bytes below which the storage is low: storage_low_free_mib,
+ *	at most half of @limit; 0 never.
+ * @lock: protects @used and @low (irq-safe: a break reads @used from any
+ *	context).
  * @used: bytes handed out, from offset 0 upwards.
+ * @low: free space fell below @low_free; it is said once.
  *
  * Space is never given back before the snapshot ends: a chunk is copied
  * once.
@@ -34,13 +38,16 @@ struct diff_storage {
 	dev_t dev;
 	bool direct;
 	u64 limit;
+	u64 low_free;
 	spinlock_t lock; /* see @lock above */
 	u64 used;
+	bool low;
 };
 
 struct diff_storage *diff_storage_open(int fd, u64 limit, void *holder);
 void diff_storage_close(struct diff_storage *ds);
-int diff_storage_alloc(struct diff_storage *ds, u32 bytes, u64 *offset);
+int diff_storage_alloc(struct diff_storage *ds, u32 bytes, u64 *offset,
+		       bool *fell_low);
 u64 diff_storage_used(struct diff_storage *ds);
 int diff_storage_write(struct diff_storage *ds, u64 offset,
 		       struct bio_vec *bvec, u32 nr_pages);

@@ -151,6 +151,34 @@ int event_queue_wait(struct event_queue *q, u32 timeout_ms,
 }
 
 /**
+ * event_queue_unread() - give back an event the caller could not deliver.
+ * @q: the queue.
+ * @ev: the event event_queue_wait() returned.
+ *
+ * The event goes back in front, to be read again; its @lost count returns
+ * to the queue. If the ring filled meanwhile, a low-space event makes room
+ * or the event given back is counted as lost.
+ */
+void event_queue_unread(struct event_queue *q,
+			const struct blksnap_snapshot_event *ev)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&q->lock, flags);
+	q->lost += ev->lost;
+	if (q->count == EVENT_QUEUE_SIZE && !__event_queue_drop_low(q)) {
+		q->lost++;
+	} else {
+		q->head = (q->head + EVENT_QUEUE_SIZE - 1) % EVENT_QUEUE_SIZE;
+		q->ring[q->head] = *ev;
+		q->ring[q->head].lost = 0;
+		q->count++;
+	}
+	spin_unlock_irqrestore(&q->lock, flags);
+	wake_up(&q->wait);
+}
+
+/**
  * event_queue_kill() - the snapshot is being destroyed: end every wait.
  * @q: the queue.
  */

@@ -36,6 +36,8 @@ void event_queue_raise(struct event_queue *q, u32 code, int error, dev_t dev,
 		       u64 used, u64 limit);
 int event_queue_wait(struct event_queue *q, u32 timeout_ms,
 		     struct blksnap_snapshot_event *ev);
+void event_queue_unread(struct event_queue *q,
+			const struct blksnap_snapshot_event *ev);
 void event_queue_kill(struct event_queue *q);
 
 #endif /* __BLKSNAP_EVENT_QUEUE_H */

@@ -70,6 +70,18 @@ module_param(cow_memory_limit_mib, uint, 0444);
 MODULE_PARM_DESC(cow_memory_limit_mib,
 		 "most MiB of chunks being copied at once (1..4096, default 64)");
 
+/*
+ * A backup agent waiting on BLKSNAP_IOCTL_SNAPSHOT_WAIT_EVENT hears of low
+ * free space while 64 MiB (a thousand 64 KiB chunks) are left, time to
+ * finish or give up before the snapshot overflows. A snapshot's margin is
+ * at most half its storage, so a small storage still warns before it
+ * breaks.
+ */
+unsigned int storage_low_free_mib = 64;
+module_param(storage_low_free_mib, uint, 0444);
+MODULE_PARM_DESC(storage_low_free_mib,
+		 "free MiB of a snapshot's storage below which LOW_FREE_SPACE is raised, at most half the storage (0..1048576, 0 = never, default 64)");
+
 #define BLKSNAP_SHIFT_MIN 12
 #define BLKSNAP_SHIFT_MAX 30
 #define BLKSNAP_COUNT_MIN 4096U
@@ -98,6 +110,8 @@ static void blksnap_params_clamp(void)
 		      BLKSNAP_COUNT_MIN, BLKSNAP_COUNT_MAX);
 	blksnap_clamp("chunk_minimum_shift", &chunk_minimum_shift, 12, 20);
 	blksnap_clamp("cow_memory_limit_mib", &cow_memory_limit_mib, 1, 4096);
+	blksnap_clamp("storage_low_free_mib", &storage_low_free_mib, 0,
+		      1U << 20);
 }
 
 static const struct file_operations blksnap_ctl_fops = {

@@ -200,23 +200,38 @@ void snapshot_break(struct snapshot *snapshot, int error)
  * @error: positive errno; only the first one is kept.
  * @dev: the device, or 0.
  *
- * The first break raises one event: OVERFLOW for ENOSPC, else CORRUPTED.
+ * The first break raises one event: OVERFLOW for ENOSPC (the storage is
+ * full), CORRUPTED with @error and @dev for anything else.
  *
  * Context: any.
  */
 void snapshot_break_device(struct snapshot *snapshot, int error, dev_t dev)
 {
 	struct diff_storage *ds = snapshot->storage;
+	bool overflow = error == ENOSPC;
 
 	if (cmpxchg(&snapshot->error, 0, error))
 		return;
 	pr_err("snapshot %llu is broken (error %d); its images now fail with EIO\n",
 	       snapshot->id, error);
-	/* diff_storage_used() takes a lock not meant for completion context. */
-	event_queue_raise(&snapshot->events, error == ENOSPC ?
-			  BLKSNAP_EVENT_OVERFLOW : BLKSNAP_EVENT_CORRUPTED,
-			  error, error == ENOSPC ? 0 : dev,
-			  ds ? READ_ONCE(ds->used) : 0, ds ? ds->limit : 0);
+	event_queue_raise(&snapshot->events, overflow ? BLKSNAP_EVENT_OVERFLOW :
+			  BLKSNAP_EVENT_CORRUPTED, error, overflow ? 0 : dev,
+			  diff_storage_used(ds), ds->limit);
+}
+
+/**
+ * snapshot_storage_low() - free storage fell below its margin: tell the
+ *	reader of the events while there is still room to react.
+ * @snapshot: the snapshot.
+ *
+ * Context: any.
+ */
+void snapshot_storage_low(struct snapshot *snapshot)
+{
+	struct diff_storage *ds = snapshot->storage;
+
+	event_queue_raise(&snapshot->events, BLKSNAP_EVENT_LOW_FREE_SPACE, 0, 0,
+			  diff_storage_used(ds), ds->limit);
 }
 
 /**
@@ -228,7 +243,8 @@ void snapshot_break_device(struct snapshot *snapshot, int error, dev_t dev)
  * Return: 0, -ENOENT (no such snapshot, or destroyed meanwhile),
  * -ETIMEDOUT or -EINTR.
  *
- * Context: process; sleeps without any lock of the snapshot.
+ * Context: process; sleeps without any lock of the snapshot, holding a
+ * reference only, so destroy does not wait for it.
  */
 int snapshot_wait_event(u64 id, u32 timeout_ms,
 			struct blksnap_snapshot_event *ev)
@@ -241,6 +257,24 @@ int snapshot_wait_event(u64 id, u32 timeout_ms,
 	ret = event_queue_wait(&snap->events, timeout_ms, ev);
 	snapshot_put(snap);
 	return ret;
+}
+
+/**
+ * snapshot_unread_event() - give back an event snapshot_wait_event()
+ *	returned but the caller could not deliver (EFAULT).
+ * @id: the snapshot.
+ * @ev: the event.
+ *
+ * A snapshot destroyed meanwhile takes the event with it.
+ */
+void snapshot_unread_event(u64 id, const struct blksnap_snapshot_event *ev)
+{
+	struct snapshot *snap = snapshot_get(id);
+
+	if (!snap)
+		return;
+	event_queue_unread(&snap->events, ev);
+	snapshot_put(snap);
 }
 
 static bool __snapshot_on_storage(struct block_device *bdev)
