@@ -621,9 +621,19 @@ struct blksnap_snapshot_info {
  * @lost: out: events dropped before this one (the queue was full).
  * @reserved: zero.
  *
- * Each event is returned once. ETIMEDOUT: none within @timeout_ms; ENOENT:
- * no such snapshot, or it was destroyed while the call waited; EINTR: a
- * signal (call again).
+ * Events (BLKSNAP_FEATURE_EVENTS, minor 4): LOW_FREE_SPACE once, when an
+ * allocation leaves less free storage than the module parameter
+ * storage_low_free_mib (at most half of the storage); OVERFLOW or
+ * CORRUPTED once, at the snapshot's first break. Each event is returned
+ * once, oldest first; a snapshot keeps up to 16, dropping low-space events
+ * first when full (never a break) and counting them in @lost. An answer
+ * that cannot be written (EFAULT) leaves its event queued. Codes other
+ * than the three above will only be raised when a flag asks for them.
+ *
+ * Errors: ETIMEDOUT none within @timeout_ms (0 included); ENOENT no such
+ * snapshot, or it was destroyed while the call waited (the wait ends at
+ * once); EINTR a signal (call again); EINVAL @flags, @reserved or
+ * @timeout_ms above BLKSNAP_EVENT_TIMEOUT_MAX_MS.
  */
 struct blksnap_snapshot_event {
 	__u64 id;

@@ -10,10 +10,12 @@ import java.lang.foreign.MemoryLayout;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
@@ -21,8 +23,6 @@ import dev.blksnap.internal.Errno;
 import dev.blksnap.internal.Layouts;
 import dev.blksnap.internal.RawIoctl;
 import dev.blksnap.internal.Uapi;
-import java.time.Duration;
-import java.util.Optional;
 
 /**
  * An open blksnap control device: trackers and their changed-block maps.
@@ -504,46 +504,81 @@ public final class BlksnapControl implements AutoCloseable {
 
 	/**
 	 * Waits for the next event of a snapshot (module minor 4,
-	 * {@link Uapi#FEATURE_EVENTS}); each event is returned once.
+	 * {@code BLKSNAP_FEATURE_EVENTS}): low free space, overflow, or another
+	 * break. Each event is returned once, to one caller; a broken snapshot
+	 * keeps its break event until it is read. A signal does not end the
+	 * wait early: it goes on for what is left of {@code timeout}. A
+	 * {@link #close()} waits for a wait in progress; destroying the
+	 * snapshot (from another thread) ends it at once.
 	 *
 	 * @param id      the snapshot
 	 * @param timeout how long to wait, at most one hour; zero does not wait
 	 * @return the event, or empty when none came within {@code timeout}
-	 * @throws NoSuchSnapshotException when there is no such snapshot, or it was destroyed while waiting
-	 * @throws BlksnapException        on any other failure
+	 * @throws IllegalArgumentException when {@code timeout} is negative or above one hour
+	 * @throws NoSuchSnapshotException  when there is no such snapshot, or it was destroyed while waiting
+	 * @throws NotSupportedException    when the module has no events (before 1.4)
+	 * @throws BlksnapException         on any other failure
 	 */
-	public Optional<SnapshotEvent> waitSnapshotEvent(long id, Duration timeout)
-			throws BlksnapException {
-		long ms = timeout.toMillis();
-		if (ms < 0 || ms > Uapi.EVENT_TIMEOUT_MAX_MS)
+	public Optional<SnapshotEvent> waitSnapshotEvent(long id, Duration timeout) throws BlksnapException {
+		if (timeout.isNegative() || timeout.compareTo(Duration.ofMillis(Uapi.EVENT_TIMEOUT_MAX_MS)) > 0)
 			throw new IllegalArgumentException("timeout " + timeout + " is not within 0 and one hour");
+		String operation = "snapshot wait-event " + id;
 		try (Arena arena = Arena.ofConfined()) {
 			MemorySegment e = arena.allocate(Layouts.SNAPSHOT_EVENT);
 			Layouts.SNAPSHOT_EVENT_ID.set(e, id);
-			Layouts.SNAPSHOT_EVENT_TIMEOUT_MS.set(e, (int) ms);
-			int rc = ioctl(RawIoctl.SNAPSHOT_WAIT_EVENT, e);
+			int rc = waitIoctl(e, timeout);
 			if (rc == -Errno.ETIMEDOUT)
 				return Optional.empty();
+			if (rc == -Errno.ENOTTY)
+				throw new NotSupportedException(operation, Errno.ENOTTY, "the module has no snapshot events",
+						"load blksnap 1.4 or later; 'blksnap version' shows the module's");
 			if (rc < 0)
-				throw BlksnapException.fromSnapshotErrno("snapshot wait-event " + id, -rc);
-			long time = (long) Layouts.SNAPSHOT_EVENT_TIME_NS.get(e);
-			long used = (long) Layouts.SNAPSHOT_EVENT_USED.get(e);
-			long limit = (long) Layouts.SNAPSHOT_EVENT_LIMIT.get(e);
-			int lost = (int) Layouts.SNAPSHOT_EVENT_LOST.get(e);
-			int code = (int) Layouts.SNAPSHOT_EVENT_CODE.get(e);
-			int error = (int) Layouts.SNAPSHOT_EVENT_ERROR.get(e);
-			DeviceId dev = new DeviceId((int) Layouts.SNAPSHOT_EVENT_DEV_MAJOR.get(e),
-					(int) Layouts.SNAPSHOT_EVENT_DEV_MINOR.get(e));
-			return Optional.of(switch (code) {
+				throw BlksnapException.fromSnapshotErrno(operation, -rc);
+			return Optional.of(event(id, e));
+		}
+	}
+
+	/** WAIT_EVENT for {@code timeout}; after a signal, again for what is left of it. */
+	private int waitIoctl(MemorySegment e, Duration timeout) {
+		lock.readLock().lock();
+		try {
+			if (closed)
+				throw new IllegalStateException(this + " is closed");
+			long deadline = System.nanoTime() + timeout.toNanos();
+			long left = timeout.toNanos();
+			int rc;
+			while (true) {
+				// Rounded up: a wait of half a millisecond is a wait, not a poll.
+				Layouts.SNAPSHOT_EVENT_TIMEOUT_MS.set(e, (int) ((left + 999_999) / 1_000_000));
+				rc = sys.ioctl(fd, RawIoctl.SNAPSHOT_WAIT_EVENT, e);
+				if (rc != -Errno.EINTR)
+					return rc;
+				left = Math.max(0, deadline - System.nanoTime());
+			}
+		} finally {
+			lock.readLock().unlock();
+		}
+	}
+
+	private static SnapshotEvent event(long id, MemorySegment e) {
+		long time = (long) Layouts.SNAPSHOT_EVENT_TIME_NS.get(e);
+		long used = (long) Layouts.SNAPSHOT_EVENT_USED.get(e);
+		long limit = (long) Layouts.SNAPSHOT_EVENT_LIMIT.get(e);
+		int lost = (int) Layouts.SNAPSHOT_EVENT_LOST.get(e);
+		int code = (int) Layouts.SNAPSHOT_EVENT_CODE.get(e);
+		int error = (int) Layouts.SNAPSHOT_EVENT_ERROR.get(e);
+		DeviceId dev = new DeviceId((int) Layouts.SNAPSHOT_EVENT_DEV_MAJOR.get(e),
+				(int) Layouts.SNAPSHOT_EVENT_DEV_MINOR.get(e));
+		return switch (code) {
 			case Uapi.EVENT_LOW_FREE_SPACE -> new SnapshotEvent.LowFreeSpace(time, used, limit, lost);
 			case Uapi.EVENT_OVERFLOW -> new SnapshotEvent.Overflow(time, used, limit, lost);
 			case Uapi.EVENT_CORRUPTED -> new SnapshotEvent.Corrupted(error, Errno.name(error),
 					dev.major() == 0 && dev.minor() == 0 ? Optional.empty() : Optional.of(dev),
 					time, used, limit, lost);
-			default -> throw new IllegalStateException("snapshot " + id + ": unknown event code " + code
-					+ " from a newer module");
-			});
-		}
+			// The module raises no code this library does not know: new codes come with a flag to ask for them.
+			default -> throw new IllegalStateException("snapshot " + id + ": event code " + code
+					+ " unknown to this library (module and library versions differ)");
+		};
 	}
 
 	/**

@@ -45,6 +45,16 @@ public record ModuleVersion(int major, int minor, int patch, long features) {
 	}
 
 	/**
+	 * Whether the module reports snapshot events
+	 * ({@code BLKSNAP_FEATURE_EVENTS}, minor 4).
+	 *
+	 * @return true when {@link Snapshot#waitEvent(java.time.Duration)} works
+	 */
+	public boolean hasEvents() {
+		return (features & Uapi.FEATURE_EVENTS) != 0;
+	}
+
+	/**
 	 * Whether this library can talk to the module.
 	 *
 	 * @return true when the major versions are equal

@@ -60,6 +60,11 @@ class SnapshotFakeKernelTest {
 		final List<Integer> closedFiles = new ArrayList<>();
 		int lastStorageFd;
 		int lastTakeFlags;
+		/** WAIT_EVENT: answers in order, each {code, error, major, minor, time, used, limit, lost} or {-errno}. */
+		final java.util.ArrayDeque<long[]> events = new java.util.ArrayDeque<>();
+		/** WAIT_EVENT: the timeout_ms of every call, and whether its flags and reserved were zero. */
+		final List<Integer> waitTimeouts = new ArrayList<>();
+		boolean waitInputZero = true;
 
 		@Override
 		public int close(int fd) {
@@ -141,6 +146,8 @@ class SnapshotFakeKernelTest {
 			}
 			if (request == RawIoctl.SNAPSHOT_INFO)
 				return info(arg);
+			if (request == RawIoctl.SNAPSHOT_WAIT_EVENT)
+				return waitEvent(arg);
 			return -Errno.ENOTTY;
 		}
 
@@ -183,6 +190,28 @@ class SnapshotFakeKernelTest {
 			Layouts.SNAPSHOT_INFO_STORAGE_USED.set(arg, 4096L);
 			Layouts.SNAPSHOT_INFO_STORAGE_SIZE.set(arg, s.limit);
 			Layouts.SNAPSHOT_INFO_STORAGE_LIMIT.set(arg, s.limit);
+			return 0;
+		}
+
+		private int waitEvent(MemorySegment arg) {
+			waitTimeouts.add((int) Layouts.SNAPSHOT_EVENT_TIMEOUT_MS.get(arg));
+			waitInputZero &= arg.get(java.lang.foreign.ValueLayout.JAVA_INT, 12) == 0
+					&& arg.get(java.lang.foreign.ValueLayout.JAVA_INT, 60) == 0;
+			if (!snapshots.containsKey((long) Layouts.SNAPSHOT_EVENT_ID.get(arg)))
+				return -Errno.ENOENT;
+			long[] e = events.poll();
+			if (e == null)
+				return -Errno.ETIMEDOUT;
+			if (e.length == 1)
+				return (int) e[0];
+			Layouts.SNAPSHOT_EVENT_CODE.set(arg, (int) e[0]);
+			Layouts.SNAPSHOT_EVENT_ERROR.set(arg, (int) e[1]);
+			Layouts.SNAPSHOT_EVENT_DEV_MAJOR.set(arg, (int) e[2]);
+			Layouts.SNAPSHOT_EVENT_DEV_MINOR.set(arg, (int) e[3]);
+			Layouts.SNAPSHOT_EVENT_TIME_NS.set(arg, e[4]);
+			Layouts.SNAPSHOT_EVENT_USED.set(arg, e[5]);
+			Layouts.SNAPSHOT_EVENT_LIMIT.set(arg, e[6]);
+			Layouts.SNAPSHOT_EVENT_LOST.set(arg, (int) e[7]);
 			return 0;
 		}
 
@@ -294,6 +323,60 @@ class SnapshotFakeKernelTest {
 			for (int i = 0; i < 20; i++)
 				ctl.createSnapshot(tmp, 1 << 20, false);
 			assertEquals(List.copyOf(kernel.snapshots.keySet()), ctl.snapshots());
+		}
+	}
+
+	@Test
+	void eventsAreDecodedAndAnEmptyWaitIsEmpty() throws BlksnapException {
+		try (BlksnapControl ctl = control(); Snapshot snap = ctl.createSnapshot(tmp, 1 << 20, false)) {
+			kernel.events.add(new long[] {Uapi.EVENT_LOW_FREE_SPACE, 0, 0, 0, 11, 1L << 40, 3L << 40, 0});
+			kernel.events.add(new long[] {Uapi.EVENT_OVERFLOW, Errno.ENOSPC, 0, 0, 12, 3L << 40, 3L << 40, 2});
+			kernel.events.add(new long[] {Uapi.EVENT_CORRUPTED, Errno.ENODEV, 259, 1 << 19, -1, 5, 6, 0});
+			kernel.events.add(new long[] {Uapi.EVENT_CORRUPTED, Errno.ENOMEM, 0, 0, 13, 5, 6, -1});
+			assertEquals(Optional.of(new SnapshotEvent.LowFreeSpace(11, 1L << 40, 3L << 40, 0)),
+					snap.waitEvent(java.time.Duration.ofSeconds(2)));
+			assertEquals(Optional.of(new SnapshotEvent.Overflow(12, 3L << 40, 3L << 40, 2)),
+					snap.waitEvent(java.time.Duration.ZERO));
+			assertEquals(Optional.of(new SnapshotEvent.Corrupted(Errno.ENODEV, "ENODEV",
+					Optional.of(new DeviceId(259, 1 << 19)), -1, 5, 6, 0)), snap.waitEvent(java.time.Duration.ofHours(1)));
+			assertEquals(Optional.of(new SnapshotEvent.Corrupted(Errno.ENOMEM, "ENOMEM", Optional.empty(), 13, 5, 6,
+					-1)), snap.waitEvent(java.time.Duration.ofNanos(1)));
+			assertEquals(Optional.empty(), snap.waitEvent(java.time.Duration.ofMillis(250)), "ETIMEDOUT");
+			assertEquals(List.of(2000, 0, Uapi.EVENT_TIMEOUT_MAX_MS, 1, 250), kernel.waitTimeouts,
+					"timeout_ms sent, a nanosecond rounded up to a millisecond");
+			assertTrue(kernel.waitInputZero, "flags and reserved sent as zero");
+		}
+	}
+
+	@Test
+	void aSignalWaitsForWhatIsLeftAndErrnosAreMapped() throws BlksnapException {
+		try (BlksnapControl ctl = control(); Snapshot snap = ctl.createSnapshot(tmp, 1 << 20, false)) {
+			kernel.events.add(new long[] {-Errno.EINTR});
+			kernel.events.add(new long[] {Uapi.EVENT_OVERFLOW, Errno.ENOSPC, 0, 0, 1, 2, 2, 0});
+			assertTrue(snap.waitEvent(java.time.Duration.ofSeconds(100)).orElseThrow() instanceof SnapshotEvent.Overflow);
+			assertEquals(2, kernel.waitTimeouts.size(), "EINTR is retried");
+			assertEquals(100_000, kernel.waitTimeouts.get(0));
+			assertTrue(kernel.waitTimeouts.get(1) <= 100_000 && kernel.waitTimeouts.get(1) > 90_000,
+					"the retry waits for what is left: " + kernel.waitTimeouts);
+
+			kernel.waitTimeouts.clear();
+			assertThrows(IllegalArgumentException.class,
+					() -> snap.waitEvent(java.time.Duration.ofMillis(Uapi.EVENT_TIMEOUT_MAX_MS + 1L)));
+			assertThrows(IllegalArgumentException.class, () -> snap.waitEvent(java.time.Duration.ofMillis(-1)));
+			assertEquals(List.of(), kernel.waitTimeouts, "a bad timeout never reaches the module");
+
+			kernel.events.add(new long[] {99, 0, 0, 0, 0, 0, 0, 0});
+			var unknown = assertThrows(IllegalStateException.class, () -> snap.waitEvent(java.time.Duration.ZERO));
+			assertTrue(unknown.getMessage().contains("event code 99"), unknown.getMessage());
+
+			var gone = assertThrows(NoSuchSnapshotException.class, () -> ctl.waitSnapshotEvent(12345,
+					java.time.Duration.ZERO));
+			assertTrue(gone.getMessage().startsWith("snapshot wait-event 12345: no such snapshot (ENOENT) — "),
+					gone.getMessage());
+			kernel.forcedErrno = Errno.ENOTTY;
+			var old = assertThrows(NotSupportedException.class, () -> snap.waitEvent(java.time.Duration.ZERO));
+			assertTrue(old.getMessage().contains("no snapshot events"), old.getMessage());
+			kernel.forcedErrno = 0;
 		}
 	}
 }
