@@ -243,20 +243,17 @@ static void chunk_store_work(struct work_struct *work)
 	struct diff_storage *ds = snapshot_storage(da->snapshot);
 	struct diff_buffer *buf = c->buf;
 	unsigned int noio = memalloc_noio_save();
-	bool fell_low = false;
 	unsigned long flags;
 	u64 offset;
 	int ret;
 
 	if (!diff_area_cows(da))
 		goto out_lost;
-	ret = diff_storage_alloc(ds, c->size, &offset, &fell_low);
+	ret = diff_storage_alloc(ds, c->size, &offset);
 	if (ret) {
 		diff_area_broken(da, -ret);
 		goto out_lost;
 	}
-	if (fell_low)
-		snapshot_storage_low(da->snapshot);
 	ret = diff_storage_write(ds, offset, buf->bvec, buf->nr_pages);
 	if (ret) {
 		pr_err_ratelimited("storage write of %u bytes at %llu failed: %d\n",

@@ -25,6 +25,7 @@
 #include <uapi/linux/blksnap.h>
 #include "chunk.h"
 #include "diff_storage.h"
+#include "event_queue.h"
 #include "params.h"
 
 #define DIFF_STORAGE_ALIGN PAGE_SIZE
@@ -132,10 +133,12 @@ static int diff_storage_open_file(struct diff_storage *ds, struct file *user,
  *	&struct blksnap_snapshot_create for what each means.
  * @limit: bytes, rounded down to a page; 0 for all of a device or file.
  * @holder: the exclusive holder of a block device.
+ * @events: where to raise low free space.
  *
  * Return: the storage, or ERR_PTR() with the errno the UAPI header gives.
  */
-struct diff_storage *diff_storage_open(int fd, u64 limit, void *holder)
+struct diff_storage *diff_storage_open(int fd, u64 limit, void *holder,
+				       struct event_queue *events)
 {
 	struct diff_storage *ds;
 	struct file *user;
@@ -168,6 +171,7 @@ struct diff_storage *diff_storage_open(int fd, u64 limit, void *holder)
 	}
 	ds->low_free = min_t(u64, (u64)storage_low_free_mib << 20,
 			     ds->limit / 2);
+	ds->events = events;
 	return ds;
 }
 
@@ -189,14 +193,15 @@ void diff_storage_close(struct diff_storage *ds)
  * @ds: the storage.
  * @bytes: the chunk's size; rounded up to a page.
  * @offset: receives the byte offset of the space.
- * @fell_low: set to true when this allocation left less than @ds->low_free
- *	bytes free, the first time only; untouched otherwise.
+ *
+ * The allocation that leaves less than @ds->low_free bytes free raises
+ * LOW_FREE_SPACE, under the lock: it is queued before the OVERFLOW of any
+ * allocation that fails after it.
  *
  * Context: any.
  * Return: 0, or -ENOSPC when the limit would be passed.
  */
-int diff_storage_alloc(struct diff_storage *ds, u32 bytes, u64 *offset,
-		       bool *fell_low)
+int diff_storage_alloc(struct diff_storage *ds, u32 bytes, u64 *offset)
 {
 	u64 len = round_up(bytes, DIFF_STORAGE_ALIGN);
 	unsigned long flags;
@@ -210,7 +215,9 @@ int diff_storage_alloc(struct diff_storage *ds, u32 bytes, u64 *offset,
 		ds->used += len;
 		if (!ds->low && ds->limit - ds->used < ds->low_free) {
 			ds->low = true;
-			*fell_low = true;
+			event_queue_raise(ds->events,
+					  BLKSNAP_EVENT_LOW_FREE_SPACE, 0, 0,
+					  ds->used, ds->limit);
 		}
 	}
 	spin_unlock_irqrestore(&ds->lock, flags);

@@ -8,6 +8,7 @@
 
 struct bio_vec;
 struct block_device;
+struct event_queue;
 struct file;
 
 /**
@@ -22,10 +23,11 @@ struct file;
  * @limit: bytes usable, a multiple of PAGE_SIZE.
  * @low_free: free bytes below which the storage is low: storage_low_free_mib,
  *	at most half of @limit; 0 never.
+ * @events: the snapshot's events, where low free space is raised.
  * @lock: protects @used and @low (irq-safe: a break reads @used from any
  *	context).
  * @used: bytes handed out, from offset 0 upwards.
- * @low: free space fell below @low_free; it is said once.
+ * @low: free space fell below @low_free; it is raised once.
  *
  * Space is never given back before the snapshot ends: a chunk is copied
  * once.
@@ -39,15 +41,16 @@ struct diff_storage {
 	bool direct;
 	u64 limit;
 	u64 low_free;
+	struct event_queue *events;
 	spinlock_t lock; /* see @lock above */
 	u64 used;
 	bool low;
 };
 
-struct diff_storage *diff_storage_open(int fd, u64 limit, void *holder);
+struct diff_storage *diff_storage_open(int fd, u64 limit, void *holder,
+				       struct event_queue *events);
 void diff_storage_close(struct diff_storage *ds);
-int diff_storage_alloc(struct diff_storage *ds, u32 bytes, u64 *offset,
-		       bool *fell_low);
+int diff_storage_alloc(struct diff_storage *ds, u32 bytes, u64 *offset);
 u64 diff_storage_used(struct diff_storage *ds);
 int diff_storage_write(struct diff_storage *ds, u64 offset,
 		       struct bio_vec *bvec, u32 nr_pages);

@@ -220,21 +220,6 @@ void snapshot_break_device(struct snapshot *snapshot, int error, dev_t dev)
 }
 
 /**
- * snapshot_storage_low() - free storage fell below its margin: tell the
- *	reader of the events while there is still room to react.
- * @snapshot: the snapshot.
- *
- * Context: any.
- */
-void snapshot_storage_low(struct snapshot *snapshot)
-{
-	struct diff_storage *ds = snapshot->storage;
-
-	event_queue_raise(&snapshot->events, BLKSNAP_EVENT_LOW_FREE_SPACE, 0, 0,
-			  diff_storage_used(ds), ds->limit);
-}
-
-/**
  * snapshot_wait_event() - the snapshot's next event.
  * @id: the snapshot.
  * @timeout_ms: how long to wait for one.
@@ -330,7 +315,7 @@ int snapshot_create(int fd, u32 flags, u64 limit, const struct file *owner,
 	event_queue_init(&snap->events);
 	snap->flags = flags;
 	snap->owner = flags & BLKSNAP_SNAPSHOT_FLAG_KEEP ? NULL : owner;
-	ds = diff_storage_open(fd, limit, snap);
+	ds = diff_storage_open(fd, limit, snap, &snap->events);
 	if (IS_ERR(ds)) {
 		kfree(snap);
 		return PTR_ERR(ds);

@@ -63,7 +63,6 @@ int snapshot_info(u64 id, struct blksnap_snapshot_info *info,
 void snapshot_release_owner(const struct file *owner);
 void snapshot_break(struct snapshot *snapshot, int error);
 void snapshot_break_device(struct snapshot *snapshot, int error, dev_t dev);
-void snapshot_storage_low(struct snapshot *snapshot);
 int snapshot_wait_event(u64 id, u32 timeout_ms,
 			struct blksnap_snapshot_event *ev);
 void snapshot_unread_event(u64 id, const struct blksnap_snapshot_event *ev);
