@@ -34,6 +34,7 @@ import static dev.blksnap.internal.Errno.ENOTTY;
 import static dev.blksnap.internal.Errno.EOPNOTSUPP;
 import static dev.blksnap.internal.Errno.ERANGE;
 import static dev.blksnap.internal.Errno.EROFS;
+import static dev.blksnap.internal.Errno.ETIMEDOUT;
 import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
@@ -368,6 +369,31 @@ final class IoctlTable {
         };
     }
 
+    /** Longest WAIT_EVENT timeout the fuzzer sends that the module accepts, in milliseconds. */
+    static final int WAIT_EVENT_FUZZ_MAX_MS = 20;
+
+    /**
+     * WAIT_EVENT's timeout: 0 or a few milliseconds, never more than
+     * {@link #WAIT_EVENT_FUZZ_MAX_MS}. A valid long timeout on an id that
+     * names a live snapshot (one another class left behind) would hold a
+     * thread for up to an hour; the bad values (above
+     * BLKSNAP_EVENT_TIMEOUT_MAX_MS, up to 2^32-1) are refused before any wait.
+     */
+    static final Gen EVENT_TIMEOUT = (c, s, off, size) -> {
+        long v = switch (c.rnd.nextInt(10)) {
+            case 0, 1, 2 -> 0;
+            case 3 -> Uapi.EVENT_TIMEOUT_MAX_MS + 1L;
+            case 4 -> 0xffffffffL;
+            case 5 -> Uapi.EVENT_TIMEOUT_MAX_MS + 1L + (c.u32() & 0xffffffffL) % (0xffffffffL - Uapi.EVENT_TIMEOUT_MAX_MS);
+            default -> 1 + c.rnd.nextInt(WAIT_EVENT_FUZZ_MAX_MS);
+        };
+        s.set(JAVA_INT_UNALIGNED, off, (int) v);
+        if (v > Uapi.EVENT_TIMEOUT_MAX_MS) {
+            c.mustFail("timeout_ms " + v + " above BLKSNAP_EVENT_TIMEOUT_MAX_MS");
+            c.exact = EINVAL;
+        }
+    };
+
     // ---- checks of successful answers ----
 
     static final Check NONE = (c, a) -> null;
@@ -514,6 +540,23 @@ final class IoctlTable {
         return null;
     };
 
+    static final Check WAIT_EVENT_CHECK = (c, a) -> {
+        int code = a.get(JAVA_INT_UNALIGNED, 16);
+        int error = a.get(JAVA_INT_UNALIGNED, 20);
+        int reserved = a.get(JAVA_INT_UNALIGNED, 60);
+        if (code < Uapi.EVENT_LOW_FREE_SPACE || code > Uapi.EVENT_CORRUPTED) {
+            return "code " + code;
+        }
+        if (code == Uapi.EVENT_LOW_FREE_SPACE ? error != 0 : code == Uapi.EVENT_OVERFLOW ? error != ENOSPC
+                : error <= 0 || error == ENOSPC) {
+            return "error " + error + " with code " + code;
+        }
+        if (Long.compareUnsigned(a.get(JAVA_LONG_UNALIGNED, 40), a.get(JAVA_LONG_UNALIGNED, 48)) > 0) {
+            return "used above the limit";
+        }
+        return reserved == 0 ? null : "reserved " + reserved + " in the answer";
+    };
+
     // ---- unknown requests ----
 
     /** Every request number of the header. */
@@ -657,6 +700,17 @@ final class IoctlTable {
                             f(Layouts.SNAPSHOT_INFO, "storage_limit", GARBAGE),
                             f(Layouts.SNAPSHOT_INFO, "reserved", RESERVED)),
                     SNAPSHOT_INFO_CHECK),
+            new IoctlSpec("SNAPSHOT_WAIT_EVENT", header("SNAPSHOT_WAIT_EVENT"), Layouts.SNAPSHOT_EVENT,
+                    errnos(EINVAL, ENOENT, ETIMEDOUT, EINTR), 6,
+                    List.of(f(Layouts.SNAPSHOT_EVENT, "id", SNAPSHOT_ID),
+                            f(Layouts.SNAPSHOT_EVENT, "timeout_ms", EVENT_TIMEOUT),
+                            f(Layouts.SNAPSHOT_EVENT, "flags", RESERVED),
+                            f(Layouts.SNAPSHOT_EVENT, "code", GARBAGE), f(Layouts.SNAPSHOT_EVENT, "error", GARBAGE),
+                            f(Layouts.SNAPSHOT_EVENT, "dev", GARBAGE), f(Layouts.SNAPSHOT_EVENT, "time_ns", GARBAGE),
+                            f(Layouts.SNAPSHOT_EVENT, "used", GARBAGE), f(Layouts.SNAPSHOT_EVENT, "limit", GARBAGE),
+                            f(Layouts.SNAPSHOT_EVENT, "lost", GARBAGE),
+                            f(Layouts.SNAPSHOT_EVENT, "reserved", RESERVED)),
+                    WAIT_EVENT_CHECK),
             new IoctlSpec("(unknown request)", IoctlTable::unknownRequest, null, Set.of(ENOTTY), 5,
                     List.of(), NONE));
 
@@ -668,7 +722,8 @@ final class IoctlTable {
     private static final Map<String, Long> FEATURE = Map.of("SNAPSHOT_CREATE", Uapi.FEATURE_SNAPSHOT,
             "SNAPSHOT_DESTROY", Uapi.FEATURE_SNAPSHOT, "SNAPSHOT_ADD", Uapi.FEATURE_SNAPSHOT,
             "SNAPSHOT_TAKE", Uapi.FEATURE_SNAPSHOT, "SNAPSHOT_LIST", Uapi.FEATURE_SNAPSHOT,
-            "SNAPSHOT_INFO", Uapi.FEATURE_SNAPSHOT, "CBT_READ_HOLES", Uapi.FEATURE_CBT_HOLES);
+            "SNAPSHOT_INFO", Uapi.FEATURE_SNAPSHOT, "CBT_READ_HOLES", Uapi.FEATURE_CBT_HOLES,
+            "SNAPSHOT_WAIT_EVENT", Uapi.FEATURE_EVENTS);
 
     /** Whether a module reporting {@code features} implements the entry's ioctl. */
     static boolean offered(IoctlSpec spec, long features) {
