@@ -210,6 +210,19 @@ final class Posix {
         }
     }
 
+    /** Makes the first page of {@link #pageBeforeHole()} read-only: reads work, writes fault. */
+    static void readOnly(long address) {
+        try {
+            if ((int) MPROTECT.invokeExact(address, 4096L, 1 /* PROT_READ */) != 0) {
+                throw new IllegalStateException("mprotect failed");
+            }
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
     static void unmapPages(long address) {
         try {
             if ((int) MUNMAP.invokeExact(address, 8192L) != 0) {

@@ -2,40 +2,58 @@
 package dev.blksnap.it;
 
 import dev.blksnap.DeviceId;
+import dev.blksnap.SnapshotEvent;
 import dev.blksnap.internal.Errno;
+import dev.blksnap.internal.Layouts;
 import dev.blksnap.internal.Uapi;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
 
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicReference;
 
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Snapshot events (BLKSNAP_IOCTL_SNAPSHOT_WAIT_EVENT, module/README.md):
  * nothing to report waits out its timeout (ETIMEDOUT) and a wait ends at
- * destroy (ENOENT); an overflow is reported once, with ENOSPC; a removed
- * device breaks the snapshot with CORRUPTED, ENODEV and that device.
- * Low free space is not raised yet (the design in module/README.md).
+ * destroy (ENOENT); a storage that fills raises LOW_FREE_SPACE, then
+ * OVERFLOW with ENOSPC, each once and in that order; a removed device
+ * raises CORRUPTED with ENODEV and that device (read through the library);
+ * bad input gets its exact errno; an answer the module cannot write
+ * (EFAULT) leaves its event to be read again.
  */
 @Order(25)
 class SnapshotEventTest extends SnapshotItBase {
     private static final long MIB = 1 << 20;
+    /** The module's default storage_low_free_mib, for a storage larger than twice it. */
+    private static final long LOW_FREE_DEFAULT = 64 * MIB;
+
+    /** A taken snapshot of a new 8 MiB loop device, on a directory storage of {@code limit} bytes. */
+    private long takenSnapshot(String name, long limit) throws Exception {
+        Path dev = loop(name, 8 * MIB);
+        long id = snap.create(SCRATCH, limit, false);
+        add(id, dev);
+        snap.take(id, true);
+        return id;
+    }
 
     @Test
     void timeoutsAndDestroyEndTheWait() throws Exception {
-        Path dev = loop("ev-wait", 8 * MIB);
-        long id = snap.create(SCRATCH, 8 * MIB, false);
-        add(id, dev);
-        snap.take(id, true);
+        long id = takenSnapshot("ev-wait", 8 * MIB);
         assertNull(snap.waitEvent(id, 0), "an event with nothing to report");
         long t0 = System.nanoTime();
         assertNull(snap.waitEvent(id, 300), "an event with nothing to report");
@@ -44,47 +62,91 @@ class SnapshotEventTest extends SnapshotItBase {
         AtomicReference<Object> out = new AtomicReference<>();
         Thread waiter = Thread.ofPlatform().name("event-waiter").start(() -> {
             try (Snapshots other = new Snapshots()) {
-                out.set(other.waitEvent(id, 60_000));
+                out.set(other.waitEvent(id, 600_000));
             } catch (Throwable e) {
                 out.set(e);
             }
         });
-        Thread.sleep(300);
+        // The waiter sleeps in the ioctl (ioctl is system call 16 on x86-64) before the destroy.
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        String call;
+        while (!"16".equals(call = syscallOf("event-waiter"))) {
+            assertTrue(System.nanoTime() < deadline, "the waiter never blocked in WAIT_EVENT: " + call);
+            Thread.sleep(20);
+        }
+        Thread.sleep(200);
+        assertTrue(waiter.isAlive(), "the wait ended before destroy: " + out.get());
         long d0 = System.nanoTime();
         snap.destroy(id);
-        waiter.join(Duration.ofSeconds(10));
-        assertTrue(!waiter.isAlive(), "a wait goes on after destroy");
+        waiter.join(Duration.ofSeconds(30));
+        long ended = (System.nanoTime() - d0) / 1_000_000;
+        assertFalse(waiter.isAlive(), "a wait of 10 minutes goes on after destroy");
         assertTrue(out.get() instanceof Snapshots.Failed f && f.errno == Errno.ENOENT,
                 "a wait ended by destroy: " + out.get());
-        System.out.printf("[events] 300 ms wait took %d ms; a wait ended %d ms after destroy began%n", waited,
-                (System.nanoTime() - d0) / 1_000_000);
-        Snapshots.Failed gone = org.junit.jupiter.api.Assertions.assertThrows(Snapshots.Failed.class,
-                () -> snap.waitEvent(id, 0));
+        System.out.printf("[events] a 300 ms wait took %d ms; a 10-minute wait ended %d ms after destroy began%n",
+                waited, ended);
+        Snapshots.Failed gone = assertThrows(Snapshots.Failed.class, () -> snap.waitEvent(id, 0));
         assertEquals(Errno.ENOENT, gone.errno);
     }
 
+    /**
+     * The system call number the thread of that name is blocked in, from
+     * /proc/self/task/N/syscall ("running" when it is not in one); the JVM
+     * names its threads' tasks after the Java threads.
+     */
+    private static String syscallOf(String name) throws java.io.IOException {
+        try (var tasks = Files.list(Path.of("/proc/self/task"))) {
+            for (Path task : (Iterable<Path>) tasks::iterator) {
+                if (Files.readString(task.resolve("comm")).trim().equals(name)) {
+                    return Files.readString(task.resolve("syscall")).trim().split(" ")[0];
+                }
+            }
+        }
+        return "no task named " + name;
+    }
+
     @Test
-    void overflowIsReportedOnce(TestInfo ti) throws Exception {
+    void lowFreeSpaceThenOverflowEachOnce(TestInfo ti) throws Exception {
         SplittableRandom rnd = Seeds.forTest(ti);
         Path dev = loop("ev-overflow", 16 * MIB);
         stampAll(dev, 1);
         Path storage = SCRATCH.resolve("ev-small.img");
         Files.write(storage, new byte[0]);
-        long id = snap.create(storage, 2 * MIB, false);
+        long limit = 2 * MIB;
+        long id = snap.create(storage, limit, false);
         add(id, dev);
         snap.take(id, true);
-        long chunk = snap.info(id).devices().get(0).chunkSize() / Stamp.SECTOR;
-        for (long c = 0; c < Guest.sizeSectors(dev) / chunk; c++) {
+        long chunkBytes = snap.info(id).devices().get(0).chunkSize();
+        long chunk = chunkBytes / Stamp.SECTOR;
+        // Half the storage is the margin: LOW when less than 1 MiB is left.
+        long margin = Math.min(LOW_FREE_DEFAULT, limit / 2);
+        long chunksBeforeLow = (limit - margin) / chunkBytes + 1;
+        for (long c = 0; c < chunksBeforeLow - 1; c++) {
+            stampRange(dev, c * chunk + rnd.nextLong(chunk), 1, 2);
+        }
+        assertNull(snap.waitEvent(id, 200), "an event with " + (chunksBeforeLow - 1) + " chunks stored");
+        for (long c = chunksBeforeLow - 1; c < Guest.sizeSectors(dev) / chunk; c++) {
             stampRange(dev, c * chunk + rnd.nextLong(chunk), 1, 2);
         }
         assertEquals(Uapi.SNAPSHOT_STATE_BROKEN, snap.info(id).state());
-        Snapshots.Event e = snap.waitEvent(id, 5000);
-        assertNotNull(e, "no event after the overflow");
-        assertEquals(Uapi.EVENT_OVERFLOW, e.code(), e.toString());
-        assertEquals(Errno.ENOSPC, e.error(), e.toString());
-        assertEquals(2 * MIB, e.limit(), e.toString());
-        assertEquals(0, e.lost(), e.toString());
-        assertNull(snap.waitEvent(id, 200), "a second event after one overflow");
+        Snapshots.Event low = snap.waitEvent(id, 5000);
+        assertNotNull(low, "no event after the storage filled");
+        assertEquals(Uapi.EVENT_LOW_FREE_SPACE, low.code(), "LOW_FREE_SPACE comes first: " + low);
+        assertEquals(0, low.error(), low.toString());
+        assertEquals(new DeviceId(0, 0), low.dev(), low.toString());
+        assertEquals(limit, low.limit(), low.toString());
+        assertEquals(chunksBeforeLow * chunkBytes, low.used(), "raised by the allocation that left less than "
+                + margin + " bytes: " + low);
+        Snapshots.Event over = snap.waitEvent(id, 5000);
+        assertNotNull(over, "no OVERFLOW after LOW_FREE_SPACE");
+        assertEquals(Uapi.EVENT_OVERFLOW, over.code(), over.toString());
+        assertEquals(Errno.ENOSPC, over.error(), over.toString());
+        assertEquals(new DeviceId(0, 0), over.dev(), over.toString());
+        assertEquals(limit, over.limit(), over.toString());
+        assertEquals(limit / chunkBytes * chunkBytes, over.used(), "the storage was full: " + over);
+        assertTrue(low.timeNs() <= over.timeNs(), low + " then " + over);
+        assertEquals(0, low.lost() + over.lost(), "nothing dropped");
+        assertNull(snap.waitEvent(id, 200), "a third event after one low and one overflow");
         snap.destroy(id);
     }
 
@@ -96,11 +158,70 @@ class SnapshotEventTest extends SnapshotItBase {
         snap.take(id, true);
         DeviceId nbId = DeviceId.of(nb);
         powerOff(nullbDir("nbevent"));
-        Snapshots.Event e = snap.waitEvent(id, 10_000);
-        assertNotNull(e, "no event after the device was removed");
+        // Through the library, as a backup agent reads them.
+        Optional<SnapshotEvent> e = ctl.waitSnapshotEvent(id, Duration.ofSeconds(10));
+        assertTrue(e.isPresent(), "no event after the device was removed");
+        assertEquals(new SnapshotEvent.Corrupted(Errno.ENODEV, "ENODEV", Optional.of(nbId), e.get().timeNs(),
+                e.get().used(), 32 * MIB, 0), e.get());
+        assertEquals(Optional.empty(), ctl.waitSnapshotEvent(id, Duration.ofMillis(100)), "one break, one event");
+        snap.destroy(id);
+    }
+
+    @Test
+    void badInputGetsItsErrno() throws Exception {
+        long id = takenSnapshot("ev-bad", 8 * MIB);
+        assertEquals(-Errno.EINVAL, snap.waitEventRaw(id, 0, 1, 0), "flags 1");
+        assertEquals(-Errno.EINVAL, snap.waitEventRaw(id, 0, 1 << 31, 0), "flags 1<<31");
+        assertEquals(-Errno.EINVAL, snap.waitEventRaw(id, 0, 0, 1), "reserved 1");
+        assertEquals(-Errno.EINVAL, snap.waitEventRaw(id, Uapi.EVENT_TIMEOUT_MAX_MS + 1, 0, 0),
+                "timeout one millisecond above an hour");
+        assertEquals(-Errno.EINVAL, snap.waitEventRaw(id, -1, 0, 0), "timeout 2^32-1");
+        // An hour is allowed: on no snapshot it returns at once.
+        assertEquals(-Errno.ENOENT, snap.waitEventRaw(id + 1000, Uapi.EVENT_TIMEOUT_MAX_MS, 0, 0),
+                "an hour's wait on no snapshot");
+        assertEquals(-Errno.ENOENT, snap.waitEventRaw(0, 0, 0, 0), "snapshot 0");
+        assertEquals(-Errno.ENOENT, snap.waitEventRaw(-1, 0, 0, 0), "snapshot 2^64-1");
+        for (long address : new long[] {0L, 0x10L, 0xffff800000000000L, -1L}) {
+            assertEquals(-Errno.EFAULT, snap.waitEventAt(address), String.format("argument at %#x", address));
+        }
+        // Answer members are not read: garbage there is no error.
+        try (var a = java.lang.foreign.Arena.ofConfined()) {
+            MemorySegment s = a.allocate(Layouts.SNAPSHOT_EVENT);
+            s.fill((byte) 0xa5);
+            s.set(JAVA_LONG, 0, id);
+            s.set(JAVA_INT, 8, 0);
+            s.set(JAVA_INT, 12, 0);
+            s.set(JAVA_INT, 60, 0);
+            assertEquals(-Errno.ETIMEDOUT, snap.waitEventAt(s.address()), "garbage in the answer members");
+        }
+        assertEquals(Uapi.SNAPSHOT_STATE_TAKEN, snap.info(id).state(), "bad input left the snapshot as it was");
+    }
+
+    @Test
+    void anAnswerThatCannotBeWrittenKeepsItsEvent() throws Exception {
+        Path nb = nullb("nbefault", 16);
+        long id = snap.create(SCRATCH, 16 * MIB, false);
+        add(id, nb);
+        snap.take(id, true);
+        powerOff(nullbDir("nbefault"));
+        long page = Posix.pageBeforeHole();
+        try {
+            @SuppressWarnings("restricted")
+            MemorySegment s = MemorySegment.ofAddress(page).reinterpret(Layouts.SNAPSHOT_EVENT.byteSize());
+            s.fill((byte) 0);
+            s.set(JAVA_LONG, 0, id);
+            s.set(JAVA_INT, 8, 10_000);
+            Posix.readOnly(page);
+            assertEquals(-Errno.EFAULT, snap.waitEventAt(page), "an answer into a read-only page");
+        } finally {
+            Posix.unmapPages(page);
+        }
+        Snapshots.Event e = snap.waitEvent(id, 0);
+        assertNotNull(e, "the event was lost with the EFAULT");
         assertEquals(Uapi.EVENT_CORRUPTED, e.code(), e.toString());
         assertEquals(Errno.ENODEV, e.error(), e.toString());
-        assertEquals(nbId, e.dev(), e.toString());
+        assertEquals(0, e.lost(), e.toString());
+        assertNull(snap.waitEvent(id, 0), "the event given back came twice");
         snap.destroy(id);
     }
 }

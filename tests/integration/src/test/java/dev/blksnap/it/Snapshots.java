@@ -183,6 +183,24 @@ final class Snapshots implements AutoCloseable {
         }
     }
 
+    /** WAIT_EVENT with every input member given (the answer members zero): 0 or -errno. */
+    int waitEventRaw(long id, int timeoutMs, int flags, int reserved) {
+        StructLayout l = Layouts.SNAPSHOT_EVENT;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(l);
+            s.set(JAVA_LONG, off(l, "id"), id);
+            s.set(JAVA_INT, off(l, "timeout_ms"), timeoutMs);
+            s.set(JAVA_INT, off(l, "flags"), flags);
+            s.set(JAVA_INT, off(l, "reserved"), reserved);
+            return ioctl(RawIoctl.SNAPSHOT_WAIT_EVENT, s);
+        }
+    }
+
+    /** WAIT_EVENT on a structure at a raw address (a bad or read-only one): 0 or -errno. */
+    int waitEventAt(long address) {
+        return RawIoctl.ioctlAddress(fd, RawIoctl.SNAPSHOT_WAIT_EVENT, address);
+    }
+
     /** 0 or -errno. */
     int destroyRaw(long id) {
         try (Arena a = Arena.ofConfined()) {
