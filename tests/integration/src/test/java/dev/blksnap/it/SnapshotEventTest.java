@@ -51,6 +51,15 @@ class SnapshotEventTest extends SnapshotItBase {
         return id;
     }
 
+    /** A taken snapshot of the null_blk device {@code name} (made before), which is then removed. */
+    private long takenThenRemoved(String name, long limit) throws Exception {
+        long id = snap.create(SCRATCH, limit, false);
+        add(id, Path.of("/dev", name));
+        snap.take(id, true);
+        powerOff(nullbDir(name));
+        return id;
+    }
+
     @Test
     void timeoutsAndDestroyEndTheWait() throws Exception {
         long id = takenSnapshot("ev-wait", 8 * MIB);
@@ -152,12 +161,8 @@ class SnapshotEventTest extends SnapshotItBase {
 
     @Test
     void aRemovedDeviceIsNamed() throws Exception {
-        Path nb = nullb("nbevent", 32);
-        long id = snap.create(SCRATCH, 32 * MIB, false);
-        add(id, nb);
-        snap.take(id, true);
-        DeviceId nbId = DeviceId.of(nb);
-        powerOff(nullbDir("nbevent"));
+        DeviceId nbId = DeviceId.of(nullb("nbevent", 32));
+        long id = takenThenRemoved("nbevent", 32 * MIB);
         // Through the library, as a backup agent reads them.
         Optional<SnapshotEvent> e = ctl.waitSnapshotEvent(id, Duration.ofSeconds(10));
         assertTrue(e.isPresent(), "no event after the device was removed");
@@ -199,11 +204,8 @@ class SnapshotEventTest extends SnapshotItBase {
 
     @Test
     void anAnswerThatCannotBeWrittenKeepsItsEvent() throws Exception {
-        Path nb = nullb("nbefault", 16);
-        long id = snap.create(SCRATCH, 16 * MIB, false);
-        add(id, nb);
-        snap.take(id, true);
-        powerOff(nullbDir("nbefault"));
+        nullb("nbefault", 16);
+        long id = takenThenRemoved("nbefault", 16 * MIB);
         long page = Posix.pageBeforeHole();
         try {
             @SuppressWarnings("restricted")
