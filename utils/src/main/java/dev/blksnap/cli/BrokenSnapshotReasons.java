@@ -14,6 +14,7 @@ final class BrokenSnapshotReasons {
 			case 12 -> "ENOMEM: the kernel ran out of memory";
 			case 19 -> "ENODEV: the device was removed";
 			case 34 -> "ERANGE: the device was resized";
+			case 95 -> "EOPNOTSUPP: a command that bypasses copy-on-write changed the device";
 			default -> "errno " + errno;
 		};
 	}

@@ -8,10 +8,13 @@ import dev.blksnap.Checkpoint;
 import dev.blksnap.DeviceId;
 import dev.blksnap.ModuleVersion;
 import dev.blksnap.SectorRange;
+import dev.blksnap.SnapshotEvent;
 import dev.blksnap.SnapshotInfo;
 import dev.blksnap.TakeResult;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * The operations of the kernel module the commands use. {@link LibControl}
@@ -48,6 +51,9 @@ public interface Control extends AutoCloseable {
 	List<Long> snapshots() throws BlksnapException;
 
 	void destroySnapshot(long id) throws BlksnapException;
+
+	/** The snapshot's next event, waiting at most {@code timeout} (one hour at most); empty when none came. */
+	Optional<SnapshotEvent> waitSnapshotEvent(long id, Duration timeout) throws BlksnapException;
 
 	@Override
 	void close();

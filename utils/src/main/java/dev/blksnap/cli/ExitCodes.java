@@ -41,6 +41,8 @@ public final class ExitCodes {
 	public static final int VERIFY_FAILED = 6;
 	/** The snapshot broke while a backup read it. */
 	public static final int SNAPSHOT_BROKEN = 7;
+	/** snapshot wait-event: no event within --timeout. */
+	public static final int NO_EVENT = 8;
 	public static final int INVALID_REQUEST = 65; // EX_DATAERR
 	public static final int NO_SUCH_DEVICE = 66; // EX_NOINPUT
 	public static final int MODULE_NOT_LOADED = 69; // EX_UNAVAILABLE

@@ -9,11 +9,14 @@ import dev.blksnap.Checkpoint;
 import dev.blksnap.DeviceId;
 import dev.blksnap.ModuleVersion;
 import dev.blksnap.SectorRange;
+import dev.blksnap.SnapshotEvent;
 import dev.blksnap.SnapshotInfo;
 import dev.blksnap.TakeResult;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 
 /** {@link Control} over the real control device, through the library. */
 final class LibControl implements Control {
@@ -98,6 +101,11 @@ final class LibControl implements Control {
 	@Override
 	public void destroySnapshot(long id) throws BlksnapException {
 		control.destroySnapshot(id);
+	}
+
+	@Override
+	public Optional<SnapshotEvent> waitSnapshotEvent(long id, Duration timeout) throws BlksnapException {
+		return control.waitSnapshotEvent(id, timeout);
 	}
 
 	@Override

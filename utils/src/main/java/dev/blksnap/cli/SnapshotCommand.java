@@ -4,18 +4,21 @@ package dev.blksnap.cli;
 import dev.blksnap.BlksnapException;
 import dev.blksnap.DeviceId;
 import dev.blksnap.SnapshotDevice;
+import dev.blksnap.SnapshotEvent;
 import dev.blksnap.SnapshotInfo;
 import dev.blksnap.TakeResult;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.UUID;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 
-/** {@code blksnap snapshot}: create, add, take, list, info, destroy. */
+/** {@code blksnap snapshot}: create, add, take, list, info, destroy, wait-event. */
 @Command(name = "snapshot", mixinStandardHelpOptions = true, versionProvider = BlksnapCommand.CliVersion.class,
 		header = "Create, take, inspect and destroy snapshots.",
 		description = "A snapshot shows one or several devices as they were at one instant, through read-only "
@@ -23,7 +26,8 @@ import picocli.CommandLine.Parameters;
 				+ "the command (they are created to be kept): destroy them with 'blksnap snapshot destroy ID'.",
 		synopsisSubcommandLabel = "COMMAND",
 		subcommands = {SnapshotCommand.Create.class, SnapshotCommand.Add.class, SnapshotCommand.Take.class,
-			SnapshotCommand.ListSnapshots.class, SnapshotCommand.Info.class, SnapshotCommand.Destroy.class})
+			SnapshotCommand.ListSnapshots.class, SnapshotCommand.Info.class, SnapshotCommand.Destroy.class,
+			SnapshotCommand.WaitEvent.class})
 final class SnapshotCommand {
 
 	/** One device of {@code snapshot info --json} and {@code take --json}. */
@@ -267,6 +271,83 @@ final class SnapshotCommand {
 			else
 				out().println("snapshot " + id + " destroyed");
 			return ExitCodes.OK;
+		}
+	}
+
+	@Command(name = "wait-event", mixinStandardHelpOptions = true, versionProvider = BlksnapCommand.CliVersion.class,
+			header = "Wait for a snapshot's next event: low free space, overflow, or another break.",
+			description = "Prints the event and exits 0, or exits 8 when none came within --timeout. Each event "
+					+ "is reported once: low-free-space when the storage's free space falls below the module's "
+					+ "margin (storage_low_free_mib, at most half the storage), overflow when it is full, corrupted "
+					+ "when copy-on-write failed otherwise (with the errno and the device); the snapshot is broken "
+					+ "after the last two. Destroying the snapshot ends the wait (exit 66).")
+	static final class WaitEvent extends LeafCommand {
+		/** The module's longest wait in one call; longer timeouts are waited in slices. */
+		private static final Duration SLICE = Duration.ofHours(1);
+
+		@Parameters(paramLabel = "ID", description = "the snapshot")
+		long id;
+
+		@Option(names = "--timeout", paramLabel = "DURATION", converter = DurationConverter.class,
+				description = "how long to wait (500ms, 30s, 5m, 2h; a bare number is seconds; 0 does not wait); "
+						+ "default: until an event or the end of the snapshot")
+		Duration timeout;
+
+		/**
+		 * JSON of {@code snapshot wait-event --json}: {@code event} is low-free-space, overflow, corrupted, or
+		 * none (exit 8, the other members null); {@code error} and {@code device} are the corrupted one's.
+		 */
+		public record EventView(long id, String event, Integer error, String errorName, String device,
+				String deviceName, Long timeNs, Long used, Long limit, Integer lost) {
+		}
+
+		@Override
+		public Integer call() throws Exception {
+			Optional<SnapshotEvent> event = Optional.empty();
+			try (Control control = openControl()) {
+				Duration left = timeout;
+				do {
+					Duration slice = left == null || left.compareTo(SLICE) > 0 ? SLICE : left;
+					event = control.waitSnapshotEvent(id, slice);
+					left = left == null ? null : left.minus(slice);
+				} while (event.isEmpty() && (left == null || left.isPositive()));
+			}
+			EventView v = event.map(this::view).orElse(new EventView(id, "none", null, null, null, null, null,
+					null, null, null));
+			if (json())
+				Output.json(out(), v);
+			else
+				out().println(text(v));
+			return event.isPresent() ? ExitCodes.OK : ExitCodes.NO_EVENT;
+		}
+
+		private EventView view(SnapshotEvent e) {
+			return switch (e) {
+				case SnapshotEvent.LowFreeSpace l -> new EventView(id, "low-free-space", 0, null, null, null,
+						l.timeNs(), l.used(), l.limit(), l.lost());
+				case SnapshotEvent.Overflow o -> new EventView(id, "overflow", 28, "ENOSPC", null, null, o.timeNs(),
+						o.used(), o.limit(), o.lost());
+				case SnapshotEvent.Corrupted c -> new EventView(id, "corrupted", c.errno(), c.errnoName(),
+						c.device().map(DeviceId::toString).orElse(null), c.device().map(this::nameOf).orElse(null),
+						c.timeNs(), c.used(), c.limit(), c.lost());
+			};
+		}
+
+		private String text(EventView v) {
+			String lost = v.lost() == null || v.lost() == 0 ? "" : " (" + v.lost() + " earlier events lost)";
+			return switch (v.event()) {
+				case "none" -> "snapshot " + id + ": no event"
+						+ (timeout == null ? "" : " within " + timeout.toString().substring(2).toLowerCase(
+								java.util.Locale.ROOT));
+				case "low-free-space" -> "snapshot " + id + ": low free space: " + Output.human(v.used())
+						+ " used of " + Output.human(v.limit()) + lost;
+				case "overflow" -> "snapshot " + id + ": overflow: " + BrokenSnapshotReasons.describe(v.error())
+						+ " (" + Output.human(v.used()) + " of " + Output.human(v.limit()) + "); it is broken" + lost;
+				default -> "snapshot " + id + ": corrupted: " + BrokenSnapshotReasons.describe(v.error())
+						+ (v.device() == null ? "" : " on " + v.device()
+								+ (v.deviceName() == null ? "" : " (" + v.deviceName() + ")"))
+						+ "; it is broken" + lost;
+			};
 		}
 	}
 }

@@ -385,4 +385,71 @@ class CommandsTest {
 				r.err());
 		assertEquals("", r.out());
 	}
+
+	/** A taken snapshot of sdb in the fake module, with {@code events} queued for WAIT_EVENT. */
+	private long snapshotWith(dev.blksnap.SnapshotEvent... events) throws Exception {
+		long id = control.createSnapshot(Path.of("/tmp"), 1 << 30, true);
+		control.addToSnapshot(id, SDB);
+		control.takeSnapshot(id, true);
+		control.events.put(id, new java.util.ArrayDeque<>(List.of(events)));
+		return id;
+	}
+
+	@Test
+	void waitEventPrintsEachKindOnOneLine() throws Exception {
+		long id = snapshotWith(new dev.blksnap.SnapshotEvent.LowFreeSpace(5, 1536L << 20, 2L << 30, 0),
+				new dev.blksnap.SnapshotEvent.Overflow(6, 2L << 30, 2L << 30, 3),
+				new dev.blksnap.SnapshotEvent.Corrupted(19, "ENODEV", java.util.Optional.of(SDB), 7, 0, 2L << 30, 0));
+		String sid = Long.toString(id);
+		assertEquals("snapshot " + id + ": low free space: 1.5 GiB used of 2.0 GiB\n",
+				ok("snapshot", "wait-event", sid, "--timeout", "30s").out());
+		assertEquals("snapshot " + id + ": overflow: ENOSPC: the difference storage overflowed (2.0 GiB of 2.0 GiB);"
+				+ " it is broken (3 earlier events lost)\n", ok("snapshot", "wait-event", sid).out());
+		assertEquals("snapshot " + id + ": corrupted: ENODEV: the device was removed on 8:16 (/dev/sdb); it is broken\n",
+				ok("snapshot", "wait-event", sid, "--timeout", "0").out());
+		assertEquals(List.of(java.time.Duration.ofSeconds(30), java.time.Duration.ofHours(1), java.time.Duration.ZERO),
+				control.waits, "--timeout passed on; without it, waits of the module's longest");
+		Cli.Result none = cli.run("snapshot", "wait-event", sid, "--timeout", "250ms");
+		assertEquals(ExitCodes.NO_EVENT, none.code(), none.err());
+		assertEquals("snapshot " + id + ": no event within 0.25s\n", none.out());
+		assertEquals("", none.err());
+	}
+
+	@Test
+	void waitEventJsonAndLongTimeouts() throws Exception {
+		long id = snapshotWith(new dev.blksnap.SnapshotEvent.Corrupted(5, "EIO", java.util.Optional.empty(), 9, 4096,
+				8192, 1));
+		JsonNode j = json(ok("snapshot", "wait-event", Long.toString(id), "--json"));
+		assertEquals(List.of("id", "event", "error", "errorName", "device", "deviceName", "timeNs", "used", "limit",
+				"lost"), fields(j));
+		assertEquals("corrupted", j.get("event").asText());
+		assertEquals(5, j.get("error").asInt());
+		assertEquals("EIO", j.get("errorName").asText());
+		assertTrue(j.get("device").isNull(), j.toString());
+		assertEquals(4096, j.get("used").asLong());
+		assertEquals(1, j.get("lost").asInt());
+		// Longer than the module's hour: waited in slices of at most an hour.
+		control.waits.clear();
+		Cli.Result r = cli.run("snapshot", "wait-event", Long.toString(id), "--timeout", "150m", "--json");
+		assertEquals(ExitCodes.NO_EVENT, r.code(), r.err());
+		assertEquals(List.of(java.time.Duration.ofHours(1), java.time.Duration.ofHours(1),
+				java.time.Duration.ofMinutes(30)), control.waits);
+		JsonNode none = json(r);
+		assertEquals("none", none.get("event").asText());
+		assertTrue(none.get("used").isNull(), none.toString());
+	}
+
+	@Test
+	void waitEventErrorsAreOneLine() throws Exception {
+		Cli.Result gone = cli.run("snapshot", "wait-event", "42");
+		assertEquals(ExitCodes.NO_SUCH_DEVICE, gone.code());
+		assertEquals("", gone.out());
+		assertTrue(gone.err().startsWith("blksnap: snapshot wait-event 42: no such snapshot (ENOENT) — ")
+				&& gone.err().indexOf('\n') == gone.err().length() - 1, gone.err());
+		for (String bad : List.of("-1", "5x", "1.5s", "")) {
+			Cli.Result r = cli.run("snapshot", "wait-event", "1", "--timeout", bad);
+			assertEquals(ExitCodes.USAGE, r.code(), bad);
+			assertTrue(r.err().startsWith("blksnap: ") && r.err().indexOf('\n') == r.err().length() - 1, r.err());
+		}
+	}
 }

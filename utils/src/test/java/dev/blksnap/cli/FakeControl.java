@@ -265,6 +265,21 @@ final class FakeControl implements Control {
 			closedAtTake.remove(d);
 	}
 
+	/** Events WAIT_EVENT returns, per snapshot, oldest first; and the timeouts it was asked to wait. */
+	final Map<Long, java.util.ArrayDeque<dev.blksnap.SnapshotEvent>> events = new LinkedHashMap<>();
+	final List<java.time.Duration> waits = new ArrayList<>();
+
+	@Override
+	public java.util.Optional<dev.blksnap.SnapshotEvent> waitSnapshotEvent(long id, java.time.Duration timeout)
+			throws BlksnapException {
+		snap("snapshot wait-event", id);
+		if (timeout.isNegative() || timeout.compareTo(java.time.Duration.ofHours(1)) > 0)
+			throw new IllegalArgumentException("timeout " + timeout);
+		waits.add(timeout);
+		var queue = events.get(id);
+		return java.util.Optional.ofNullable(queue == null ? null : queue.poll());
+	}
+
 	@Override
 	public void close() {
 		closes++;
