@@ -40,7 +40,8 @@ class CliTest extends ItBase {
         }
     }
 
-    private static Run cli(String... args) {
+    /** Runs blksnap in this JVM (other classes use it too). */
+    static Run cli(String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         int code = BlksnapCommand.run(Environment.system(), new PrintWriter(out), new PrintWriter(err), args);

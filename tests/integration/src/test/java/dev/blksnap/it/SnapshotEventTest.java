@@ -34,7 +34,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * OVERFLOW with ENOSPC, each once and in that order; a removed device
  * raises CORRUPTED with ENODEV and that device (read through the library);
  * bad input gets its exact errno; an answer the module cannot write
- * (EFAULT) leaves its event to be read again.
+ * (EFAULT) leaves its event to be read again (through the command line,
+ * which exits 8 when no event comes).
  */
 @Order(25)
 class SnapshotEventTest extends SnapshotItBase {
@@ -64,6 +65,10 @@ class SnapshotEventTest extends SnapshotItBase {
     void timeoutsAndDestroyEndTheWait() throws Exception {
         long id = takenSnapshot("ev-wait", 8 * MIB);
         assertNull(snap.waitEvent(id, 0), "an event with nothing to report");
+        // The command line: exit 8 and event none when nothing came.
+        CliTest.Run none = CliTest.cli("snapshot", "wait-event", Long.toString(id), "--timeout", "100ms", "--json");
+        assertEquals(8, none.exit(), none.err());
+        assertEquals("none", none.json().get("event").asText(), none.out());
         long t0 = System.nanoTime();
         assertNull(snap.waitEvent(id, 300), "an event with nothing to report");
         long waited = (System.nanoTime() - t0) / 1_000_000;
@@ -204,7 +209,7 @@ class SnapshotEventTest extends SnapshotItBase {
 
     @Test
     void anAnswerThatCannotBeWrittenKeepsItsEvent() throws Exception {
-        nullb("nbefault", 16);
+        DeviceId nbId = DeviceId.of(nullb("nbefault", 16));
         long id = takenThenRemoved("nbefault", 16 * MIB);
         long page = Posix.pageBeforeHole();
         try {
@@ -218,11 +223,14 @@ class SnapshotEventTest extends SnapshotItBase {
         } finally {
             Posix.unmapPages(page);
         }
-        Snapshots.Event e = snap.waitEvent(id, 0);
-        assertNotNull(e, "the event was lost with the EFAULT");
-        assertEquals(Uapi.EVENT_CORRUPTED, e.code(), e.toString());
-        assertEquals(Errno.ENODEV, e.error(), e.toString());
-        assertEquals(0, e.lost(), e.toString());
+        // Read again, through the command line.
+        CliTest.Run r = CliTest.cli("snapshot", "wait-event", Long.toString(id), "--timeout", "0", "--json");
+        assertEquals(0, r.exit(), "the event was lost with the EFAULT: " + r.out() + r.err());
+        var e = r.json();
+        assertEquals("corrupted", e.get("event").asText(), r.out());
+        assertEquals(Errno.ENODEV, e.get("error").asInt(), r.out());
+        assertEquals(nbId.toString(), e.get("device").asText(), r.out());
+        assertEquals(0, e.get("lost").asInt(), r.out());
         assertNull(snap.waitEvent(id, 0), "the event given back came twice");
         snap.destroy(id);
     }
