@@ -132,22 +132,26 @@ static bool event_queue_ready(struct event_queue *q)
 int event_queue_wait(struct event_queue *q, u32 timeout_ms,
 		     struct blksnap_snapshot_event *ev)
 {
-	long left;
+	long left = msecs_to_jiffies(timeout_ms);
 	int dead;
 
-	if (event_queue_pop(q, ev, &dead))
-		return 0;
-	if (dead)
-		return -ENOENT;
-	if (!timeout_ms)
-		return -ETIMEDOUT;
-	left = wait_event_interruptible_timeout(q->wait, event_queue_ready(q),
-						msecs_to_jiffies(timeout_ms));
-	if (left < 0)
-		return -EINTR;
-	if (event_queue_pop(q, ev, &dead))
-		return 0;
-	return dead ? -ENOENT : -ETIMEDOUT;
+	/*
+	 * Woken, another reader may have taken the event first: wait again
+	 * for what is left, so no reader returns -ETIMEDOUT early.
+	 */
+	for (;;) {
+		if (event_queue_pop(q, ev, &dead))
+			return 0;
+		if (dead)
+			return -ENOENT;
+		if (!left)
+			return -ETIMEDOUT;
+		left = wait_event_interruptible_timeout(q->wait,
+							event_queue_ready(q),
+							left);
+		if (left < 0)
+			return -EINTR;
+	}
 }
 
 /**

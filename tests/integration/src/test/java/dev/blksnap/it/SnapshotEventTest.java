@@ -32,7 +32,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * nothing to report waits out its timeout (ETIMEDOUT) and a wait ends at
  * destroy (ENOENT); a storage that fills raises LOW_FREE_SPACE, then
  * OVERFLOW with ENOSPC, each once and in that order; a removed device
- * raises CORRUPTED with ENODEV and that device (read through the library);
+ * raises CORRUPTED with ENODEV and that device (read through the library),
+ * to one of two readers while the other waits out its timeout;
  * bad input gets its exact errno; an answer the module cannot write
  * (EFAULT) leaves its event to be read again (through the command line,
  * which exits 8 when no event comes).
@@ -81,13 +82,7 @@ class SnapshotEventTest extends SnapshotItBase {
                 out.set(e);
             }
         });
-        // The waiter sleeps in the ioctl (ioctl is system call 16 on x86-64) before the destroy.
-        long deadline = System.nanoTime() + 20_000_000_000L;
-        String call;
-        while (!"16".equals(call = syscallOf("event-waiter"))) {
-            assertTrue(System.nanoTime() < deadline, "the waiter never blocked in WAIT_EVENT: " + call);
-            Thread.sleep(20);
-        }
+        blockedInIoctl("event-waiter");
         Thread.sleep(200);
         assertTrue(waiter.isAlive(), "the wait ended before destroy: " + out.get());
         long d0 = System.nanoTime();
@@ -101,6 +96,16 @@ class SnapshotEventTest extends SnapshotItBase {
                 waited, ended);
         Snapshots.Failed gone = assertThrows(Snapshots.Failed.class, () -> snap.waitEvent(id, 0));
         assertEquals(Errno.ENOENT, gone.errno);
+    }
+
+    /** Waits until the thread of that name sleeps in a system call, ioctl (16 on x86-64) being the only one it makes. */
+    private static void blockedInIoctl(String name) throws Exception {
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        String call;
+        while (!"16".equals(call = syscallOf(name))) {
+            assertTrue(System.nanoTime() < deadline, name + " never blocked in WAIT_EVENT: " + call);
+            Thread.sleep(20);
+        }
     }
 
     /**
@@ -174,6 +179,46 @@ class SnapshotEventTest extends SnapshotItBase {
         assertEquals(new SnapshotEvent.Corrupted(Errno.ENODEV, "ENODEV", Optional.of(nbId), e.get().timeNs(),
                 e.get().used(), 32 * MIB, 0), e.get());
         assertEquals(Optional.empty(), ctl.waitSnapshotEvent(id, Duration.ofMillis(100)), "one break, one event");
+        snap.destroy(id);
+    }
+
+    /** One event, two readers: one gets it, the other waits out its whole timeout. */
+    @Test
+    void aSecondReaderWaitsItsWholeTimeout() throws Exception {
+        DeviceId nbId = DeviceId.of(nullb("nbreaders", 16));
+        long id = snap.create(SCRATCH, 16 * MIB, false);
+        add(id, Path.of("/dev/nbreaders"));
+        snap.take(id, true);
+        int timeoutMs = 4000;
+        Object[] got = new Object[2];
+        long[] tookMs = new long[2];
+        Thread[] readers = new Thread[2];
+        long t0 = System.nanoTime();
+        for (int i = 0; i < 2; i++) {
+            int r = i;
+            readers[i] = Thread.ofPlatform().name("event-reader" + i).start(() -> {
+                try (Snapshots own = new Snapshots()) {
+                    got[r] = own.waitEvent(id, timeoutMs);
+                } catch (Throwable e) {
+                    got[r] = e;
+                }
+                tookMs[r] = (System.nanoTime() - t0) / 1_000_000;
+            });
+        }
+        blockedInIoctl("event-reader0");
+        blockedInIoctl("event-reader1");
+        powerOff(nullbDir("nbreaders"));
+        for (Thread t : readers) {
+            t.join(Duration.ofSeconds(60));
+            assertFalse(t.isAlive(), t.getName() + " still waits");
+        }
+        int winner = got[0] instanceof Snapshots.Event ? 0 : 1;
+        assertTrue(got[winner] instanceof Snapshots.Event e && e.code() == Uapi.EVENT_CORRUPTED
+                && e.dev().equals(nbId), "one reader gets the event: " + got[0] + ", " + got[1]);
+        assertNull(got[1 - winner], "the other gets no event: " + got[1 - winner]);
+        assertTrue(tookMs[1 - winner] >= timeoutMs - 50, "the other returned ETIMEDOUT after " + tookMs[1 - winner]
+                + " ms of a " + timeoutMs + " ms wait");
+        System.out.printf("[events] two readers, one event: %d ms and %d ms%n", tookMs[winner], tookMs[1 - winner]);
         snap.destroy(id);
     }
 
