@@ -127,14 +127,10 @@ class SnapshotEventTest extends SnapshotItBase {
     @Test
     void lowFreeSpaceThenOverflowEachOnce(TestInfo ti) throws Exception {
         SplittableRandom rnd = Seeds.forTest(ti);
-        Path dev = loop("ev-overflow", 16 * MIB);
-        stampAll(dev, 1);
-        Path storage = SCRATCH.resolve("ev-small.img");
-        Files.write(storage, new byte[0]);
         long limit = 2 * MIB;
-        long id = snap.create(storage, limit, false);
-        add(id, dev);
-        snap.take(id, true);
+        SmallStorage small = takenOnSmallStorage("ev-overflow", 16 * MIB, limit);
+        Path dev = small.dev();
+        long id = small.id();
         long chunkBytes = snap.info(id).devices().get(0).chunkSize();
         long chunk = chunkBytes / Stamp.SECTOR;
         // Half the storage is the margin: LOW when less than 1 MiB is left.

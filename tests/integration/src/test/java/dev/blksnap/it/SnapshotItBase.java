@@ -199,6 +199,26 @@ abstract class SnapshotItBase extends ItBase {
         }
     }
 
+    /** A loop device and the taken snapshot of it that {@link #takenOnSmallStorage} made. */
+    record SmallStorage(Path dev, long id) {
+    }
+
+    /**
+     * A loop device {@code name} of {@code devBytes} stamped with generation 1, in a
+     * snapshot taken without freezing on a regular file of {@code limit} bytes: a
+     * storage to fill.
+     */
+    protected SmallStorage takenOnSmallStorage(String name, long devBytes, long limit) throws IOException {
+        Path dev = loop(name, devBytes);
+        stampAll(dev, 1);
+        Path storage = SCRATCH.resolve(name + "-storage.img");
+        Files.write(storage, new byte[0]);
+        long id = snap.create(storage, limit, false);
+        add(id, dev);
+        snap.take(id, true);
+        return new SmallStorage(dev, id);
+    }
+
     /** Detaches a device's tracker after the test (a test that adds it itself). */
     protected void willDetach(DeviceId d) {
         if (!added.contains(d)) {

@@ -284,13 +284,9 @@ class SnapshotLifecycleTest extends SnapshotItBase {
     @Test
     void overflowBreaksTheSnapshotAndNeverTheDevice(TestInfo ti) throws Exception {
         SplittableRandom rnd = Seeds.forTest(ti);
-        Path dev = loop("overflow", 16 * MIB);
-        stampAll(dev, 1);
-        Path storage = SCRATCH.resolve("small.img");
-        Files.write(storage, new byte[0]);
-        long id = snap.create(storage, 2 * MIB, false);
-        add(id, dev);
-        snap.take(id, true);
+        SmallStorage small = takenOnSmallStorage("overflow", 16 * MIB, 2 * MIB);
+        Path dev = small.dev();
+        long id = small.id();
         Snapshots.Device d = snap.info(id).devices().get(0);
         long chunk = d.chunkSize() / Stamp.SECTOR;
         Path image = d.imagePath();
