@@ -22,7 +22,11 @@ public sealed interface SnapshotEvent {
 	/** @return events dropped before this one (the module's queue was full) */
 	int lost();
 
-	/** Free storage fell below the module's margin: add storage, or finish soon. */
+	/**
+	 * Free storage fell below the module's margin ({@code storage_low_free_mib}, at most
+	 * half the storage), once per snapshot: finish the backup soon, or expect an
+	 * {@link Overflow}. (Storage cannot be added to a live snapshot yet.)
+	 */
 	record LowFreeSpace(long timeNs, long used, long limit, int lost) implements SnapshotEvent {
 	}
 
