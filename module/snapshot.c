@@ -9,6 +9,8 @@
  * a snapshot's device). snapshot->lock serializes the operations on one
  * snapshot. Order: snapshot->lock, snapshots_mutex, then the registry lock
  * (registry.c), as add takes them. The bio path takes none of them.
+ * A snapshot's events have their own irq-safe lock (event_queue.c); a
+ * WAIT_EVENT caller holds only a reference, so destroy never waits for it.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME "-snapshot: " fmt
 
