@@ -246,6 +246,7 @@ class SnapshotEventTest extends SnapshotItBase {
             assertEquals(-Errno.ETIMEDOUT, snap.waitEventAt(s.address()), "garbage in the answer members");
         }
         assertEquals(Uapi.SNAPSHOT_STATE_TAKEN, snap.info(id).state(), "bad input left the snapshot as it was");
+        snap.destroy(id);
     }
 
     @Test
