@@ -43,7 +43,8 @@ enum chunk_cow {
  * @stored: the original is in the storage at @offset.
  * @failed: the original was lost (read error, no memory, no storage).
  * @buf: the original while it is in memory, else NULL.
- * @offset: byte offset of the original in the storage, once @stored.
+ * @offset: position of the original in the storage (its area and byte
+ *	offset, from diff_storage_alloc()), once @stored.
  * @waiters: parked writes waiting for CHUNK_PASS (&struct diff_area_req).
  * @pass_work: after the read: waits for earlier image reads of the device,
  *	lets writes pass, queues @store_work.

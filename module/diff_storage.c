@@ -29,9 +29,10 @@
 #include "params.h"
 
 #define DIFF_STORAGE_ALIGN PAGE_SIZE
+#define DIFF_STORAGE_OFFSET_MASK (BIT_ULL(DIFF_STORAGE_AREA_SHIFT) - 1)
 
-static int diff_storage_open_bdev(struct diff_storage *ds, struct file *user,
-				  u64 limit, void *holder)
+static int diff_storage_open_bdev(struct diff_storage_area *area,
+				  struct file *user, u64 limit, void *holder)
 {
 	struct block_device *bdev;
 	u64 size;
@@ -40,22 +41,22 @@ static int diff_storage_open_bdev(struct diff_storage *ds, struct file *user,
 	if (!(user->f_mode & FMODE_WRITE))
 		return -EBADF;
 	ret = compat_bdev_open_excl(file_inode(user)->i_rdev, holder,
-				    &ds->bdev);
+				    &area->bdev);
 	if (ret)
 		return ret == -ENXIO ? -ENODEV : ret;
-	bdev = ds->bdev.bdev;
+	bdev = area->bdev.bdev;
 	size = round_down(bdev_nr_bytes(bdev), DIFF_STORAGE_ALIGN);
 	if (bdev_read_only(bdev))
 		ret = -EROFS;
 	else if (limit > size || !size)
 		ret = -ENOSPC;
 	if (ret) {
-		compat_bdev_close(&ds->bdev);
+		compat_bdev_close(&area->bdev);
 		return ret;
 	}
-	ds->kind = BLKSNAP_STORAGE_BDEV;
-	ds->dev = bdev->bd_dev;
-	ds->limit = limit ? limit : size;
+	area->kind = BLKSNAP_STORAGE_BDEV;
+	area->dev = bdev->bd_dev;
+	area->limit = min(limit ? limit : size, DIFF_STORAGE_OFFSET_MASK + 1);
 	return 0;
 }
 
@@ -88,8 +89,8 @@ static struct file *diff_storage_tmpfile(struct file *dir)
 	return file;
 }
 
-static int diff_storage_open_file(struct diff_storage *ds, struct file *user,
-				  u64 limit)
+static int diff_storage_open_file(struct diff_storage_area *area,
+				  struct file *user, u64 limit)
 {
 	struct inode *inode = file_inode(user);
 	struct file *file;
@@ -104,43 +105,43 @@ static int diff_storage_open_file(struct diff_storage *ds, struct file *user,
 		if (!limit)
 			return -EINVAL;
 		file = diff_storage_reopen(user);
-		ds->kind = BLKSNAP_STORAGE_FILE;
+		area->kind = BLKSNAP_STORAGE_FILE;
 	} else {
 		if (!limit)
 			return -EINVAL;
 		file = diff_storage_tmpfile(user);
-		ds->kind = BLKSNAP_STORAGE_TMPFILE;
+		area->kind = BLKSNAP_STORAGE_TMPFILE;
 	}
 	if (IS_ERR(file))
 		return PTR_ERR(file);
+	limit = min(limit, DIFF_STORAGE_OFFSET_MASK + 1);
 	/* Reserve it all now: the copy path must never find the disk full. */
 	ret = vfs_fallocate(file, 0, 0, limit);
 	if (ret) {
 		fput(file);
 		return ret;
 	}
-	ds->file = file;
-	ds->direct = file->f_flags & O_DIRECT;
-	ds->fs_bdev = file_inode(file)->i_sb->s_bdev;
-	ds->dev = file_inode(file)->i_sb->s_dev;
-	ds->limit = limit;
+	area->file = file;
+	area->direct = file->f_flags & O_DIRECT;
+	area->fs_bdev = file_inode(file)->i_sb->s_bdev;
+	area->dev = file_inode(file)->i_sb->s_dev;
+	area->limit = limit;
 	return 0;
 }
 
 /**
- * diff_storage_open() - set up the storage a user named by a descriptor.
+ * diff_storage_area_open() - set up storage a user named by a descriptor.
  * @fd: a block device, a regular file or a directory; see
  *	&struct blksnap_snapshot_create for what each means.
  * @limit: bytes, rounded down to a page; 0 for all of a device or file.
  * @holder: the exclusive holder of a block device.
- * @events: where to raise low free space.
  *
- * Return: the storage, or ERR_PTR() with the errno the UAPI header gives.
+ * Return: the area, or ERR_PTR() with the errno the UAPI header gives.
  */
-struct diff_storage *diff_storage_open(int fd, u64 limit, void *holder,
-				       struct event_queue *events)
+struct diff_storage_area *diff_storage_area_open(int fd, u64 limit,
+						 void *holder)
 {
-	struct diff_storage *ds;
+	struct diff_storage_area *area;
 	struct file *user;
 	umode_t mode;
 	int ret;
@@ -151,77 +152,174 @@ struct diff_storage *diff_storage_open(int fd, u64 limit, void *holder,
 	user = fget(fd);
 	if (!user)
 		return ERR_PTR(-EBADF);
-	ds = kzalloc(sizeof(*ds), GFP_KERNEL);
-	if (!ds) {
+	area = kzalloc(sizeof(*area), GFP_KERNEL);
+	if (!area) {
 		fput(user);
 		return ERR_PTR(-ENOMEM);
 	}
-	spin_lock_init(&ds->lock);
 	mode = file_inode(user)->i_mode;
 	if (S_ISBLK(mode))
-		ret = diff_storage_open_bdev(ds, user, limit, holder);
+		ret = diff_storage_open_bdev(area, user, limit, holder);
 	else if (S_ISREG(mode) || S_ISDIR(mode))
-		ret = diff_storage_open_file(ds, user, limit);
+		ret = diff_storage_open_file(area, user, limit);
 	else
 		ret = -EOPNOTSUPP;
 	fput(user);
 	if (ret) {
-		kfree(ds);
+		kfree(area);
 		return ERR_PTR(ret);
 	}
-	ds->low_free = min_t(u64, (u64)storage_low_free_mib << 20,
-			     ds->limit / 2);
+	return area;
+}
+
+/**
+ * diff_storage_area_close() - release an area; a temporary file disappears.
+ * @area: the area, with no I/O in flight.
+ */
+void diff_storage_area_close(struct diff_storage_area *area)
+{
+	if (area->file)
+		fput(area->file);
+	else
+		compat_bdev_close(&area->bdev);
+	kfree(area);
+}
+
+/**
+ * diff_storage_new() - an empty storage; diff_storage_add() gives it space.
+ * @events: where to raise low free space.
+ *
+ * Return: the storage or NULL.
+ */
+struct diff_storage *diff_storage_new(struct event_queue *events)
+{
+	struct diff_storage *ds = kzalloc(sizeof(*ds), GFP_KERNEL);
+
+	if (!ds)
+		return NULL;
+	spin_lock_init(&ds->lock);
 	ds->events = events;
 	return ds;
 }
 
 /**
- * diff_storage_close() - release the storage; a temporary file disappears.
+ * diff_storage_free() - close every area and free the storage.
  * @ds: the storage, with no I/O in flight.
  */
-void diff_storage_close(struct diff_storage *ds)
+void diff_storage_free(struct diff_storage *ds)
 {
-	if (ds->file)
-		fput(ds->file);
-	else
-		compat_bdev_close(&ds->bdev);
+	u32 i;
+
+	for (i = 0; i < ds->nr_areas; i++)
+		diff_storage_area_close(ds->areas[i]);
 	kfree(ds);
+}
+
+static u64 __diff_storage_free_bytes(struct diff_storage *ds)
+{
+	u64 free = 0;
+	u32 i;
+
+	lockdep_assert_held(&ds->lock);
+	/* The tail of an area left behind is too short for a chunk. */
+	for (i = ds->cur; i < ds->nr_areas; i++)
+		free += ds->areas[i]->limit - ds->areas[i]->used;
+	return free;
+}
+
+/* Raises LOW_FREE_SPACE the first time free space is below the margin. */
+static void __diff_storage_check_low(struct diff_storage *ds)
+{
+	lockdep_assert_held(&ds->lock);
+	if (ds->low || __diff_storage_free_bytes(ds) >= ds->low_free)
+		return;
+	ds->low = true;
+	event_queue_raise(ds->events, BLKSNAP_EVENT_LOW_FREE_SPACE, 0, 0,
+			  ds->used, ds->limit);
+}
+
+/**
+ * diff_storage_add() - give the storage one more area.
+ * @ds: the storage.
+ * @area: from diff_storage_area_open(), checked against the snapshots;
+ *	@ds owns it from now on when 0 is returned.
+ *
+ * Context: the snapshot's lock held (one add at a time).
+ * Return: 0, or -E2BIG when @ds has DIFF_STORAGE_AREAS_MAX areas.
+ */
+int diff_storage_add(struct diff_storage *ds, struct diff_storage_area *area)
+{
+	unsigned long flags;
+
+	if (ds->nr_areas == DIFF_STORAGE_AREAS_MAX)
+		return -E2BIG;
+	spin_lock_irqsave(&ds->lock, flags);
+	ds->areas[ds->nr_areas] = area;
+	ds->nr_areas++;
+	ds->limit += area->limit;
+	ds->low_free = min_t(u64, (u64)storage_low_free_mib << 20,
+			     ds->limit / 2);
+	spin_unlock_irqrestore(&ds->lock, flags);
+	return 0;
 }
 
 /**
  * diff_storage_alloc() - take space for one chunk.
  * @ds: the storage.
  * @bytes: the chunk's size; rounded up to a page.
- * @offset: receives the byte offset of the space.
+ * @pos: receives the position of the space (area and offset).
  *
- * The allocation that leaves less than @ds->low_free bytes free raises
- * LOW_FREE_SPACE, under the lock: it is queued before the OVERFLOW of any
- * allocation that fails after it.
+ * Space comes from the areas in order; the tail of an area too short for
+ * the chunk is left unused. The allocation that leaves less than
+ * @ds->low_free bytes free raises LOW_FREE_SPACE, under the lock: it is
+ * queued before the OVERFLOW of any allocation that fails after it.
  *
  * Context: any.
- * Return: 0, or -ENOSPC when the limit would be passed.
+ * Return: 0, or -ENOSPC when every area is full.
  */
-int diff_storage_alloc(struct diff_storage *ds, u32 bytes, u64 *offset)
+int diff_storage_alloc(struct diff_storage *ds, u32 bytes, u64 *pos)
 {
 	u64 len = round_up(bytes, DIFF_STORAGE_ALIGN);
+	struct diff_storage_area *area;
 	unsigned long flags;
 	int ret = 0;
 
 	spin_lock_irqsave(&ds->lock, flags);
-	if (ds->used + len > ds->limit) {
-		ret = -ENOSPC;
-	} else {
-		*offset = ds->used;
-		ds->used += len;
-		if (!ds->low && ds->limit - ds->used < ds->low_free) {
-			ds->low = true;
-			event_queue_raise(ds->events,
-					  BLKSNAP_EVENT_LOW_FREE_SPACE, 0, 0,
-					  ds->used, ds->limit);
+	for (;;) {
+		area = ds->areas[ds->cur];
+		if (area->used + len <= area->limit)
+			break;
+		if (ds->cur + 1 == ds->nr_areas) {
+			ret = -ENOSPC;
+			goto out_unlock;
 		}
+		ds->cur++;
 	}
+	*pos = (u64)ds->cur << DIFF_STORAGE_AREA_SHIFT | area->used;
+	area->used += len;
+	ds->used += len;
+	__diff_storage_check_low(ds);
+out_unlock:
 	spin_unlock_irqrestore(&ds->lock, flags);
 	return ret;
+}
+
+/**
+ * diff_storage_usage() - bytes handed out so far, and the limit.
+ * @ds: the storage.
+ * @used: receives the bytes handed out.
+ * @limit: receives the bytes usable.
+ *
+ * Context: any.
+ */
+void diff_storage_usage(struct diff_storage *ds, u64 *used, u64 *limit)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&ds->lock, flags);
+	*used = ds->used;
+	*limit = ds->limit;
+	spin_unlock_irqrestore(&ds->lock, flags);
 }
 
 /**
@@ -233,16 +331,13 @@ int diff_storage_alloc(struct diff_storage *ds, u32 bytes, u64 *offset)
  */
 u64 diff_storage_used(struct diff_storage *ds)
 {
-	unsigned long flags;
-	u64 used;
+	u64 used, limit;
 
-	spin_lock_irqsave(&ds->lock, flags);
-	used = ds->used;
-	spin_unlock_irqrestore(&ds->lock, flags);
+	diff_storage_usage(ds, &used, &limit);
 	return used;
 }
 
-static int diff_storage_bio(struct diff_storage *ds, blk_opf_t opf,
+static int diff_storage_bio(struct diff_storage_area *area, blk_opf_t opf,
 			    u64 offset, struct bio_vec *bvec, u32 nr_pages)
 {
 	struct bio *bio;
@@ -250,7 +345,7 @@ static int diff_storage_bio(struct diff_storage *ds, blk_opf_t opf,
 	u32 i;
 
 	/* Chunks are at most 1 MiB: BIO_MAX_VECS pages. */
-	bio = bio_alloc_bioset(ds->bdev.bdev, nr_pages, opf, GFP_NOIO,
+	bio = bio_alloc_bioset(area->bdev.bdev, nr_pages, opf, GFP_NOIO,
 			       &chunk_io_bioset);
 	bio->bi_iter.bi_sector = offset >> SECTOR_SHIFT;
 	for (i = 0; i < nr_pages; i++)
@@ -261,11 +356,11 @@ static int diff_storage_bio(struct diff_storage *ds, blk_opf_t opf,
 	return ret;
 }
 
-static int diff_storage_file_io(struct diff_storage *ds, int dir, u64 offset,
-				struct bio_vec *bvec, u32 nr_pages)
+static int diff_storage_file_io(struct diff_storage_area *area, int dir,
+				u64 offset, struct bio_vec *bvec, u32 nr_pages)
 {
 	size_t len = (size_t)nr_pages << PAGE_SHIFT;
-	struct file *file = ds->file;
+	struct file *file = area->file;
 	struct iov_iter iter;
 	struct kiocb kiocb;
 	ssize_t ret;
@@ -285,42 +380,50 @@ static int diff_storage_file_io(struct diff_storage *ds, int dir, u64 offset,
 	return ret == len ? 0 : -EIO;
 }
 
+static int diff_storage_io(struct diff_storage *ds, int dir, u64 pos,
+			   struct bio_vec *bvec, u32 nr_pages)
+{
+	/* Set before the allocation that handed out @pos: no lock needed. */
+	struct diff_storage_area *area =
+		ds->areas[pos >> DIFF_STORAGE_AREA_SHIFT];
+	u64 offset = pos & DIFF_STORAGE_OFFSET_MASK;
+
+	if (area->file)
+		return diff_storage_file_io(area, dir, offset, bvec, nr_pages);
+	return diff_storage_bio(area, dir == ITER_SOURCE ? REQ_OP_WRITE :
+				REQ_OP_READ, offset, bvec, nr_pages);
+}
+
 /**
- * diff_storage_write() - write whole pages at an offset handed out before.
+ * diff_storage_write() - write whole pages at a position handed out before.
  * @ds: the storage.
- * @offset: from diff_storage_alloc().
+ * @pos: from diff_storage_alloc().
  * @bvec: page-sized entries.
  * @nr_pages: their number, at most BIO_MAX_VECS.
  *
  * Context: a worker in a memalloc_noio scope; sleeps.
  * Return: 0 or a negative errno.
  */
-int diff_storage_write(struct diff_storage *ds, u64 offset,
+int diff_storage_write(struct diff_storage *ds, u64 pos,
 		       struct bio_vec *bvec, u32 nr_pages)
 {
-	if (ds->file)
-		return diff_storage_file_io(ds, ITER_SOURCE, offset, bvec,
-					    nr_pages);
-	return diff_storage_bio(ds, REQ_OP_WRITE, offset, bvec, nr_pages);
+	return diff_storage_io(ds, ITER_SOURCE, pos, bvec, nr_pages);
 }
 
 /**
  * diff_storage_read() - read whole pages back.
  * @ds: the storage.
- * @offset: a page-aligned offset inside space written before.
+ * @pos: a page-aligned position inside space written before.
  * @bvec: page-sized entries.
  * @nr_pages: their number, at most BIO_MAX_VECS.
  *
  * Context: a worker in a memalloc_noio scope; sleeps.
  * Return: 0 or a negative errno.
  */
-int diff_storage_read(struct diff_storage *ds, u64 offset,
+int diff_storage_read(struct diff_storage *ds, u64 pos,
 		      struct bio_vec *bvec, u32 nr_pages)
 {
-	if (ds->file)
-		return diff_storage_file_io(ds, ITER_DEST, offset, bvec,
-					    nr_pages);
-	return diff_storage_bio(ds, REQ_OP_READ, offset, bvec, nr_pages);
+	return diff_storage_io(ds, ITER_DEST, pos, bvec, nr_pages);
 }
 
 static bool diff_storage_overlaps(struct block_device *a,
@@ -333,9 +436,14 @@ static bool diff_storage_overlaps(struct block_device *a,
 	       b->bd_start_sect < a_end;
 }
 
+static struct block_device *diff_storage_area_bdev(struct diff_storage_area *a)
+{
+	return a->file ? a->fs_bdev : a->bdev.bdev;
+}
+
 /**
- * diff_storage_on() - whether the storage lies on a device.
- * @ds: the storage.
+ * diff_storage_area_on() - whether an area lies on a device.
+ * @area: the area.
  * @bdev: the device.
  *
  * True when the storage device, or the device of the file system holding
@@ -345,25 +453,61 @@ static bool diff_storage_overlaps(struct block_device *a,
  *
  * Return: true or false.
  */
-bool diff_storage_on(struct diff_storage *ds, struct block_device *bdev)
+bool diff_storage_area_on(struct diff_storage_area *area,
+			  struct block_device *bdev)
 {
-	struct block_device *own = ds->file ? ds->fs_bdev : ds->bdev.bdev;
+	struct block_device *own = diff_storage_area_bdev(area);
 
 	return own && diff_storage_overlaps(own, bdev);
 }
 
 /**
- * diff_storage_same() - whether two storages are the same file.
- * @a: a storage.
- * @b: another.
+ * diff_storage_on() - whether any area of the storage lies on a device.
+ * @ds: the storage.
+ * @bdev: the device.
  *
- * Two snapshots given one regular file would overwrite each other's data.
- * (Block devices are opened exclusively; temporary files are new.)
- *
- * Return: true for the same file.
+ * Context: snapshots_mutex held (areas are added under it).
+ * Return: true or false.
  */
-bool diff_storage_same(struct diff_storage *a, struct diff_storage *b)
+bool diff_storage_on(struct diff_storage *ds, struct block_device *bdev)
 {
-	return a->kind == BLKSNAP_STORAGE_FILE && b->kind == a->kind &&
-	       file_inode(a->file) == file_inode(b->file);
+	u32 i;
+
+	for (i = 0; i < ds->nr_areas; i++)
+		if (diff_storage_area_on(ds->areas[i], bdev))
+			return true;
+	return false;
+}
+
+/**
+ * diff_storage_holds() - whether a new area would reuse the storage's space.
+ * @ds: a storage.
+ * @area: an area not yet added anywhere.
+ *
+ * Two areas in one regular file would overwrite each other's data, and so
+ * would two block devices sharing sectors: exclusive opens keep other
+ * holders out, but not the snapshot that already holds one of them.
+ * (Temporary files are new.)
+ *
+ * Context: snapshots_mutex held (areas are added under it).
+ * Return: true when they would.
+ */
+bool diff_storage_holds(struct diff_storage *ds,
+			struct diff_storage_area *area)
+{
+	struct diff_storage_area *a;
+	u32 i;
+
+	for (i = 0; i < ds->nr_areas; i++) {
+		a = ds->areas[i];
+		if (a->kind != area->kind)
+			continue;
+		if (a->kind == BLKSNAP_STORAGE_FILE &&
+		    file_inode(a->file) == file_inode(area->file))
+			return true;
+		if (a->kind == BLKSNAP_STORAGE_BDEV &&
+		    diff_storage_overlaps(a->bdev.bdev, area->bdev.bdev))
+			return true;
+	}
+	return false;
 }

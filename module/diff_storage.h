@@ -11,28 +11,30 @@ struct block_device;
 struct event_queue;
 struct file;
 
+/* Most areas (the first storage and the ones added to it) of a snapshot. */
+#define DIFF_STORAGE_AREAS_MAX	16
+
+/*
+ * A position in the storage, as diff_storage_alloc() hands it out: the
+ * area's index above DIFF_STORAGE_AREA_SHIFT, the byte offset in the area
+ * below (as a swap entry holds a swap type and an offset). Offsets within
+ * one chunk add to a position as to a byte offset.
+ */
+#define DIFF_STORAGE_AREA_SHIFT	48
+
 /**
- * struct diff_storage - where a snapshot keeps the original data of chunks.
+ * struct diff_storage_area - one block device or file of a snapshot's storage.
  * @kind: BLKSNAP_STORAGE_* value.
  * @bdev: the block device, opened exclusively (kind BDEV).
  * @file: the file, opened by the module (kinds FILE and TMPFILE).
  * @fs_bdev: the block device of the file's file system, or NULL (tmpfs);
  *	stays valid while @file is open.
- * @dev: the storage device number: @bdev's, or the file system's (s_dev).
+ * @dev: the area's device number: @bdev's, or the file system's (s_dev).
  * @direct: @file is open with O_DIRECT (every file system that offers it).
- * @limit: bytes usable, a multiple of PAGE_SIZE.
- * @low_free: free bytes below which the storage is low: storage_low_free_mib,
- *	at most half of @limit; 0 never.
- * @events: the snapshot's events, where low free space is raised.
- * @lock: protects @used and @low (irq-safe: a break reads @used from any
- *	context).
- * @used: bytes handed out, from offset 0 upwards.
- * @low: free space fell below @low_free; it is raised once.
- *
- * Space is never given back before the snapshot ends: a chunk is copied
- * once.
+ * @limit: bytes the area may hold, a multiple of PAGE_SIZE.
+ * @used: bytes handed out, from offset 0 upwards; &diff_storage.lock.
  */
-struct diff_storage {
+struct diff_storage_area {
 	int kind;
 	struct compat_bdev bdev;
 	struct file *file;
@@ -40,23 +42,69 @@ struct diff_storage {
 	dev_t dev;
 	bool direct;
 	u64 limit;
-	u64 low_free;
+	u64 used;
+};
+
+/**
+ * struct diff_storage - where a snapshot keeps the original data of chunks.
+ * @events: the snapshot's events, where low free space is raised.
+ * @lock: protects @nr_areas, @cur, @limit, @used, @low_free, @low and the
+ *	areas' @used (irq-safe: a break reads @used from any context).
+ * @nr_areas: entries of @areas; an entry is set before it is counted and
+ *	never changes after, so a position's area is read without the lock.
+ * @cur: the area space is handed out from; earlier ones are full.
+ * @areas: the areas, in the order they were given.
+ * @limit: bytes usable, the sum of the areas' limits.
+ * @used: bytes handed out, the sum of the areas' @used.
+ * @low_free: free bytes below which the storage is low: storage_low_free_mib,
+ *	at most half of @limit; 0 never.
+ * @low: free space fell below @low_free; raised once.
+ *
+ * Space is never given back before the snapshot ends: a chunk is copied
+ * once.
+ */
+struct diff_storage {
 	struct event_queue *events;
 	spinlock_t lock; /* see @lock above */
+	u32 nr_areas;
+	u32 cur;
+	struct diff_storage_area *areas[DIFF_STORAGE_AREAS_MAX];
+	u64 limit;
 	u64 used;
+	u64 low_free;
 	bool low;
 };
 
-struct diff_storage *diff_storage_open(int fd, u64 limit, void *holder,
-				       struct event_queue *events);
-void diff_storage_close(struct diff_storage *ds);
-int diff_storage_alloc(struct diff_storage *ds, u32 bytes, u64 *offset);
+struct diff_storage_area *diff_storage_area_open(int fd, u64 limit,
+						 void *holder);
+void diff_storage_area_close(struct diff_storage_area *area);
+bool diff_storage_area_on(struct diff_storage_area *area,
+			  struct block_device *bdev);
+
+struct diff_storage *diff_storage_new(struct event_queue *events);
+void diff_storage_free(struct diff_storage *ds);
+int diff_storage_add(struct diff_storage *ds, struct diff_storage_area *area);
+int diff_storage_alloc(struct diff_storage *ds, u32 bytes, u64 *pos);
+void diff_storage_usage(struct diff_storage *ds, u64 *used, u64 *limit);
 u64 diff_storage_used(struct diff_storage *ds);
-int diff_storage_write(struct diff_storage *ds, u64 offset,
+int diff_storage_write(struct diff_storage *ds, u64 pos,
 		       struct bio_vec *bvec, u32 nr_pages);
-int diff_storage_read(struct diff_storage *ds, u64 offset,
+int diff_storage_read(struct diff_storage *ds, u64 pos,
 		      struct bio_vec *bvec, u32 nr_pages);
 bool diff_storage_on(struct diff_storage *ds, struct block_device *bdev);
-bool diff_storage_same(struct diff_storage *a, struct diff_storage *b);
+bool diff_storage_holds(struct diff_storage *ds,
+			struct diff_storage_area *area);
+
+/**
+ * diff_storage_first() - the area the storage was created with.
+ * @ds: the storage.
+ *
+ * Return: the area; it lasts as long as @ds.
+ */
+static inline struct diff_storage_area *
+diff_storage_first(struct diff_storage *ds)
+{
+	return ds->areas[0];
+}
 
 #endif /* __BLKSNAP_DIFF_STORAGE_H */

@@ -89,10 +89,10 @@ static const char *const snapshot_storage_kinds[] = {
  */
 static int snapshot_counters_show(struct seq_file *m, void *v)
 {
+	struct diff_storage_area *first;
 	struct diff_area *da;
-	struct diff_storage *ds;
 	struct snapshot *s;
-	u64 last = 0;
+	u64 last = 0, used, limit;
 	dev_t image;
 	u32 i;
 
@@ -103,12 +103,13 @@ static int snapshot_counters_show(struct seq_file *m, void *v)
 		mutex_lock(&s->lock);
 		if (s->dying)
 			goto next;
-		ds = s->storage;
+		first = diff_storage_first(s->storage);
+		diff_storage_usage(s->storage, &used, &limit);
 		seq_printf(m, "snapshot %llu: %s, error %d, storage %s %u:%u used %llu of %llu bytes\n",
 			   s->id, READ_ONCE(s->error) ? "broken" :
 			   s->taken ? "taken" : "created", READ_ONCE(s->error),
-			   snapshot_storage_kinds[ds->kind], MAJOR(ds->dev),
-			   MINOR(ds->dev), diff_storage_used(ds), ds->limit);
+			   snapshot_storage_kinds[first->kind],
+			   MAJOR(first->dev), MINOR(first->dev), used, limit);
 		for (i = 0; i < s->nr_devices; i++) {
 			da = s->devices[i];
 			image = da->image && da->image->added ?
@@ -209,16 +210,17 @@ void snapshot_break(struct snapshot *snapshot, int error)
  */
 void snapshot_break_device(struct snapshot *snapshot, int error, dev_t dev)
 {
-	struct diff_storage *ds = snapshot->storage;
 	bool overflow = error == ENOSPC;
+	u64 used, limit;
 
 	if (cmpxchg(&snapshot->error, 0, error))
 		return;
 	pr_err("snapshot %llu is broken (error %d); its images now fail with EIO\n",
 	       snapshot->id, error);
+	diff_storage_usage(snapshot->storage, &used, &limit);
 	event_queue_raise(&snapshot->events, overflow ? BLKSNAP_EVENT_OVERFLOW :
 			  BLKSNAP_EVENT_CORRUPTED, error, overflow ? 0 : dev,
-			  diff_storage_used(ds), ds->limit);
+			  used, limit);
 }
 
 /**
@@ -275,18 +277,22 @@ static bool __snapshot_on_storage(struct block_device *bdev)
 	return false;
 }
 
-/* -EDEADLK storage on a snapshot's device, -EBUSY another's storage file. */
-static int __snapshot_storage_conflicts(struct diff_storage *ds)
+/*
+ * -EDEADLK storage on a snapshot's device, -EBUSY a file or device some
+ * snapshot (this one included) already stores in.
+ */
+static int __snapshot_storage_conflicts(struct diff_storage_area *area)
 {
 	struct snapshot *s;
 	u32 i;
 
 	lockdep_assert_held(&snapshots_mutex);
 	list_for_each_entry(s, &snapshots, link) {
-		if (diff_storage_same(ds, s->storage))
+		if (diff_storage_holds(s->storage, area))
 			return -EBUSY;
 		for (i = 0; i < s->nr_devices; i++)
-			if (diff_storage_on(ds, s->devices[i]->origin.bdev))
+			if (diff_storage_area_on(area,
+						 s->devices[i]->origin.bdev))
 				return -EDEADLK;
 	}
 	return 0;
@@ -305,7 +311,7 @@ static int __snapshot_storage_conflicts(struct diff_storage *ds)
 int snapshot_create(int fd, u32 flags, u64 limit, const struct file *owner,
 		    u64 *id)
 {
-	struct diff_storage *ds;
+	struct diff_storage_area *area;
 	struct snapshot *snap;
 	int ret;
 
@@ -317,21 +323,26 @@ int snapshot_create(int fd, u32 flags, u64 limit, const struct file *owner,
 	event_queue_init(&snap->events);
 	snap->flags = flags;
 	snap->owner = flags & BLKSNAP_SNAPSHOT_FLAG_KEEP ? NULL : owner;
-	ds = diff_storage_open(fd, limit, snap, &snap->events);
-	if (IS_ERR(ds)) {
-		kfree(snap);
-		return PTR_ERR(ds);
+	snap->storage = diff_storage_new(&snap->events);
+	if (!snap->storage) {
+		ret = -ENOMEM;
+		goto out_free_snap;
 	}
-	snap->storage = ds;
+	area = diff_storage_area_open(fd, limit, snap);
+	if (IS_ERR(area)) {
+		ret = PTR_ERR(area);
+		goto out_free_storage;
+	}
 
 	mutex_lock(&snapshots_mutex);
-	ret = __snapshot_storage_conflicts(ds);
+	ret = __snapshot_storage_conflicts(area);
 	if (ret) {
 		mutex_unlock(&snapshots_mutex);
-		diff_storage_close(ds);
-		kfree(snap);
-		return ret;
+		diff_storage_area_close(area);
+		goto out_free_storage;
 	}
+	/* The first area of an empty storage: always room for it. */
+	diff_storage_add(snap->storage, area);
 	snap->id = snapshot_next_id++;
 	*id = snap->id;
 	list_add_tail(&snap->link, &snapshots);
@@ -340,8 +351,14 @@ int snapshot_create(int fd, u32 flags, u64 limit, const struct file *owner,
 	if (!snap->owner)
 		__module_get(THIS_MODULE);
 	pr_info("snapshot %llu created: storage %u:%u, %llu bytes\n", *id,
-		MAJOR(ds->dev), MINOR(ds->dev), ds->limit);
+		MAJOR(area->dev), MINOR(area->dev), area->limit);
 	return 0;
+
+out_free_storage:
+	diff_storage_free(snap->storage);
+out_free_snap:
+	kfree(snap);
+	return ret;
 }
 
 /* Tear down a snapshot already removed from the list. */
@@ -369,7 +386,7 @@ static void snapshot_teardown(struct snapshot *snap)
 		tracker_put(da->tracker);
 		diff_area_destroy(da);
 	}
-	diff_storage_close(snap->storage);
+	diff_storage_free(snap->storage);
 	mutex_unlock(&snap->lock);
 	pr_info("snapshot %llu destroyed\n", snap->id);
 	if (!snap->owner)
@@ -563,7 +580,7 @@ int snapshot_info(u64 id, struct blksnap_snapshot_info *info,
 		  struct blksnap_snapshot_device *devices, u32 capacity)
 {
 	struct snapshot *snap = snapshot_get(id);
-	struct diff_storage *ds;
+	struct diff_storage_area *first;
 	u32 i;
 
 	if (!snap)
@@ -574,19 +591,19 @@ int snapshot_info(u64 id, struct blksnap_snapshot_info *info,
 		snapshot_put(snap);
 		return -ENOENT;
 	}
-	ds = snap->storage;
+	first = diff_storage_first(snap->storage);
 	info->count = snap->nr_devices;
 	info->error = READ_ONCE(snap->error);
 	info->state = info->error ? BLKSNAP_SNAPSHOT_STATE_BROKEN :
 		      snap->taken ? BLKSNAP_SNAPSHOT_STATE_TAKEN :
 				    BLKSNAP_SNAPSHOT_STATE_CREATED;
 	info->flags = snap->flags;
-	info->storage_kind = ds->kind;
-	info->storage_dev.major = MAJOR(ds->dev);
-	info->storage_dev.minor = MINOR(ds->dev);
-	info->storage_used = diff_storage_used(ds);
-	info->storage_size = ds->limit;
-	info->storage_limit = ds->limit;
+	info->storage_kind = first->kind;
+	info->storage_dev.major = MAJOR(first->dev);
+	info->storage_dev.minor = MINOR(first->dev);
+	diff_storage_usage(snap->storage, &info->storage_used,
+			   &info->storage_limit);
+	info->storage_size = info->storage_limit;
 	for (i = 0; i < min(capacity, snap->nr_devices); i++)
 		snapshot_device_info(snap->devices[i], &devices[i]);
 	mutex_unlock(&snap->lock);
