@@ -1,10 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The difference storage: space for the original data of copied chunks, on
- * a block device (raw bios), in a regular file or in an unnamed temporary
- * file. All of it is reserved when the snapshot is created (a device is
- * used up to the limit, a file is fallocated), so a copy never waits for a
- * file system to find room, and the only way to run out is the limit.
+ * The difference storage: space for the original data of copied chunks, in
+ * areas used one after the other: the storage the snapshot was created
+ * with, then each one added to it. An area is a block device (raw bios), a
+ * regular file or an unnamed temporary file.
+ *
+ * A device is all there from the start. A file starts with one step
+ * fallocated and grows by a step at a time, up to its limit, from a
+ * worker: when less than half a step is left ready, the allocation that
+ * sees it queues the growth, so copies find room ready and never wait for
+ * the file system unless they outrun it. A copy that finds no ready room
+ * while its area can still grow waits for the growth (at most
+ * DIFF_STORAGE_GROW_WAIT), never the bio path: allocation is done by the
+ * store worker only. A growth that fails (the file system is full) caps
+ * the area at what it has; when the areas are used up, the copy fails
+ * with ENOSPC and the snapshot overflows.
  *
  * I/O is synchronous and done only by workers (chunk.c, snapimage.c),
  * never in a bio submission or completion path: file systems may sleep,
@@ -20,6 +30,8 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/mount.h>
+#include <linux/sched/mm.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
 #include <uapi/linux/blksnap.h>
@@ -30,6 +42,15 @@
 
 #define DIFF_STORAGE_ALIGN PAGE_SIZE
 #define DIFF_STORAGE_OFFSET_MASK (BIT_ULL(DIFF_STORAGE_AREA_SHIFT) - 1)
+/* A file grows by an eighth of its limit at a time, within these bounds. */
+#define DIFF_STORAGE_STEP_MIN (4ULL << 20)
+/*
+ * Longest wait of a copy for a growth step: a file system that takes
+ * longer to fallocate one step is treated as full, so a stuck file system
+ * overflows the snapshot rather than holding its chunk buffers (and with
+ * them the writes waiting for buffers) for ever.
+ */
+#define DIFF_STORAGE_GROW_WAIT (30 * HZ)
 
 static int diff_storage_open_bdev(struct diff_storage_area *area,
 				  struct file *user, u64 limit, void *holder)
@@ -57,6 +78,7 @@ static int diff_storage_open_bdev(struct diff_storage_area *area,
 	area->kind = BLKSNAP_STORAGE_BDEV;
 	area->dev = bdev->bd_dev;
 	area->limit = min(limit ? limit : size, DIFF_STORAGE_OFFSET_MASK + 1);
+	area->size = area->limit;
 	return 0;
 }
 
@@ -115,8 +137,13 @@ static int diff_storage_open_file(struct diff_storage_area *area,
 	if (IS_ERR(file))
 		return PTR_ERR(file);
 	limit = min(limit, DIFF_STORAGE_OFFSET_MASK + 1);
-	/* Reserve it all now: the copy path must never find the disk full. */
-	ret = vfs_fallocate(file, 0, 0, limit);
+	area->step = clamp_t(u64, round_up(limit / 8, DIFF_STORAGE_ALIGN),
+			     DIFF_STORAGE_STEP_MIN,
+			     (u64)storage_grow_step_mib << 20);
+	area->size = min(limit, area->step);
+	/* Too large for the file system: it could never grow that far. */
+	ret = limit > file_inode(file)->i_sb->s_maxbytes ? -EFBIG :
+	      vfs_fallocate(file, 0, 0, area->size);
 	if (ret) {
 		fput(file);
 		return ret;
@@ -185,6 +212,61 @@ void diff_storage_area_close(struct diff_storage_area *area)
 	kfree(area);
 }
 
+/* Raises LOW_FREE_SPACE the first time free space is below the margin. */
+static void __diff_storage_check_low(struct diff_storage *ds);
+
+/* Extends the current area's file by one step; caps it if that fails. */
+static void diff_storage_grow_work(struct work_struct *work)
+{
+	struct diff_storage *ds = container_of(work, struct diff_storage,
+					       grow_work);
+	struct diff_storage_area *area;
+	unsigned int noio;
+	unsigned long flags;
+	u64 from, len;
+	int ret;
+
+	spin_lock_irqsave(&ds->lock, flags);
+	area = ds->areas[ds->cur];
+	from = area->size;
+	len = min(area->step, area->limit - area->size);
+	spin_unlock_irqrestore(&ds->lock, flags);
+
+	ret = 0;
+	if (len) {
+		/* Reclaim must not write to a device waiting for our copies. */
+		noio = memalloc_noio_save();
+		ret = vfs_fallocate(area->file, 0, from, len);
+		memalloc_noio_restore(noio);
+	}
+
+	spin_lock_irqsave(&ds->lock, flags);
+	if (ret) {
+		pr_warn("storage %u:%u cannot grow past %llu of %llu bytes (error %d)\n",
+			MAJOR(area->dev), MINOR(area->dev), area->size,
+			area->limit, ret);
+		ds->limit -= area->limit - area->size;
+		area->limit = area->size;
+		__diff_storage_check_low(ds);
+	} else {
+		area->size += len;
+		ds->size += len;
+	}
+	ds->growing = false;
+	spin_unlock_irqrestore(&ds->lock, flags);
+	wake_up_all(&ds->grow_wq);
+}
+
+/* Queues the growth of the current area, unless it is on its way. */
+static void __diff_storage_grow(struct diff_storage *ds)
+{
+	lockdep_assert_held(&ds->lock);
+	if (ds->growing)
+		return;
+	ds->growing = true;
+	queue_work(system_unbound_wq, &ds->grow_work);
+}
+
 /**
  * diff_storage_new() - an empty storage; diff_storage_add() gives it space.
  * @events: where to raise low free space.
@@ -198,6 +280,8 @@ struct diff_storage *diff_storage_new(struct event_queue *events)
 	if (!ds)
 		return NULL;
 	spin_lock_init(&ds->lock);
+	INIT_WORK(&ds->grow_work, diff_storage_grow_work);
+	init_waitqueue_head(&ds->grow_wq);
 	ds->events = events;
 	return ds;
 }
@@ -210,6 +294,7 @@ void diff_storage_free(struct diff_storage *ds)
 {
 	u32 i;
 
+	cancel_work_sync(&ds->grow_work);
 	for (i = 0; i < ds->nr_areas; i++)
 		diff_storage_area_close(ds->areas[i]);
 	kfree(ds);
@@ -227,7 +312,6 @@ static u64 __diff_storage_free_bytes(struct diff_storage *ds)
 	return free;
 }
 
-/* Raises LOW_FREE_SPACE the first time free space is below the margin. */
 static void __diff_storage_check_low(struct diff_storage *ds)
 {
 	lockdep_assert_held(&ds->lock);
@@ -244,6 +328,9 @@ static void __diff_storage_check_low(struct diff_storage *ds)
  * @area: from diff_storage_area_open(), checked against the snapshots;
  *	@ds owns it from now on when 0 is returned.
  *
+ * Re-arms LOW_FREE_SPACE: the next allocation that leaves less free space
+ * than the margin raises it again.
+ *
  * Context: the snapshot's lock held (one add at a time).
  * Return: 0, or -E2BIG when @ds has DIFF_STORAGE_AREAS_MAX areas.
  */
@@ -257,9 +344,43 @@ int diff_storage_add(struct diff_storage *ds, struct diff_storage_area *area)
 	ds->areas[ds->nr_areas] = area;
 	ds->nr_areas++;
 	ds->limit += area->limit;
+	ds->size += area->size;
 	ds->low_free = min_t(u64, (u64)storage_low_free_mib << 20,
 			     ds->limit / 2);
+	ds->low = false;
 	spin_unlock_irqrestore(&ds->lock, flags);
+	/* Copies waiting for a growth that cannot come find room here. */
+	wake_up_all(&ds->grow_wq);
+	return 0;
+}
+
+/*
+ * The space for @len bytes: 0 with *@pos set, -EAGAIN when the current area
+ * will have room once it grew, -ENOSPC when every area is full.
+ */
+static int __diff_storage_take(struct diff_storage *ds, u64 len, u64 *pos)
+{
+	struct diff_storage_area *area;
+
+	lockdep_assert_held(&ds->lock);
+	for (;;) {
+		area = ds->areas[ds->cur];
+		if (area->used + len <= area->size)
+			break;
+		if (area->used + len <= area->limit) {
+			__diff_storage_grow(ds);
+			return -EAGAIN;
+		}
+		if (ds->cur + 1 == ds->nr_areas)
+			return -ENOSPC;
+		ds->cur++;
+	}
+	*pos = (u64)ds->cur << DIFF_STORAGE_AREA_SHIFT | area->used;
+	area->used += len;
+	ds->used += len;
+	if (area->size < area->limit && area->size - area->used < area->step / 2)
+		__diff_storage_grow(ds);
+	__diff_storage_check_low(ds);
 	return 0;
 }
 
@@ -270,54 +391,57 @@ int diff_storage_add(struct diff_storage *ds, struct diff_storage_area *area)
  * @pos: receives the position of the space (area and offset).
  *
  * Space comes from the areas in order; the tail of an area too short for
- * the chunk is left unused. The allocation that leaves less than
- * @ds->low_free bytes free raises LOW_FREE_SPACE, under the lock: it is
- * queued before the OVERFLOW of any allocation that fails after it.
+ * the chunk is left unused. When the current area has no ready room but
+ * can grow, waits for its growth, at most DIFF_STORAGE_GROW_WAIT in all.
+ * The allocation that leaves less than @ds->low_free bytes free raises
+ * LOW_FREE_SPACE, under the lock: it is queued before the OVERFLOW of any
+ * allocation that fails after it.
  *
- * Context: any.
- * Return: 0, or -ENOSPC when every area is full.
+ * Context: a worker; may sleep while the storage grows.
+ * Return: 0, or -ENOSPC when every area is full or growth took too long.
  */
 int diff_storage_alloc(struct diff_storage *ds, u32 bytes, u64 *pos)
 {
+	unsigned long deadline = jiffies + DIFF_STORAGE_GROW_WAIT;
 	u64 len = round_up(bytes, DIFF_STORAGE_ALIGN);
-	struct diff_storage_area *area;
 	unsigned long flags;
-	int ret = 0;
+	long left;
+	int ret;
 
-	spin_lock_irqsave(&ds->lock, flags);
 	for (;;) {
-		area = ds->areas[ds->cur];
-		if (area->used + len <= area->limit)
+		spin_lock_irqsave(&ds->lock, flags);
+		ret = __diff_storage_take(ds, len, pos);
+		spin_unlock_irqrestore(&ds->lock, flags);
+		if (ret != -EAGAIN)
+			return ret;
+		left = (long)(deadline - jiffies);
+		if (left <= 0 ||
+		    !wait_event_timeout(ds->grow_wq, !READ_ONCE(ds->growing),
+					left))
 			break;
-		if (ds->cur + 1 == ds->nr_areas) {
-			ret = -ENOSPC;
-			goto out_unlock;
-		}
-		ds->cur++;
 	}
-	*pos = (u64)ds->cur << DIFF_STORAGE_AREA_SHIFT | area->used;
-	area->used += len;
-	ds->used += len;
-	__diff_storage_check_low(ds);
-out_unlock:
-	spin_unlock_irqrestore(&ds->lock, flags);
-	return ret;
+	pr_warn_ratelimited("storage did not grow within %u s: treated as full\n",
+			    DIFF_STORAGE_GROW_WAIT / HZ);
+	return -ENOSPC;
 }
 
 /**
- * diff_storage_usage() - bytes handed out so far, and the limit.
+ * diff_storage_usage() - bytes handed out so far, ready, and the limit.
  * @ds: the storage.
  * @used: receives the bytes handed out.
+ * @size: receives the bytes ready (devices, and what files have grown to).
  * @limit: receives the bytes usable.
  *
  * Context: any.
  */
-void diff_storage_usage(struct diff_storage *ds, u64 *used, u64 *limit)
+void diff_storage_usage(struct diff_storage *ds, u64 *used, u64 *size,
+			u64 *limit)
 {
 	unsigned long flags;
 
 	spin_lock_irqsave(&ds->lock, flags);
 	*used = ds->used;
+	*size = ds->size;
 	*limit = ds->limit;
 	spin_unlock_irqrestore(&ds->lock, flags);
 }
@@ -331,10 +455,34 @@ void diff_storage_usage(struct diff_storage *ds, u64 *used, u64 *limit)
  */
 u64 diff_storage_used(struct diff_storage *ds)
 {
-	u64 used, limit;
+	u64 used, size, limit;
 
-	diff_storage_usage(ds, &used, &limit);
+	diff_storage_usage(ds, &used, &size, &limit);
 	return used;
+}
+
+/**
+ * diff_storage_show() - one debugfs line an area: "  area N: KIND MAJ:MIN
+ *	used U ready S of L bytes".
+ * @ds: the storage.
+ * @m: the debugfs file.
+ * @kinds: the names of the BLKSNAP_STORAGE_* values.
+ */
+void diff_storage_show(struct diff_storage *ds, struct seq_file *m,
+		       const char *const *kinds)
+{
+	struct diff_storage_area *a;
+	unsigned long flags;
+	u32 i;
+
+	spin_lock_irqsave(&ds->lock, flags);
+	for (i = 0; i < ds->nr_areas; i++) {
+		a = ds->areas[i];
+		seq_printf(m, "  area %u: %s %u:%u used %llu ready %llu of %llu bytes\n",
+			   i, kinds[a->kind], MAJOR(a->dev), MINOR(a->dev),
+			   a->used, a->size, a->limit);
+	}
+	spin_unlock_irqrestore(&ds->lock, flags);
 }
 
 static int diff_storage_bio(struct diff_storage_area *area, blk_opf_t opf,

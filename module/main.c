@@ -82,6 +82,17 @@ module_param(storage_low_free_mib, uint, 0444);
 MODULE_PARM_DESC(storage_low_free_mib,
 		 "free MiB of a snapshot's storage below which LOW_FREE_SPACE is raised, at most half the storage (0..1048576, 0 = never, default 64)");
 
+/*
+ * A storage file grows by an eighth of its limit at a time, at least 4 MiB
+ * and at most this: big enough that a busy snapshot grows its file a few
+ * times a second at most, small enough that a storage on a nearly full
+ * file system does not take the room in one go.
+ */
+unsigned int storage_grow_step_mib = 64;
+module_param(storage_grow_step_mib, uint, 0444);
+MODULE_PARM_DESC(storage_grow_step_mib,
+		 "most MiB a storage file grows by at a time (4..4096, default 64)");
+
 #define BLKSNAP_SHIFT_MIN 12
 #define BLKSNAP_SHIFT_MAX 30
 #define BLKSNAP_COUNT_MIN 4096U
@@ -112,6 +123,8 @@ static void blksnap_params_clamp(void)
 	blksnap_clamp("cow_memory_limit_mib", &cow_memory_limit_mib, 1, 4096);
 	blksnap_clamp("storage_low_free_mib", &storage_low_free_mib, 0,
 		      1U << 20);
+	blksnap_clamp("storage_grow_step_mib", &storage_grow_step_mib, 4,
+		      4096);
 }
 
 static const struct file_operations blksnap_ctl_fops = {

@@ -76,7 +76,7 @@ static struct snapshot *snapshot_get_next(u64 id)
 	return next;
 }
 
-static const char *const snapshot_storage_kinds[] = {
+static const char *const snapshot_storage_kinds[BLKSNAP_STORAGE_TMPFILE + 1] = {
 	[BLKSNAP_STORAGE_BDEV] = "bdev",
 	[BLKSNAP_STORAGE_FILE] = "file",
 	[BLKSNAP_STORAGE_TMPFILE] = "tmpfile",
@@ -92,7 +92,7 @@ static int snapshot_counters_show(struct seq_file *m, void *v)
 	struct diff_storage_area *first;
 	struct diff_area *da;
 	struct snapshot *s;
-	u64 last = 0, used, limit;
+	u64 last = 0, used, size, limit;
 	dev_t image;
 	u32 i;
 
@@ -104,12 +104,13 @@ static int snapshot_counters_show(struct seq_file *m, void *v)
 		if (s->dying)
 			goto next;
 		first = diff_storage_first(s->storage);
-		diff_storage_usage(s->storage, &used, &limit);
+		diff_storage_usage(s->storage, &used, &size, &limit);
 		seq_printf(m, "snapshot %llu: %s, error %d, storage %s %u:%u used %llu of %llu bytes\n",
 			   s->id, READ_ONCE(s->error) ? "broken" :
 			   s->taken ? "taken" : "created", READ_ONCE(s->error),
 			   snapshot_storage_kinds[first->kind],
 			   MAJOR(first->dev), MINOR(first->dev), used, limit);
+		diff_storage_show(s->storage, m, snapshot_storage_kinds);
 		for (i = 0; i < s->nr_devices; i++) {
 			da = s->devices[i];
 			image = da->image && da->image->added ?
@@ -211,13 +212,13 @@ void snapshot_break(struct snapshot *snapshot, int error)
 void snapshot_break_device(struct snapshot *snapshot, int error, dev_t dev)
 {
 	bool overflow = error == ENOSPC;
-	u64 used, limit;
+	u64 used, size, limit;
 
 	if (cmpxchg(&snapshot->error, 0, error))
 		return;
 	pr_err("snapshot %llu is broken (error %d); its images now fail with EIO\n",
 	       snapshot->id, error);
-	diff_storage_usage(snapshot->storage, &used, &limit);
+	diff_storage_usage(snapshot->storage, &used, &size, &limit);
 	event_queue_raise(&snapshot->events, overflow ? BLKSNAP_EVENT_OVERFLOW :
 			  BLKSNAP_EVENT_CORRUPTED, error, overflow ? 0 : dev,
 			  used, limit);
@@ -602,8 +603,7 @@ int snapshot_info(u64 id, struct blksnap_snapshot_info *info,
 	info->storage_dev.major = MAJOR(first->dev);
 	info->storage_dev.minor = MINOR(first->dev);
 	diff_storage_usage(snap->storage, &info->storage_used,
-			   &info->storage_limit);
-	info->storage_size = info->storage_limit;
+			   &info->storage_size, &info->storage_limit);
 	for (i = 0; i < min(capacity, snap->nr_devices); i++)
 		snapshot_device_info(snap->devices[i], &devices[i]);
 	mutex_unlock(&snap->lock);

@@ -356,14 +356,19 @@ struct blksnap_cbt_checkpoint {
  *	- a block device: the module opens it exclusively by its device number
  *	  and writes to it directly; its data is overwritten;
  *	- a regular file: used from offset 0 with direct I/O where its file
- *	  system offers it, first extended with fallocate(2) to @limit bytes;
+ *	  system offers it, extended with fallocate(2) as it fills (below);
  *	- a directory: the module creates an unnamed temporary file there
- *	  (O_TMPFILE) of @limit bytes, gone with the snapshot.
+ *	  (O_TMPFILE), extended as it fills, gone with the snapshot.
  *	The descriptor is not kept: it may be closed once the call returns.
  * @flags: in: BLKSNAP_SNAPSHOT_FLAG_* bits.
  * @limit: in: bytes of the storage the snapshot may use, rounded down to
  *	4096; 0 means the whole block device or the file's current size (for
- *	a directory @limit must not be 0). All of it is reserved at once.
+ *	a directory @limit must not be 0). A block device is used as it is.
+ *	A file gets one step at once (an eighth of @limit, at least 4 MiB and
+ *	at most the module parameter storage_grow_step_mib) and grows by a
+ *	step, from a worker, when less than half a step is left; if the file
+ *	system has no room for a step the file stays as it is and @limit is
+ *	lowered to its size (&struct blksnap_snapshot_info.storage_limit).
  * @id: out: the identifier of the new snapshot.
  * @reserved: zero.
  *
@@ -376,7 +381,8 @@ struct blksnap_cbt_checkpoint {
  * create a temporary file or reserve space; EINVAL @limit is 0 for a
  * directory, a regular file is empty and @limit is 0, or @limit is below
  * 4096; ENOSPC the block device is smaller than @limit, or the file system
- * has no room for it; EFBIG @limit is larger than the file system allows;
+ * has no room for the first step; EFBIG @limit is larger than the file
+ * system allows;
  * EBUSY the block device is open exclusively by someone else (mounted, a
  * member of md or dm, another snapshot's storage), or the regular file is
  * another snapshot's storage; EDEADLK the storage lies
@@ -573,8 +579,10 @@ struct blksnap_snapshot_device {
  * @storage_dev: out: the storage block device, or the device of the file
  *	system holding the storage file.
  * @storage_used: out: bytes of the storage holding copied chunks.
- * @storage_size: out: bytes of storage reserved.
- * @storage_limit: out: bytes the snapshot may use.
+ * @storage_size: out: bytes of storage ready (block devices whole, files
+ *	as far as they have grown).
+ * @storage_limit: out: bytes the snapshot may use (lowered when a file
+ *	could not grow).
  * @reserved: zero.
  *
  * Errors: ENOENT no such snapshot; E2BIG @capacity above
@@ -623,7 +631,9 @@ struct blksnap_snapshot_info {
  *
  * Events (BLKSNAP_FEATURE_EVENTS, minor 4): LOW_FREE_SPACE once, when an
  * allocation leaves less free storage than the module parameter
- * storage_low_free_mib (at most half of the storage); OVERFLOW or
+ * storage_low_free_mib (at most half of the storage), or a storage file
+ * that cannot grow (its file system is full) lowers the limit so that
+ * less is left; OVERFLOW or
  * CORRUPTED once, at the snapshot's first break. Each event is returned
  * once, oldest first; a snapshot keeps up to 16, dropping low-space events
  * first when full (never a break) and counting them in @lost. An answer
