@@ -37,6 +37,7 @@ static_assert(sizeof(struct blksnap_snapshot_list) == 16);
 static_assert(sizeof(struct blksnap_snapshot_device) == 120);
 static_assert(sizeof(struct blksnap_snapshot_info) == 104);
 static_assert(sizeof(struct blksnap_snapshot_event) == 64);
+static_assert(sizeof(struct blksnap_snapshot_add_storage) == 40);
 
 /* A device number that does not fit dev_t names no device. */
 static int ctl_dev(const struct blksnap_bdev *b, dev_t *dev)
@@ -64,7 +65,8 @@ static long ctl_version(void __user *arg)
 		.minor = BLKSNAP_VERSION_MINOR,
 		.patch = BLKSNAP_VERSION_PATCH,
 		.features = BLKSNAP_FEATURE_CBT | BLKSNAP_FEATURE_SNAPSHOT |
-			    BLKSNAP_FEATURE_CBT_HOLES | BLKSNAP_FEATURE_EVENTS,
+			    BLKSNAP_FEATURE_CBT_HOLES | BLKSNAP_FEATURE_EVENTS |
+			    BLKSNAP_FEATURE_ADD_STORAGE,
 	};
 
 	return copy_to_user(arg, &v, sizeof(v)) ? -EFAULT : 0;
@@ -279,6 +281,17 @@ static long ctl_snapshot_add(void __user *arg)
 	return snapshot_add(a.id, dev);
 }
 
+static long ctl_snapshot_add_storage(void __user *arg)
+{
+	struct blksnap_snapshot_add_storage a;
+
+	if (copy_from_user(&a, arg, sizeof(a)))
+		return -EFAULT;
+	if (a.flags || memchr_inv(a.reserved, 0, sizeof(a.reserved)))
+		return -EINVAL;
+	return snapshot_add_storage(a.id, a.storage_fd, a.limit);
+}
+
 static long ctl_snapshot_take(void __user *arg)
 {
 	struct blksnap_snapshot_take t;
@@ -442,6 +455,8 @@ long ctl_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return ctl_snapshot_info(uarg);
 	case BLKSNAP_IOCTL_SNAPSHOT_WAIT_EVENT:
 		return ctl_snapshot_wait_event(uarg);
+	case BLKSNAP_IOCTL_SNAPSHOT_ADD_STORAGE:
+		return ctl_snapshot_add_storage(uarg);
 	default:
 		return -ENOTTY;
 	}

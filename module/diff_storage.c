@@ -349,8 +349,6 @@ int diff_storage_add(struct diff_storage *ds, struct diff_storage_area *area)
 			     ds->limit / 2);
 	ds->low = false;
 	spin_unlock_irqrestore(&ds->lock, flags);
-	/* Copies waiting for a growth that cannot come find room here. */
-	wake_up_all(&ds->grow_wq);
 	return 0;
 }
 

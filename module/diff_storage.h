@@ -6,6 +6,7 @@
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
+#include <uapi/linux/blksnap.h>
 #include "compat.h"
 
 struct bio_vec;
@@ -15,7 +16,7 @@ struct file;
 struct seq_file;
 
 /* Most areas (the first storage and the ones added to it) of a snapshot. */
-#define DIFF_STORAGE_AREAS_MAX	16
+#define DIFF_STORAGE_AREAS_MAX	BLKSNAP_SNAPSHOT_MAX_STORAGES
 
 /*
  * A position in the storage, as diff_storage_alloc() hands it out: the

@@ -503,6 +503,58 @@ int snapshot_add(u64 id, dev_t dev)
 }
 
 /**
+ * snapshot_add_storage() - give a snapshot, taken or not, more storage.
+ * @id: the snapshot.
+ * @fd: the storage, see &struct blksnap_snapshot_add_storage.
+ * @limit: bytes of it.
+ *
+ * The same refusals as snapshot_create() for the storage itself, checked
+ * against every snapshot, this one included.
+ *
+ * Return: 0 or the errno the UAPI header documents.
+ */
+int snapshot_add_storage(u64 id, int fd, u64 limit)
+{
+	struct snapshot *snap = snapshot_get(id);
+	struct diff_storage_area *area;
+	int ret;
+
+	if (!snap)
+		return -ENOENT;
+	mutex_lock(&snap->lock);
+	if (snap->dying)
+		ret = -ENOENT;
+	else if (snapshot_broken(snap))
+		ret = -EALREADY;
+	else if (snap->storage->nr_areas == DIFF_STORAGE_AREAS_MAX)
+		ret = -E2BIG;
+	else
+		ret = 0;
+	if (ret)
+		goto out_unlock;
+	area = diff_storage_area_open(fd, limit, snap);
+	if (IS_ERR(area)) {
+		ret = PTR_ERR(area);
+		goto out_unlock;
+	}
+	mutex_lock(&snapshots_mutex);
+	ret = __snapshot_storage_conflicts(area);
+	if (!ret)
+		ret = diff_storage_add(snap->storage, area);
+	mutex_unlock(&snapshots_mutex);
+	if (ret) {
+		diff_storage_area_close(area);
+		goto out_unlock;
+	}
+	pr_info("snapshot %llu: storage %u:%u added, %llu bytes\n", id,
+		MAJOR(area->dev), MINOR(area->dev), area->limit);
+out_unlock:
+	mutex_unlock(&snap->lock);
+	snapshot_put(snap);
+	return ret;
+}
+
+/**
  * snapshot_take() - take a snapshot; see &struct blksnap_snapshot_take.
  * @id: the snapshot.
  * @take: in: flags; out: the measures.

@@ -18,7 +18,8 @@ struct file;
  * @link: entry in the list of snapshots; snapshots_mutex.
  * @kref: one reference for the list, one per ioctl using the snapshot.
  * @id: identifier given to user space, never reused.
- * @lock: serializes add, take, info and destroy of this snapshot.
+ * @lock: serializes add, add-storage, take, info and destroy of this
+ *	snapshot.
  * @owner: the control file whose close destroys the snapshot, NULL with
  *	BLKSNAP_SNAPSHOT_FLAG_KEEP. Compared, never dereferenced.
  * @flags: BLKSNAP_SNAPSHOT_FLAG_* bits.
@@ -55,6 +56,7 @@ int snapshot_create(int fd, u32 flags, u64 limit, const struct file *owner,
 		    u64 *id);
 int snapshot_destroy(u64 id);
 int snapshot_add(u64 id, dev_t dev);
+int snapshot_add_storage(u64 id, int fd, u64 limit);
 int snapshot_take(u64 id, struct blksnap_snapshot_take *take);
 int __snapshot_take(struct snapshot *snap, struct blksnap_snapshot_take *t);
 u32 snapshot_list(u64 *ids, u32 capacity);

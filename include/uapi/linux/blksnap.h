@@ -36,7 +36,7 @@
  * minor only adds ioctls or gives reserved members a meaning.
  */
 #define BLKSNAP_VERSION_MAJOR	1
-#define BLKSNAP_VERSION_MINOR	4
+#define BLKSNAP_VERSION_MINOR	5
 #define BLKSNAP_VERSION_PATCH	0
 
 /* Feature bits reported in &struct blksnap_version.features. */
@@ -47,6 +47,8 @@
 #define BLKSNAP_FEATURE_CBT_HOLES	(1ULL << 2)
 /* Snapshot events: BLKSNAP_IOCTL_SNAPSHOT_WAIT_EVENT (minor 4). */
 #define BLKSNAP_FEATURE_EVENTS	(1ULL << 3)
+/* More storage for a live snapshot: BLKSNAP_IOCTL_SNAPSHOT_ADD_STORAGE (minor 5). */
+#define BLKSNAP_FEATURE_ADD_STORAGE	(1ULL << 4)
 
 /* Length of a generation identifier (a random UUID). */
 #define BLKSNAP_UUID_SIZE	16
@@ -74,6 +76,7 @@ enum blksnap_ioctl_nr {
 	blksnap_ioctl_nr_snapshot_info,
 	blksnap_ioctl_nr_cbt_read_holes,
 	blksnap_ioctl_nr_snapshot_wait_event,
+	blksnap_ioctl_nr_snapshot_add_storage,
 };
 
 /**
@@ -633,7 +636,7 @@ struct blksnap_snapshot_info {
  * allocation leaves less free storage than the module parameter
  * storage_low_free_mib (at most half of the storage), or a storage file
  * that cannot grow (its file system is full) lowers the limit so that
- * less is left; OVERFLOW or
+ * less is left; again after BLKSNAP_IOCTL_SNAPSHOT_ADD_STORAGE; OVERFLOW or
  * CORRUPTED once, at the snapshot's first break. Each event is returned
  * once, oldest first; a snapshot keeps up to 16, dropping low-space events
  * first when full (never a break) and counting them in @lost. An answer
@@ -657,6 +660,42 @@ struct blksnap_snapshot_event {
 	__u64 limit;
 	__u32 lost;
 	__u32 reserved;
+};
+
+/* Most storages (the first and those added) of one snapshot. */
+#define BLKSNAP_SNAPSHOT_MAX_STORAGES	16
+
+/**
+ * struct blksnap_snapshot_add_storage - give a snapshot more storage.
+ * @id: in: the snapshot, created or taken.
+ * @storage_fd: in: a block device, a regular file or a directory, as
+ *	&struct blksnap_snapshot_create.storage_fd; not kept.
+ * @flags: in: zero; no flags are defined yet.
+ * @limit: in: bytes of it the snapshot may use, as
+ *	&struct blksnap_snapshot_create.limit (a file grows in steps).
+ * @reserved: zero.
+ *
+ * The snapshot uses its storages one after the other, in the order they
+ * were given: copies go on in the new one when the others are full. Its
+ * limit (&struct blksnap_snapshot_info.storage_limit) grows by @limit, and
+ * LOW_FREE_SPACE is re-armed: the next copy that leaves less free storage
+ * than the margin raises it again. (The storage kind and device that
+ * BLKSNAP_IOCTL_SNAPSHOT_INFO reports stay those of the first storage.)
+ *
+ * Errors: ENOENT no such snapshot; EALREADY the snapshot is broken; E2BIG
+ * it has BLKSNAP_SNAPSHOT_MAX_STORAGES storages; EINVAL @flags or
+ * @reserved; and the errors of BLKSNAP_IOCTL_SNAPSHOT_CREATE for the
+ * storage itself: EBADF, EOPNOTSUPP, EINVAL, ENOSPC, EFBIG, EROFS, EINTR,
+ * EIO, ENOMEM; EBUSY it is a file or device some snapshot already stores
+ * in (this one too), EDEADLK it lies on a device that is in a snapshot
+ * (this one too).
+ */
+struct blksnap_snapshot_add_storage {
+	__u64 id;
+	__s32 storage_fd;
+	__u32 flags;
+	__u64 limit;
+	__u64 reserved[2];
 };
 
 #define BLKSNAP_IOCTL_VERSION \
@@ -714,5 +753,9 @@ struct blksnap_snapshot_event {
 #define BLKSNAP_IOCTL_SNAPSHOT_WAIT_EVENT \
 	_IOWR(BLKSNAP_IOCTL_MAGIC, blksnap_ioctl_nr_snapshot_wait_event, \
 	      struct blksnap_snapshot_event)
+/* More storage (minor 5): see &struct blksnap_snapshot_add_storage. */
+#define BLKSNAP_IOCTL_SNAPSHOT_ADD_STORAGE \
+	_IOW(BLKSNAP_IOCTL_MAGIC, blksnap_ioctl_nr_snapshot_add_storage, \
+	     struct blksnap_snapshot_add_storage)
 
 #endif /* _UAPI_LINUX_BLKSNAP_H */

@@ -433,6 +433,21 @@ public final class BlksnapControl implements AutoCloseable {
 		if (limit < 0)
 			throw new IllegalArgumentException("negative storage limit " + limit);
 		String operation = "snapshot create " + storage;
+		int fd = openStorage(operation, storage);
+		try (Arena arena = Arena.ofConfined()) {
+			MemorySegment c = arena.allocate(Layouts.SNAPSHOT_CREATE);
+			Layouts.SNAPSHOT_CREATE_STORAGE_FD.set(c, fd);
+			Layouts.SNAPSHOT_CREATE_FLAGS.set(c, keep ? Uapi.SNAPSHOT_FLAG_KEEP : 0);
+			Layouts.SNAPSHOT_CREATE_LIMIT.set(c, limit);
+			snapshotCall(operation, RawIoctl.SNAPSHOT_CREATE, c);
+			return new Snapshot(this, (long) Layouts.SNAPSHOT_CREATE_ID.get(c));
+		} finally {
+			sys.closeFile(fd); // the module does not keep it
+		}
+	}
+
+	/** A descriptor of the storage for create or add-storage: directories read-only, the rest read-write. */
+	private int openStorage(String operation, Path storage) throws BlksnapException {
 		int fd = sys.open(storage, Files.isDirectory(storage) ? RawIoctl.O_RDONLY : RawIoctl.O_RDWR);
 		if (fd < 0) {
 			int errno = -fd;
@@ -442,13 +457,55 @@ public final class BlksnapControl implements AutoCloseable {
 						+ Errno.description(errno), "give an existing block device, file or directory");
 			};
 		}
+		return fd;
+	}
+
+	/**
+	 * Gives a snapshot, taken or not, more difference storage: copies go on
+	 * there when the storage it has is full, its limit grows by
+	 * {@code limit} and the low-space event is re-armed (module/README.md).
+	 * The answer to {@link SnapshotEvent.LowFreeSpace}.
+	 *
+	 * @param id      the snapshot
+	 * @param storage a block device (overwritten), a regular file, or a
+	 *                directory, as for {@link #createSnapshot}; not one the
+	 *                snapshot (or another) already uses, not on a device in a snapshot
+	 * @param limit   bytes of it the snapshot may use, as for {@link #createSnapshot}
+	 * @throws NoSuchSnapshotException when there is no such snapshot
+	 * @throws SnapshotStateException  when it is broken
+	 * @throws DeviceBusyException     when a snapshot already stores in it, or the device is in use
+	 * @throws InvalidRequestException when it has {@value Uapi#SNAPSHOT_MAX_STORAGES} storages, the limit
+	 *                                 is invalid, or the storage is read-only or on a device in a snapshot
+	 * @throws NoSpaceException        when the storage is too small
+	 * @throws NotSupportedException   when the module has no add-storage, or the storage kind is not usable
+	 * @throws BlksnapException        on any other failure, including opening {@code storage}
+	 */
+	public void addSnapshotStorage(long id, Path storage, long limit) throws BlksnapException {
+		Objects.requireNonNull(storage, "storage");
+		if (limit < 0)
+			throw new IllegalArgumentException("negative storage limit " + limit);
+		String operation = "snapshot add-storage " + id + " " + storage;
+		int fd = openStorage(operation, storage);
 		try (Arena arena = Arena.ofConfined()) {
-			MemorySegment c = arena.allocate(Layouts.SNAPSHOT_CREATE);
-			Layouts.SNAPSHOT_CREATE_STORAGE_FD.set(c, fd);
-			Layouts.SNAPSHOT_CREATE_FLAGS.set(c, keep ? Uapi.SNAPSHOT_FLAG_KEEP : 0);
-			Layouts.SNAPSHOT_CREATE_LIMIT.set(c, limit);
-			snapshotCall(operation, RawIoctl.SNAPSHOT_CREATE, c);
-			return new Snapshot(this, (long) Layouts.SNAPSHOT_CREATE_ID.get(c));
+			MemorySegment a = arena.allocate(Layouts.SNAPSHOT_ADD_STORAGE);
+			Layouts.SNAPSHOT_ADD_STORAGE_ID.set(a, id);
+			Layouts.SNAPSHOT_ADD_STORAGE_STORAGE_FD.set(a, fd);
+			Layouts.SNAPSHOT_ADD_STORAGE_LIMIT.set(a, limit);
+			int rc = ioctl(RawIoctl.SNAPSHOT_ADD_STORAGE, a);
+			if (rc == -Errno.ENOTTY)
+				throw new NotSupportedException(operation, Errno.ENOTTY, "this module cannot add storage to a snapshot",
+						"load a blksnap module of contract 1.5 or later");
+			if (rc == -Errno.EALREADY)
+				throw new SnapshotStateException(operation, Errno.EALREADY, "the snapshot is broken",
+						"storage cannot help it any more; create a new snapshot");
+			if (rc == -Errno.E2BIG)
+				throw new InvalidRequestException(operation, Errno.E2BIG, "the snapshot has its "
+						+ Uapi.SNAPSHOT_MAX_STORAGES + " storages", "give larger storages");
+			if (rc == -Errno.EBUSY)
+				throw new DeviceBusyException(operation, Errno.EBUSY, "a snapshot already stores in it, or it is in use",
+						"give another file, directory or an unused device");
+			if (rc < 0)
+				throw BlksnapException.fromSnapshotErrno(operation, -rc);
 		} finally {
 			sys.closeFile(fd); // the module does not keep it
 		}

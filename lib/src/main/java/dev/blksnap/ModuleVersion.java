@@ -55,6 +55,15 @@ public record ModuleVersion(int major, int minor, int patch, long features) {
 	}
 
 	/**
+	 * Whether the module can add storage to a live snapshot (contract 1.5).
+	 *
+	 * @return true when {@link Snapshot#addStorage(java.nio.file.Path, long)} works
+	 */
+	public boolean hasAddStorage() {
+		return (features & Uapi.FEATURE_ADD_STORAGE) != 0;
+	}
+
+	/**
 	 * Whether this library can talk to the module.
 	 *
 	 * @return true when the major versions are equal

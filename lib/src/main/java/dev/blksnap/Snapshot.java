@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 package dev.blksnap;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -43,6 +44,17 @@ public final class Snapshot implements AutoCloseable {
 	 */
 	public void add(DeviceId dev) throws BlksnapException {
 		control.addToSnapshot(id, dev);
+	}
+
+	/**
+	 * Gives the snapshot more difference storage, taken or not.
+	 *
+	 * @param storage a block device, a regular file or a directory
+	 * @param limit   bytes of it to use; 0 for the whole device or file
+	 * @throws BlksnapException see {@link BlksnapControl#addSnapshotStorage(long, Path, long)}
+	 */
+	public void addStorage(Path storage, long limit) throws BlksnapException {
+		control.addSnapshotStorage(id, storage, limit);
 	}
 
 	/**

@@ -24,8 +24,9 @@ public sealed interface SnapshotEvent {
 
 	/**
 	 * Free storage fell below the module's margin ({@code storage_low_free_mib}, at most
-	 * half the storage), once per snapshot: finish the backup soon, or expect an
-	 * {@link Overflow}. (Storage cannot be added to a live snapshot yet.)
+	 * half the storage), or a storage file could not grow: add storage
+	 * ({@link Snapshot#addStorage}, which re-arms this event) or finish the backup soon,
+	 * or expect an {@link Overflow}. Raised once until storage is added.
 	 */
 	record LowFreeSpace(long timeNs, long used, long limit, int lost) implements SnapshotEvent {
 	}

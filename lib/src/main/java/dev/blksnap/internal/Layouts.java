@@ -193,11 +193,20 @@ public final class Layouts {
 			JAVA_INT.withName("reserved"))
 			.withName("blksnap_snapshot_event");
 
+	/** {@code struct blksnap_snapshot_add_storage}. */
+	public static final StructLayout SNAPSHOT_ADD_STORAGE = MemoryLayout.structLayout(
+			JAVA_LONG.withName("id"),
+			JAVA_INT.withName("storage_fd"),
+			JAVA_INT.withName("flags"),
+			JAVA_LONG.withName("limit"),
+			MemoryLayout.sequenceLayout(2, JAVA_LONG).withName("reserved"))
+			.withName("blksnap_snapshot_add_storage");
+
 	/** Every structure of the contract, for tests and diagnostics. */
 	public static final List<StructLayout> ALL = List.of(VERSION, BDEV, TRACKER_ATTACH,
 			TRACKER_LIST, CBT_INFO, CBT_READ, SECTOR_RANGE, CBT_MARK_DIRTY, CBT_CHECKPOINT,
 			SNAPSHOT_CREATE, SNAPSHOT_DESTROY, SNAPSHOT_ADD, SNAPSHOT_TAKE, SNAPSHOT_LIST,
-			SNAPSHOT_DEVICE, SNAPSHOT_INFO, SNAPSHOT_EVENT);
+			SNAPSHOT_DEVICE, SNAPSHOT_INFO, SNAPSHOT_EVENT, SNAPSHOT_ADD_STORAGE);
 
 	/** blksnap_version.major (short). */
 	public static final VarHandle VERSION_MAJOR = handle(VERSION, "major");
@@ -354,6 +363,12 @@ public final class Layouts {
 
 	/** blksnap_snapshot_info.id (long). */
 	public static final VarHandle SNAPSHOT_INFO_ID = handle(SNAPSHOT_INFO, "id");
+	/** blksnap_snapshot_add_storage.id (long). */
+	public static final VarHandle SNAPSHOT_ADD_STORAGE_ID = handle(SNAPSHOT_ADD_STORAGE, "id");
+	/** blksnap_snapshot_add_storage.storage_fd (int). */
+	public static final VarHandle SNAPSHOT_ADD_STORAGE_STORAGE_FD = handle(SNAPSHOT_ADD_STORAGE, "storage_fd");
+	/** blksnap_snapshot_add_storage.limit (long). */
+	public static final VarHandle SNAPSHOT_ADD_STORAGE_LIMIT = handle(SNAPSHOT_ADD_STORAGE, "limit");
 	/** blksnap_snapshot_event.id (long). */
 	public static final VarHandle SNAPSHOT_EVENT_ID = handle(SNAPSHOT_EVENT, "id");
 	/** blksnap_snapshot_event.timeout_ms (int). */

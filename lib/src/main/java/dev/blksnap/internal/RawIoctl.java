@@ -71,6 +71,9 @@ public final class RawIoctl {
 	/** {@code BLKSNAP_IOCTL_SNAPSHOT_WAIT_EVENT}. */
 	public static final long SNAPSHOT_WAIT_EVENT = Ioc.iowr(Uapi.IOCTL_MAGIC, Uapi.NR_SNAPSHOT_WAIT_EVENT,
 			Layouts.SNAPSHOT_EVENT);
+	/** {@code BLKSNAP_IOCTL_SNAPSHOT_ADD_STORAGE}. */
+	public static final long SNAPSHOT_ADD_STORAGE = Ioc.iow(Uapi.IOCTL_MAGIC, Uapi.NR_SNAPSHOT_ADD_STORAGE,
+			Layouts.SNAPSHOT_ADD_STORAGE);
 
 	/** {@code O_RDONLY} (asm-generic fcntl). */
 	public static final int O_RDONLY = 0;

@@ -14,7 +14,7 @@ public final class Uapi {
 	/** Contract major version this library speaks. */
 	public static final int VERSION_MAJOR = 1;
 	/** Contract minor version this library knows. */
-	public static final int VERSION_MINOR = 4;
+	public static final int VERSION_MINOR = 5;
 	/** Contract patch level this library knows. */
 	public static final int VERSION_PATCH = 0;
 
@@ -26,6 +26,10 @@ public final class Uapi {
 	public static final long FEATURE_CBT_HOLES = 1L << 2;
 	/** Feature bit: snapshot events (SNAPSHOT_WAIT_EVENT, minor 4). */
 	public static final long FEATURE_EVENTS = 1L << 3;
+	/** Feature bit: storage added to a live snapshot (SNAPSHOT_ADD_STORAGE, minor 5). */
+	public static final long FEATURE_ADD_STORAGE = 1L << 4;
+	/** Most storages (the first and those added) of one snapshot. */
+	public static final int SNAPSHOT_MAX_STORAGES = 16;
 	/** Event: free storage fell below the margin. */
 	public static final int EVENT_LOW_FREE_SPACE = 1;
 	/** Event: no storage left; the snapshot broke with ENOSPC. */
@@ -116,6 +120,8 @@ public final class Uapi {
 	public static final int NR_CBT_READ_HOLES = 14;
 	/** ioctl number of SNAPSHOT_WAIT_EVENT within the magic. */
 	public static final int NR_SNAPSHOT_WAIT_EVENT = 15;
+	/** ioctl number of SNAPSHOT_ADD_STORAGE within the magic. */
+	public static final int NR_SNAPSHOT_ADD_STORAGE = 16;
 
 	private Uapi() {
 	}

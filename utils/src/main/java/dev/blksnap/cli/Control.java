@@ -44,6 +44,9 @@ public interface Control extends AutoCloseable {
 
 	void addToSnapshot(long id, DeviceId dev) throws BlksnapException;
 
+	/** More difference storage for a snapshot, taken or not. */
+	void addSnapshotStorage(long id, Path storage, long limit) throws BlksnapException;
+
 	TakeResult takeSnapshot(long id, boolean noFreeze) throws BlksnapException;
 
 	SnapshotInfo snapshotInfo(long id) throws BlksnapException;

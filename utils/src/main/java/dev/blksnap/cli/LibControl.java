@@ -84,6 +84,11 @@ final class LibControl implements Control {
 	}
 
 	@Override
+	public void addSnapshotStorage(long id, Path storage, long limit) throws BlksnapException {
+		control.addSnapshotStorage(id, storage, limit);
+	}
+
+	@Override
 	public TakeResult takeSnapshot(long id, boolean noFreeze) throws BlksnapException {
 		return control.takeSnapshot(id, noFreeze);
 	}

@@ -18,14 +18,15 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 
-/** {@code blksnap snapshot}: create, add, take, list, info, destroy, wait-event. */
+/** {@code blksnap snapshot}: create, add, add-storage, take, list, info, destroy, wait-event. */
 @Command(name = "snapshot", mixinStandardHelpOptions = true, versionProvider = BlksnapCommand.CliVersion.class,
 		header = "Create, take, inspect and destroy snapshots.",
 		description = "A snapshot shows one or several devices as they were at one instant, through read-only "
 				+ "image devices (/dev/blksnap-imageN), while the devices stay in use. Snapshots made here outlive "
 				+ "the command (they are created to be kept): destroy them with 'blksnap snapshot destroy ID'.",
 		synopsisSubcommandLabel = "COMMAND",
-		subcommands = {SnapshotCommand.Create.class, SnapshotCommand.Add.class, SnapshotCommand.Take.class,
+		subcommands = {SnapshotCommand.Create.class, SnapshotCommand.Add.class, SnapshotCommand.AddStorage.class,
+			SnapshotCommand.Take.class,
 			SnapshotCommand.ListSnapshots.class, SnapshotCommand.Info.class, SnapshotCommand.Destroy.class,
 			SnapshotCommand.WaitEvent.class})
 final class SnapshotCommand {
@@ -60,6 +61,16 @@ final class SnapshotCommand {
 				devices, take == null ? null
 						: new TakeView(take.holdNanos() / 1000, take.freezeNanos() / 1000, take.frozen(),
 								take.freezeFailed()));
+	}
+
+	/** Prints a snapshot as {@code info} does (text or JSON); exit code OK. */
+	static int show(LeafCommand cmd, SnapshotInfo info) throws java.io.IOException {
+		InfoView v = view(cmd, info, null);
+		if (cmd.json())
+			Output.json(cmd.out(), v);
+		else
+			print(cmd, v);
+		return ExitCodes.OK;
 	}
 
 	static void print(LeafCommand cmd, InfoView v) {
@@ -130,11 +141,7 @@ final class SnapshotCommand {
 					control.addToSnapshot(id, d);
 				info = control.snapshotInfo(id);
 			}
-			if (json())
-				Output.json(out(), view(this, info, null));
-			else
-				print(this, view(this, info, null));
-			return ExitCodes.OK;
+			return show(this, info);
 		}
 	}
 
@@ -243,11 +250,37 @@ final class SnapshotCommand {
 			try (Control control = openControl()) {
 				info = control.snapshotInfo(id);
 			}
-			if (json())
-				Output.json(out(), view(this, info, null));
-			else
-				print(this, view(this, info, null));
-			return ExitCodes.OK;
+			return show(this, info);
+		}
+	}
+
+	@Command(name = "add-storage", mixinStandardHelpOptions = true, versionProvider = BlksnapCommand.CliVersion.class,
+			header = "Give a snapshot, taken or not, more difference storage.",
+			description = "Copies go on in the new storage when the snapshot's storage is full; its limit grows "
+					+ "and the low-free-space event is re-armed. The answer to 'wait-event' reporting "
+					+ "low-free-space. The storage is refused as at create: not one a snapshot already uses, not "
+					+ "on a device in a snapshot.")
+	static final class AddStorage extends LeafCommand {
+		@Parameters(index = "0", paramLabel = "ID", description = "the snapshot")
+		long id;
+
+		@Parameters(index = "1", paramLabel = "PATH",
+				description = "a block device (overwritten), a file, or a directory for a temporary file")
+		Path storage;
+
+		@Option(names = "--limit", paramLabel = "SIZE", converter = SizeConverter.class, defaultValue = "0",
+				description = "bytes of it the snapshot may use (K, M, G, T suffixes); default: the whole device "
+						+ "or file (a directory needs --limit)")
+		long limit;
+
+		@Override
+		public Integer call() throws Exception {
+			SnapshotInfo info;
+			try (Control control = openControl()) {
+				control.addSnapshotStorage(id, storage, limit);
+				info = control.snapshotInfo(id);
+			}
+			return show(this, info);
 		}
 	}
 

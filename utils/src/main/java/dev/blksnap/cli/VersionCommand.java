@@ -14,7 +14,7 @@ import picocli.CommandLine.Command;
 final class VersionCommand extends LeafCommand {
 
 	/** Known feature bits, by bit number. */
-	private static final String[] FEATURES = {"cbt", "snapshot", "cbt-holes", "events"};
+	private static final String[] FEATURES = {"cbt", "snapshot", "cbt-holes", "events", "add-storage"};
 
 	/** JSON of {@code blksnap version --json}. */
 	public record View(String cli, ModuleView module) {

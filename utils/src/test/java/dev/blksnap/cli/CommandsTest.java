@@ -386,6 +386,27 @@ class CommandsTest {
 		assertEquals("", r.out());
 	}
 
+	@Test
+	void addStorageRaisesTheLimitAndRefusesStorageInUse() throws Exception {
+		long id = snapshotWith();
+		String sid = Long.toString(id);
+		JsonNode j = json(ok("snapshot", "add-storage", sid, "/srv/more.img", "--limit", "512M", "--json"));
+		assertEquals((1L << 30) + (512L << 20), j.get("storageLimit").asLong(), j.toString());
+		assertEquals(List.of(Path.of("/srv/more.img")), control.snapshots.get(id).added);
+		assertTrue(ok("snapshot", "add-storage", sid, "/srv/other.img").out().startsWith("snapshot " + id + ": taken"));
+		Cli.Result busy = cli.run("snapshot", "add-storage", sid, "/tmp");
+		assertEquals(ExitCodes.BUSY, busy.code(), busy.err());
+		assertEquals("", busy.out());
+		assertTrue(busy.err().startsWith("blksnap: snapshot add-storage " + sid + " /tmp: ")
+				&& busy.err().indexOf('\n') == busy.err().length() - 1, busy.err());
+		Cli.Result gone = cli.run("snapshot", "add-storage", "42", "/srv/x.img");
+		assertEquals(ExitCodes.NO_SUCH_DEVICE, gone.code(), gone.err());
+		Cli.Result bad = cli.run("snapshot", "add-storage", sid, "/srv/y.img", "--limit", "5x");
+		assertEquals(ExitCodes.USAGE, bad.code(), bad.err());
+		Cli.Result missing = cli.run("snapshot", "add-storage", sid);
+		assertEquals(ExitCodes.USAGE, missing.code(), missing.err());
+	}
+
 	/** A taken snapshot of sdb in the fake module, with {@code events} queued for WAIT_EVENT. */
 	private long snapshotWith(dev.blksnap.SnapshotEvent... events) throws Exception {
 		long id = control.createSnapshot(Path.of("/tmp"), 1 << 30, true);

@@ -162,7 +162,9 @@ final class FakeControl implements Control {
 	static final class Snap {
 		final long id;
 		final java.nio.file.Path storage;
-		final long limit;
+		/** Storages added after create. */
+		final List<java.nio.file.Path> added = new ArrayList<>();
+		long limit;
 		final boolean keep;
 		final List<DeviceId> devices = new ArrayList<>();
 		boolean taken;
@@ -215,6 +217,20 @@ final class FakeControl implements Control {
 		s.devices.add(dev);
 		if (!trackers.containsKey(dev))
 			trackers.put(dev, new Tracker(devices.get(dev)));
+	}
+
+	@Override
+	public void addSnapshotStorage(long id, java.nio.file.Path storage, long limit) throws BlksnapException {
+		Snap s = snap("snapshot add-storage", id);
+		String op = "snapshot add-storage " + id + " " + storage;
+		if (s.error != 0)
+			throw BlksnapException.fromSnapshotErrno(op, Failures.EALREADY);
+		for (Snap o : snapshots.values()) {
+			if (o.storage.equals(storage) || o.added.contains(storage))
+				throw BlksnapException.fromSnapshotErrno(op, Failures.EBUSY);
+		}
+		s.added.add(storage);
+		s.limit += limit;
 	}
 
 	@Override

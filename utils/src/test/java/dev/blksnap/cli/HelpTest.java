@@ -45,7 +45,8 @@ class HelpTest {
 		List<String> names = commands().map(p -> String.join(" ", p)).toList();
 		assertEquals(List.of("", "version", "tracker", "tracker attach", "tracker detach", "tracker list", "cbt",
 				"cbt info", "cbt map", "cbt mark-dirty", "cbt checkpoint", "snapshot", "snapshot create",
-				"snapshot add", "snapshot take", "snapshot list", "snapshot info", "snapshot destroy",
+				"snapshot add", "snapshot add-storage", "snapshot take", "snapshot list", "snapshot info",
+				"snapshot destroy",
 				"snapshot wait-event", "backup",
 				"restore", "verify", "list"), names);
 	}

@@ -201,6 +201,35 @@ final class Snapshots implements AutoCloseable {
         return RawIoctl.ioctlAddress(fd, RawIoctl.SNAPSHOT_WAIT_EVENT, address);
     }
 
+    /** ADD_STORAGE with every input member given: 0 or -errno. */
+    int addStorageRaw(long id, int storageFd, int flags, long limit, long reserved) {
+        StructLayout l = Layouts.SNAPSHOT_ADD_STORAGE;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(l);
+            s.set(JAVA_LONG, off(l, "id"), id);
+            s.set(JAVA_INT, off(l, "storage_fd"), storageFd);
+            s.set(JAVA_INT, off(l, "flags"), flags);
+            s.set(JAVA_LONG, off(l, "limit"), limit);
+            s.set(JAVA_LONG, off(l, "reserved"), reserved);
+            return ioctl(RawIoctl.SNAPSHOT_ADD_STORAGE, s);
+        }
+    }
+
+    /** Opens the storage as {@link #create} does and adds it: 0 or -errno. */
+    int addStorage(long id, Path storage, long limit) {
+        int sfd;
+        try {
+            sfd = Posix.open(storage, Files.isDirectory(storage) ? Posix.O_RDONLY : Posix.O_RDWR);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        try {
+            return addStorageRaw(id, sfd, 0, limit, 0);
+        } finally {
+            Posix.close(sfd);
+        }
+    }
+
     /** 0 or -errno. */
     int destroyRaw(long id) {
         try (Arena a = Arena.ofConfined()) {

@@ -711,6 +711,15 @@ final class IoctlTable {
                             f(Layouts.SNAPSHOT_EVENT, "lost", GARBAGE),
                             f(Layouts.SNAPSHOT_EVENT, "reserved", RESERVED)),
                     WAIT_EVENT_CHECK),
+            new IoctlSpec("SNAPSHOT_ADD_STORAGE", header("SNAPSHOT_ADD_STORAGE"), Layouts.SNAPSHOT_ADD_STORAGE,
+                    errnos(ENOENT, EALREADY, E2BIG, EINVAL, EBADF, EOPNOTSUPP, ENOSPC, EFBIG, EBUSY, EDEADLK, EROFS,
+                            EINTR, EIO, ENOMEM), 4,
+                    List.of(f(Layouts.SNAPSHOT_ADD_STORAGE, "id", SNAPSHOT_ID),
+                            f(Layouts.SNAPSHOT_ADD_STORAGE, "storage_fd", STORAGE_FD),
+                            f(Layouts.SNAPSHOT_ADD_STORAGE, "flags", RESERVED),
+                            f(Layouts.SNAPSHOT_ADD_STORAGE, "limit", BYTES),
+                            f(Layouts.SNAPSHOT_ADD_STORAGE, "reserved", RESERVED)),
+                    NONE),
             new IoctlSpec("(unknown request)", IoctlTable::unknownRequest, null, Set.of(ENOTTY), 5,
                     List.of(), NONE));
 
@@ -723,7 +732,7 @@ final class IoctlTable {
             "SNAPSHOT_DESTROY", Uapi.FEATURE_SNAPSHOT, "SNAPSHOT_ADD", Uapi.FEATURE_SNAPSHOT,
             "SNAPSHOT_TAKE", Uapi.FEATURE_SNAPSHOT, "SNAPSHOT_LIST", Uapi.FEATURE_SNAPSHOT,
             "SNAPSHOT_INFO", Uapi.FEATURE_SNAPSHOT, "CBT_READ_HOLES", Uapi.FEATURE_CBT_HOLES,
-            "SNAPSHOT_WAIT_EVENT", Uapi.FEATURE_EVENTS);
+            "SNAPSHOT_WAIT_EVENT", Uapi.FEATURE_EVENTS, "SNAPSHOT_ADD_STORAGE", Uapi.FEATURE_ADD_STORAGE);
 
     /** Whether a module reporting {@code features} implements the entry's ioctl. */
     static boolean offered(IoctlSpec spec, long features) {
