@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.blksnap.BlksnapControl;
 import dev.blksnap.DeviceId;
 import dev.blksnap.Snapshot;
+import dev.blksnap.SnapshotDevice;
 import dev.blksnap.SnapshotInfo;
 import dev.blksnap.TakeResult;
 import java.io.IOException;
@@ -18,6 +19,7 @@ import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Random;
 import java.util.Set;
 
 /**
@@ -27,14 +29,17 @@ import java.util.Set;
  * same kind for the copies.
  * <ol type="a">
  * <li>no snapshot;
- * <li>a blksnap snapshot just taken: writes go to chunks not copied yet
- * (4k writes at random 64 KiB-aligned offsets; fio has no random map with
- * blockalign, so a few land on a chunk copied before: the share of fresh
- * ones is printed);
- * <li>a blksnap snapshot whose every chunk was copied before;
+ * <li>a blksnap snapshot just taken: writes go to chunks not copied yet;
+ * <li>a blksnap snapshot whose every chunk was copied (and stored) before;
  * <li>a transient dm-snapshot (Debian's kernel) with the same chunk size,
  * its COW store on the second disk, written through its origin device.
  * </ol>
+ * The jobs write the first three quarters of the origin, so that neither
+ * store fills; in (b) and (d) each chunk at most once, so that they
+ * measure first writes only (see {@link #fio}). Each state is checked: the
+ * chunk size; (b) and (d) print the share of 4k writes that found their
+ * chunk not copied; (c) waits until every chunk is copied and stored, and
+ * fails if a write copied one; (d) fails if dm-snapshot became invalid.
  * Rounds run the states in turn, forward on odd rounds and backward on even
  * ones, so host drift within a round cancels. Also: a sequential read of a
  * fresh image against one of the device, and how long take holds writes to
@@ -50,11 +55,19 @@ public final class SnapshotBench {
 	private static final String[] NAMES = { "(a) no snapshot", "(b) blksnap, fresh chunks",
 			"(c) blksnap, chunks copied", "(d) dm-snapshot, fresh chunks" };
 
-	private record Job(String name, String rw, String bs, String extra) {
+	private record Job(String name, String unit) {
 	}
 
-	private static final Job RAND4K = new Job("4k random write", "randwrite", "4k", "--blockalign=64k");
-	private static final Job SEQ1M = new Job("1M sequential write", "write", "1M", "");
+	/** Bytes of a chunk, blksnap's default and the dm-snapshot table's 128 sectors. */
+	private static final int CHUNK = 64 << 10;
+
+	private static final Job RAND4K = new Job("4k random write", "IOPS");
+	private static final Job SEQ1M = new Job("1M sequential write", "MB/s");
+	/**
+	 * The share of the origin the writes cover, so that neither snapshot's
+	 * store (a disk of the origin's size) fills up.
+	 */
+	private static final double COVERED = 0.75;
 
 	private enum Part { WRITES, READ, TAKE }
 
@@ -66,8 +79,12 @@ public final class SnapshotBench {
 	private final ObjectMapper json = new ObjectMapper();
 	/** Of the 4k writes in state (b): chunks copied over writes, per round. */
 	private final List<Double> fresh = new ArrayList<>();
+	/** The same for (d): chunks dm-snapshot allocated over writes. */
+	private final List<Double> dmFresh = new ArrayList<>();
 	/** Writes the last fio run completed. */
 	private long lastWrites;
+	/** The 4k job's offsets: one in each chunk of the covered share, in random order. */
+	private long[] randomChunks;
 
 	private SnapshotBench(Path origin, Path storage, int rounds, int runtime, Set<Part> parts) {
 		this.origin = origin;
@@ -102,6 +119,8 @@ public final class SnapshotBench {
 				+ "chunks of 64 KiB, kernel %s%n", parts, rounds, runtime, origin, sectors / 2048, storage,
 				System.getProperty("os.version"));
 		List<Job> jobs = parts.contains(Part.WRITES) ? List.of(RAND4K, SEQ1M) : List.of();
+		if (!jobs.isEmpty())
+			randomChunks = shuffledChunks(sectors);
 		double[][][] rate = new double[jobs.size()][State.values().length][rounds];
 		double[][] read = new double[2][rounds];
 		// Not measured: the first read in the VM ran at half speed whatever it read.
@@ -129,7 +148,7 @@ public final class SnapshotBench {
 		System.out.println();
 		for (int j = 0; j < jobs.size(); j++) {
 			Job job = jobs.get(j);
-			System.out.printf("%s (%s):%n", job.name(), j == 0 ? "IOPS" : "MB/s");
+			System.out.printf("%s (%s):%n", job.name(), job.unit());
 			for (State s : State.values()) {
 				double[] v = rate[j][s.ordinal()];
 				System.out.printf("  %-32s median %8.1f  [%.1f .. %.1f]  ratio to (a) %5.1f %%  [%.1f .. %.1f]%n",
@@ -144,9 +163,12 @@ public final class SnapshotBench {
 			System.out.printf("  (c) / (a): median %.1f %%   target >= 95 %%%n", 100 * Spread.median(ca));
 		}
 		if (!jobs.isEmpty()) {
-			double[] fr = fresh.stream().mapToDouble(Double::doubleValue).toArray();
-			System.out.printf("(b) 4k: writes that found their chunk not copied yet: median %.1f %%  [%.1f .. %.1f]%n",
-					100 * Spread.median(fr), 100 * Spread.min(fr), 100 * Spread.max(fr));
+			for (List<Double> share : List.of(fresh, dmFresh)) {
+				double[] fr = share.stream().mapToDouble(Double::doubleValue).toArray();
+				System.out.printf("%s 4k: writes that found their chunk not copied yet: median %.1f %%  [%.1f .. %.1f]%n",
+						share == fresh ? "(b)" : "(d)", 100 * Spread.median(fr), 100 * Spread.min(fr),
+						100 * Spread.max(fr));
+			}
 		}
 		if (parts.contains(Part.READ)) {
 			double[] ir = ratios(read[0], read[1]);
@@ -169,17 +191,25 @@ public final class SnapshotBench {
 	private double measure(State state, Job job, long sectors) throws Exception {
 		switch (state) {
 		case NONE:
-			return fio(origin, job);
+			return fio(origin, job, true);
 		case DM:
 			String size = Long.toString(sectors);
 			exec("dmsetup", "create", "bench-origin", "--table",
 					"0 " + size + " snapshot-origin " + origin);
 			exec("dmsetup", "create", "bench-snap", "--table",
-					"0 " + size + " snapshot " + origin + " " + storage + " N 128");
+					"0 " + size + " snapshot " + origin + " " + storage + " N " + CHUNK / 512);
 			try {
 				// No udev makes /dev/mapper links: the node devtmpfs made, by minor.
-				return fio(Path.of("/dev/dm-" + exec("dmsetup", "info", "-c", "--noheadings", "-o", "minor",
-						"bench-origin").trim()), job);
+				double v = fio(Path.of("/dev/dm-" + exec("dmsetup", "info", "-c", "--noheadings", "-o", "minor",
+						"bench-origin").trim()), job, false);
+				// "<allocated>/<total> <metadata>" sectors while valid; "Invalid" or "Overflow" once not.
+				String status = exec("dmsetup", "status", "bench-snap").trim();
+				String[] f = status.split("\\s+");
+				if (f.length < 4 || !f[3].matches("\\d+/\\d+"))
+					throw new IllegalStateException("dm-snapshot did not stay valid: " + status);
+				if (job == RAND4K)
+					dmFresh.add((double) Long.parseLong(f[3].split("/")[0]) * 512 / CHUNK / lastWrites);
+				return v;
 			} finally {
 				exec("dmsetup", "remove", "bench-snap");
 				exec("dmsetup", "remove", "bench-origin");
@@ -189,30 +219,100 @@ public final class SnapshotBench {
 					Snapshot snap = ctl.createSnapshot(storage, 0, false)) {
 				snap.add(DeviceId.of(origin));
 				snap.take(true);
+				SnapshotDevice before = snap.info().devices().get(0);
+				if (before.chunkSize() != CHUNK)
+					throw new IllegalStateException("chunks of " + before.chunkSize() + " bytes, dm-snapshot's are "
+							+ CHUNK + ": not comparable");
 				if (state == State.COPIED)
-					exec("fio", "--name=fill", "--filename=" + origin, "--direct=1", "--ioengine=libaio",
-							"--iodepth=8", "--rw=write", "--bs=1M", "--size=100%");
-				double v = fio(origin, job);
+					before = copyEveryChunk(snap);
+				double v = fio(origin, job, state == State.COPIED);
 				SnapshotInfo info = snap.info();
 				if (info.error() != 0)
 					throw new IllegalStateException("the snapshot broke during the bench: " + info);
+				SnapshotDevice after = info.devices().get(0);
+				if (state == State.COPIED && after.chunksCopied() != before.chunksCopied())
+					throw new IllegalStateException("(c) copied " + (after.chunksCopied() - before.chunksCopied())
+							+ " chunks: not every chunk was copied before");
 				if (state == State.FRESH && job == RAND4K)
-					fresh.add((double) info.devices().get(0).chunksCopied() / lastWrites);
+					fresh.add((double) after.chunksCopied() / lastWrites);
 				return v;
 			} finally {
 				try (BlksnapControl ctl = BlksnapControl.open()) {
 					ctl.detach(DeviceId.of(origin));
 				}
+				// The hook goes 2 s after the last tracker: not during (a).
+				Thread.sleep(3000);
 			}
 		}
 	}
 
-	private double fio(Path dev, Job job) throws IOException, InterruptedException {
+	/**
+	 * State (c): writes the whole origin once, so every chunk is copied, and
+	 * waits until every copy is in the storage too: a store still running
+	 * would be measured as the cost of (c).
+	 *
+	 * @return the device as (c) starts
+	 */
+	private SnapshotDevice copyEveryChunk(Snapshot snap) throws Exception {
+		exec("fio", "--name=fill", "--filename=" + origin, "--direct=1", "--ioengine=libaio", "--iodepth=8",
+				"--rw=write", "--bs=1M", "--size=100%");
+		for (int waited = 0;; waited++) {
+			SnapshotDevice d = snap.info().devices().get(0);
+			long chunks = (d.capacityBytes() + d.chunkSize() - 1) / d.chunkSize();
+			if (d.chunksCopied() != chunks)
+				throw new IllegalStateException("(c): " + d.chunksCopied() + " of " + chunks + " chunks copied");
+			if (d.chunksStored() == chunks)
+				return d;
+			if (waited == 600)
+				throw new IllegalStateException("(c): stores not done after a minute: " + d);
+			Thread.sleep(100);
+		}
+	}
+
+	/** Chunk numbers of the covered share of the origin, shuffled (the same each run). */
+	private static long[] shuffledChunks(long sectors) {
+		long[] chunks = new long[(int) (sectors * 512 * COVERED / CHUNK)];
+		for (int i = 0; i < chunks.length; i++)
+			chunks[i] = i;
+		Random random = new Random(9);
+		for (int i = chunks.length - 1; i > 0; i--) {
+			int j = random.nextInt(i + 1);
+			long t = chunks[i];
+			chunks[i] = chunks[j];
+			chunks[j] = t;
+		}
+		return chunks;
+	}
+
+	/**
+	 * One fio run of {@code job} on {@code dev}, in the covered share. With
+	 * {@code repeat} ((a) and (c), where a write finds its chunk as any
+	 * other did), for the whole runtime: 4k writes at random 64 KiB-aligned
+	 * offsets, 1M writes in sequence, from the start again at the end.
+	 * Without ((b) and (d)), each chunk is written at most once, so that
+	 * every write finds its chunk not copied: the 4k writes replay a log of
+	 * one write at the start of each chunk in random order (fio's random
+	 * writes repeat chunks), the 1M writes go through once; it ends at the
+	 * end, or after the runtime.
+	 */
+	private double fio(Path dev, Job job, boolean repeat) throws IOException, InterruptedException {
 		List<String> cmd = new ArrayList<>(List.of("fio", "--name=bench", "--filename=" + dev, "--direct=1",
-				"--ioengine=libaio", "--iodepth=16", "--rw=" + job.rw(), "--bs=" + job.bs(), "--time_based",
-				"--runtime=" + runtime, "--randrepeat=0", "--output-format=json"));
-		if (!job.extra().isEmpty())
-			cmd.add(job.extra());
+				"--ioengine=libaio", "--iodepth=16", "--runtime=" + runtime, "--output-format=json"));
+		if (repeat) {
+			cmd.addAll(List.of("--time_based", "--randrepeat=0", "--size=" + Math.round(COVERED * 100) + "%",
+					"--bs=" + (job == RAND4K ? "4k" : "1M"), "--rw=" + (job == RAND4K ? "randwrite" : "write")));
+			if (job == RAND4K)
+				cmd.add("--blockalign=" + CHUNK);
+		} else if (job == RAND4K) {
+			Path log = Path.of("/tmp/bench-snapshot-4k.iolog");
+			StringBuilder sb = new StringBuilder("fio version 2 iolog\n" + dev + " add\n" + dev + " open\n");
+			for (long chunk : randomChunks)
+				sb.append(dev).append(" write ").append(chunk * CHUNK).append(" 4096\n");
+			Files.writeString(log, sb.append(dev).append(" close\n"));
+			cmd.addAll(List.of("--read_iolog=" + log, "--replay_no_stall=1"));
+		} else {
+			cmd.addAll(List.of("--rw=write", "--bs=1M", "--size=" + Math.round(COVERED * 100) + "%"));
+		}
 		JsonNode write = json.readTree(exec(cmd.toArray(String[]::new))).path("jobs").path(0).path("write");
 		if (!write.has("iops"))
 			throw new IOException("fio printed no write rate");
