@@ -156,7 +156,8 @@ static void chunk_lose(struct chunk *c)
  * chunk_copy() - start copying a new chunk's original.
  * @c: a chunk from chunk_alloc(), just inserted into its diff_area.
  *
- * Waits while chunk buffers exceed the memory cap. The chunk reaches
+ * Waits while chunk buffers exceed the memory cap, at most
+ * cow_memory_timeout_ms (then the snapshot breaks with ETIMEDOUT). The chunk reaches
  * CHUNK_PASS later in any case (if the snapshot no longer copies, or no
  * buffer can be had, at once and without its original).
  *
@@ -174,8 +175,8 @@ void chunk_copy(struct chunk *c)
 	if (!diff_area_cows(da))
 		goto out_lost;
 	buf = diff_buffer_alloc(c->size);
-	if (!buf) {
-		diff_area_broken(da, ENOMEM);
+	if (IS_ERR(buf)) {
+		diff_area_broken(da, -PTR_ERR(buf));
 		goto out_lost;
 	}
 	/* Image reads look at @buf only from CHUNK_CAPTURED on. */

@@ -11,7 +11,10 @@
  *  - the bytes of all buffers alive are capped (cow_memory_limit_mib). Above
  *    the cap, diff_buffer_alloc() sleeps, holding no lock, until buffers are
  *    freed. Its callers are copy workers; freeing is done by the storage
- *    workers, which never wait for a buffer, so the wait always ends.
+ *    workers, which never wait for a buffer, so the wait ends as soon as
+ *    the storage answers. Storage that does not answer for
+ *    cow_memory_timeout_ms ends the wait with ETIMEDOUT: the snapshot
+ *    breaks and the origin's writes go on.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME "-diff_buffer: " fmt
 
@@ -133,11 +136,14 @@ void diff_buffer_pages_free(struct bio_vec *bvec, u32 nr_pages)
  * diff_buffer_alloc() - a buffer for a chunk of @size bytes.
  * @size: bytes, 1 to 1 MiB.
  *
- * Waits while the buffers alive exceed cow_memory_limit_mib.
+ * Waits while the buffers alive exceed cow_memory_limit_mib, at most
+ * cow_memory_timeout_ms: buffers are freed by storage writes, and storage
+ * that stops answering must not hold the origin's writes for ever.
  *
  * Context: process (a copy worker), may sleep; no lock held.
- * Return: the buffer with one reference, or NULL when its descriptor could
- * not be allocated (the caller breaks the snapshot).
+ * Return: the buffer with one reference, ERR_PTR(-ETIMEDOUT) when the cap
+ * stayed full for the whole wait, or ERR_PTR(-ENOMEM) when its descriptor
+ * could not be allocated (the caller breaks the snapshot either way).
  */
 struct diff_buffer *diff_buffer_alloc(u32 size)
 {
@@ -145,11 +151,13 @@ struct diff_buffer *diff_buffer_alloc(u32 size)
 	long bytes = (long)n << PAGE_SHIFT;
 	struct diff_buffer *buf;
 
-	wait_event(diff_buffer_wait, diff_buffer_try_charge(bytes));
+	if (!wait_event_timeout(diff_buffer_wait, diff_buffer_try_charge(bytes),
+				msecs_to_jiffies(cow_memory_timeout_ms)))
+		return ERR_PTR(-ETIMEDOUT);
 	buf = kmalloc(struct_size(buf, bvec, n), GFP_NOIO);
 	if (!buf) {
 		diff_buffer_uncharge(bytes);
-		return NULL;
+		return ERR_PTR(-ENOMEM);
 	}
 	kref_init(&buf->kref);
 	buf->size = size;

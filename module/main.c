@@ -71,6 +71,17 @@ MODULE_PARM_DESC(cow_memory_limit_mib,
 		 "most MiB of chunks being copied at once (1..4096, default 64)");
 
 /*
+ * Buffers above the cap are freed by storage writes. Storage that stops
+ * answering (a hung device, a stalled file system) must not hold the
+ * origin's writes for longer than this: the snapshot breaks with ETIMEDOUT
+ * and the writes go on without copies.
+ */
+unsigned int cow_memory_timeout_ms = 30000;
+module_param(cow_memory_timeout_ms, uint, 0444);
+MODULE_PARM_DESC(cow_memory_timeout_ms,
+		 "most ms a copy waits for chunk memory before its snapshot breaks with ETIMEDOUT (100..3600000, default 30000)");
+
+/*
  * A backup agent waiting on BLKSNAP_IOCTL_SNAPSHOT_WAIT_EVENT hears of low
  * free space while 64 MiB (a thousand 64 KiB chunks) are left, time to
  * finish or give up before the snapshot overflows. A snapshot's margin is
@@ -121,6 +132,8 @@ static void blksnap_params_clamp(void)
 		      BLKSNAP_COUNT_MIN, BLKSNAP_COUNT_MAX);
 	blksnap_clamp("chunk_minimum_shift", &chunk_minimum_shift, 12, 20);
 	blksnap_clamp("cow_memory_limit_mib", &cow_memory_limit_mib, 1, 4096);
+	blksnap_clamp("cow_memory_timeout_ms", &cow_memory_timeout_ms, 100,
+		      3600000);
 	blksnap_clamp("storage_low_free_mib", &storage_low_free_mib, 0,
 		      1U << 20);
 	blksnap_clamp("storage_grow_step_mib", &storage_grow_step_mib, 4,

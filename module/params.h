@@ -11,6 +11,7 @@ extern unsigned int tracking_block_maximum_shift;
 extern unsigned int tracking_block_maximum_count;
 extern unsigned int chunk_minimum_shift;
 extern unsigned int cow_memory_limit_mib;
+extern unsigned int cow_memory_timeout_ms;
 extern unsigned int storage_low_free_mib;
 extern unsigned int storage_grow_step_mib;
 
