@@ -250,6 +250,7 @@ static void diff_storage_grow_work(struct work_struct *work)
 		__diff_storage_check_low(ds);
 	} else {
 		area->size += len;
+		area->grown++;
 		ds->size += len;
 	}
 	ds->growing = false;
@@ -366,6 +367,7 @@ static int __diff_storage_take(struct diff_storage *ds, u64 len, u64 *pos)
 		if (area->used + len <= area->size)
 			break;
 		if (area->used + len <= area->limit) {
+			area->waits++;
 			__diff_storage_grow(ds);
 			return -EAGAIN;
 		}
@@ -461,7 +463,7 @@ u64 diff_storage_used(struct diff_storage *ds)
 
 /**
  * diff_storage_show() - one debugfs line an area: "  area N: KIND MAJ:MIN
- *	used U ready S of L bytes".
+ *	used U ready S of L bytes, grown G, waits W".
  * @ds: the storage.
  * @m: the debugfs file.
  * @kinds: the names of the BLKSNAP_STORAGE_* values.
@@ -476,9 +478,9 @@ void diff_storage_show(struct diff_storage *ds, struct seq_file *m,
 	spin_lock_irqsave(&ds->lock, flags);
 	for (i = 0; i < ds->nr_areas; i++) {
 		a = ds->areas[i];
-		seq_printf(m, "  area %u: %s %u:%u used %llu ready %llu of %llu bytes\n",
+		seq_printf(m, "  area %u: %s %u:%u used %llu ready %llu of %llu bytes, grown %llu, waits %llu\n",
 			   i, kinds[a->kind], MAJOR(a->dev), MINOR(a->dev),
-			   a->used, a->size, a->limit);
+			   a->used, a->size, a->limit, a->grown, a->waits);
 	}
 	spin_unlock_irqrestore(&ds->lock, flags);
 }

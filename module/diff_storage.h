@@ -41,6 +41,9 @@ struct seq_file;
  *	of a file; &diff_storage.lock.
  * @step: bytes a file grows by at a time; 0 for a device.
  * @used: bytes handed out, from offset 0 upwards; &diff_storage.lock.
+ * @grown: steps the file grew by; &diff_storage.lock.
+ * @waits: times a copy found no ready room and waited for a step;
+ *	&diff_storage.lock.
  */
 struct diff_storage_area {
 	int kind;
@@ -53,6 +56,8 @@ struct diff_storage_area {
 	u64 size;
 	u64 step;
 	u64 used;
+	u64 grown;
+	u64 waits;
 };
 
 /**

@@ -311,7 +311,8 @@ final class SnapshotCommand {
 			header = "Wait for a snapshot's next event: low free space, overflow, or another break.",
 			description = "Prints the event and exits 0, or exits 8 when none came within --timeout. Each event "
 					+ "is reported once: low-free-space when the storage's free space falls below the module's "
-					+ "margin (storage_low_free_mib, at most half the storage), overflow when it is full, corrupted "
+					+ "margin (storage_low_free_mib, at most half the storage; again after each 'add-storage', "
+					+ "its answer), overflow when it is full, corrupted "
 					+ "when copy-on-write failed otherwise (with the errno and the device); the snapshot is broken "
 					+ "after the last two. Destroying the snapshot ends the wait (exit 66).")
 	static final class WaitEvent extends LeafCommand {

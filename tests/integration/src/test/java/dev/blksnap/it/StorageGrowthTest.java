@@ -71,6 +71,15 @@ class StorageGrowthTest extends SnapshotItBase {
         assertTrue(after.storageSize() >= after.storageUsed() && after.storageSize() <= LIMIT,
                 "the storage grew to hold what was used, within its limit: " + after);
         assertEquals(0, after.storageSize() % STEP, "it grows by whole steps: " + after);
+        // The debugfs line of the area counts the steps, and the copies that waited for one.
+        String area = Files.readString(Path.of("/sys/kernel/debug/blksnap/snapshots")).lines()
+                .filter(l -> l.startsWith("  area 0: tmpfile ")).findFirst().orElseThrow();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("ready (\\d+) of (\\d+) bytes, grown (\\d+),"
+                + " waits (\\d+)$").matcher(area);
+        assertTrue(m.find(), area);
+        assertEquals(after.storageSize(), Long.parseLong(m.group(1)), area);
+        assertEquals(after.storageSize() / STEP - 1, Long.parseLong(m.group(3)), "steps grown: " + area);
+        System.out.printf("[grow] %s%n", area.strip());
         long[] bad = {0};
         scan(d.imagePath(), (s, g) -> bad[0] += g == 1 ? 0 : 1);
         assertEquals(0, bad[0], "image sectors that differ from the instant of take");
