@@ -7,11 +7,11 @@
  *
  *   chunk_copy()       COPYING: buffer taken (may wait for the memory cap),
  *                      read of the original sent to the device
- *   read completes     pass_work queued (nothing done in completion context)
- *   pass_work          CAPTURED under the diff_area's readers lock; waits
+ *   read completes     queued for the pass (nothing done in completion context)
+ *   pass               CAPTURED under the diff_area's readers lock; waits
  *                      for image reads sent to the device before that; PASS:
- *                      the parked writes go on; store_work queued
- *   store_work         original written to the storage, buffer freed
+ *                      the parked writes go on; queued for the store
+ *   store work         original written to the storage, buffer freed
  *
  * A write to the chunk is released only at PASS, so the device's copy is
  * never changed before the original was read, nor while an image read of
@@ -19,8 +19,16 @@
  * failed and the snapshot broken, and still reaches PASS: parked writes are
  * never stranded.
  *
+ * The store is one worker per device, which writes the originals waiting
+ * for it, in the order they passed, as one bio of up to BIO_MAX_VECS pages
+ * at consecutive places of the storage: a 1 MiB write's sixteen 64 KiB
+ * chunks, or the chunks that random writes had copied meanwhile, cost one
+ * storage write, not one each (nor one kworker each, blocked in its
+ * write). Writes to the device do not wait for it, only for the read.
+ *
  * Locking: &chunk.lock (irq-safe) protects the data fields; the order is
- * &diff_area.readers_lock, then &chunk.lock.
+ * &diff_area.readers_lock, then &chunk.lock. &diff_area.store_lock
+ * (irq-safe) protects the store's list only.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME "-chunk: " fmt
 
@@ -40,8 +48,6 @@ struct workqueue_struct *chunk_store_wq;
 /* Bios a copy or an image read always gets, even when the allocator fails. */
 #define CHUNK_BIO_RESERVE 64
 
-static void chunk_pass_work(struct work_struct *work);
-static void chunk_store_work(struct work_struct *work);
 
 /**
  * chunk_init() - the bio set and the workqueues of copy-on-write.
@@ -110,8 +116,7 @@ struct chunk *chunk_alloc(struct diff_area *da, unsigned long number)
 	c->cow = CHUNK_COPYING;
 	spin_lock_init(&c->lock);
 	INIT_LIST_HEAD(&c->waiters);
-	INIT_WORK(&c->pass_work, chunk_pass_work);
-	INIT_WORK(&c->store_work, chunk_store_work);
+	INIT_LIST_HEAD(&c->link);
 	return c;
 }
 
@@ -127,14 +132,33 @@ void chunk_free(struct chunk *c)
 	kfree(c);
 }
 
+/*
+ * Queue a chunk whose read is over for its device's pass worker: letting
+ * writes pass may sleep (image readers), and resubmits them. The reference
+ * keeps the diff_area until queue_work() returns: the worker may be done
+ * with the chunk, and the diff_area destroyed, before.
+ * Context: any.
+ */
+static void chunk_read_done(struct chunk *c)
+{
+	struct diff_area *da = c->da;
+	unsigned long flags;
+
+	diff_area_io_get(da);
+	spin_lock_irqsave(&da->store_lock, flags);
+	list_add_tail(&c->link, &da->reads_done);
+	spin_unlock_irqrestore(&da->store_lock, flags);
+	queue_work(chunk_cow_wq, &da->pass_work);
+	diff_area_io_put(da);
+}
+
 static void chunk_read_endio(struct bio *bio)
 {
 	struct chunk *c = bio->bi_private;
 
 	c->read_status = bio->bi_status;
 	bio_put(bio);
-	/* Letting writes pass may sleep (readers): not in completion context. */
-	queue_work(chunk_cow_wq, &c->pass_work);
+	chunk_read_done(c);
 }
 
 /* Drops the chunk's buffer, if any; the original is lost. */
@@ -195,12 +219,15 @@ void chunk_copy(struct chunk *c)
 out_lost:
 	c->read_status = BLK_STS_IOERR;
 	chunk_lose(c);
-	queue_work(chunk_cow_wq, &c->pass_work);
+	chunk_read_done(c);
 }
 
-static void chunk_pass_work(struct work_struct *work)
+/*
+ * Let the writes waiting for @c go on. Return: whether its original is in
+ * memory, to be stored; else the chunk is done with.
+ */
+static bool chunk_pass(struct chunk *c)
 {
-	struct chunk *c = container_of(work, struct chunk, pass_work);
 	struct diff_area *da = c->da;
 	unsigned long flags;
 	LIST_HEAD(waiters);
@@ -233,49 +260,166 @@ static void chunk_pass_work(struct work_struct *work)
 	diff_area_run_waiters(&waiters);
 	if (lost)
 		diff_area_io_put(da);
-	else
-		queue_work(chunk_store_wq, &c->store_work);
+	return !lost;
 }
 
-static void chunk_store_work(struct work_struct *work)
+/**
+ * chunk_pass_work() - let the writes to the chunks read meanwhile go on.
+ * @work: &diff_area.pass_work.
+ *
+ * The writes are resubmitted under one plug, so a device gets them in as
+ * few requests (and notifications) as it can; the chunks whose originals
+ * are in memory go to the store worker, in the order they passed.
+ *
+ * Context: chunk_cow_wq; may sleep (waits for image reads).
+ */
+void chunk_pass_work(struct work_struct *work)
 {
-	struct chunk *c = container_of(work, struct chunk, store_work);
-	struct diff_area *da = c->da;
-	struct diff_storage *ds = snapshot_storage(da->snapshot);
-	struct diff_buffer *buf = c->buf;
-	unsigned int noio = memalloc_noio_save();
+	struct diff_area *da = container_of(work, struct diff_area, pass_work);
+	struct chunk *c, *next;
+	struct blk_plug plug;
+	LIST_HEAD(done);
+	LIST_HEAD(stored);
+
+	for (;;) {
+		spin_lock_irq(&da->store_lock);
+		list_splice_tail_init(&da->reads_done, &done);
+		spin_unlock_irq(&da->store_lock);
+		if (list_empty(&done))
+			break;
+		blk_start_plug(&plug);
+		list_for_each_entry_safe(c, next, &done, link) {
+			list_del_init(&c->link);
+			if (chunk_pass(c))
+				list_add_tail(&c->link, &stored);
+		}
+		blk_finish_plug(&plug);
+		if (list_empty(&stored))
+			continue;
+		/* As in chunk_read_done(): the store may be done first. */
+		diff_area_io_get(da);
+		spin_lock_irq(&da->store_lock);
+		list_splice_tail_init(&stored, &da->stores);
+		spin_unlock_irq(&da->store_lock);
+		queue_work(chunk_store_wq, &da->store_work);
+		diff_area_io_put(da);
+	}
+}
+
+/* The chunks of one storage write: done with (stored or lost). */
+static void chunk_store_done(struct diff_area *da, struct list_head *batch,
+			     u64 pos, int error)
+{
+	struct diff_buffer *buf;
+	struct chunk *c, *next;
 	unsigned long flags;
-	u64 offset;
+
+	list_for_each_entry_safe(c, next, batch, link) {
+		list_del_init(&c->link);
+		if (error) {
+			chunk_lose(c);
+		} else {
+			spin_lock_irqsave(&c->lock, flags);
+			buf = c->buf;
+			c->offset = pos;
+			c->stored = true;
+			c->buf = NULL;
+			spin_unlock_irqrestore(&c->lock, flags);
+			pos += (u64)buf->nr_pages << PAGE_SHIFT;
+			diff_buffer_put(buf);
+			atomic64_inc(&da->chunks_stored);
+		}
+		diff_area_io_put(da);
+	}
+}
+
+/*
+ * Write the originals of @batch (@nr_pages pages in all) to consecutive
+ * places of the storage. When they do not all fit, or their space would
+ * raise an event, each is stored on its own: the storage fills up to the
+ * last chunk that fits, and the events name the chunk that caused them,
+ * as one chunk at a time would.
+ */
+static void chunk_store_batch(struct diff_area *da, struct list_head *batch,
+			      u32 nr_pages)
+{
+	struct diff_storage *ds = snapshot_storage(da->snapshot);
+	struct chunk *c, *next;
+	u64 pos;
+	u32 n = 0;
 	int ret;
 
-	if (!diff_area_cows(da))
-		goto out_lost;
-	ret = diff_storage_alloc(ds, c->size, &offset);
+	if (!diff_area_cows(da)) {
+		chunk_store_done(da, batch, 0, ECANCELED);
+		return;
+	}
+	if (list_is_singular(batch))
+		ret = diff_storage_alloc(ds, nr_pages << PAGE_SHIFT, &pos);
+	else
+		ret = diff_storage_alloc_batch(ds, nr_pages << PAGE_SHIFT,
+					       &pos);
+	if (ret == -EAGAIN) {
+		list_for_each_entry_safe(c, next, batch, link) {
+			LIST_HEAD(one);
+
+			list_move(&c->link, &one);
+			chunk_store_batch(da, &one, c->buf->nr_pages);
+		}
+		return;
+	}
 	if (ret) {
 		diff_area_broken(da, -ret);
-		goto out_lost;
+		chunk_store_done(da, batch, 0, -ret);
+		return;
 	}
-	ret = diff_storage_write(ds, offset, buf->bvec, buf->nr_pages);
+	/* Only this worker changes @buf of a chunk on the list. */
+	list_for_each_entry(c, batch, link) {
+		memcpy(&da->store_bvec[n], c->buf->bvec,
+		       c->buf->nr_pages * sizeof(*da->store_bvec));
+		n += c->buf->nr_pages;
+	}
+	ret = diff_storage_write(ds, pos, da->store_bvec, nr_pages);
 	if (ret) {
 		pr_err_ratelimited("storage write of %u bytes at %llu failed: %d\n",
-				   c->size, offset, ret);
+				   nr_pages << PAGE_SHIFT, pos, ret);
 		diff_area_broken(da, EIO);
-		goto out_lost;
+		ret = EIO;
 	}
-	spin_lock_irqsave(&c->lock, flags);
-	c->offset = offset;
-	c->stored = true;
-	c->buf = NULL;
-	spin_unlock_irqrestore(&c->lock, flags);
-	diff_buffer_put(buf);
-	atomic64_inc(&da->chunks_stored);
-	goto out;
+	chunk_store_done(da, batch, pos, ret);
+}
 
-out_lost:
-	chunk_lose(c);
-out:
+/**
+ * chunk_store_work() - write the originals waiting in &diff_area.stores.
+ * @work: &diff_area.store_work.
+ *
+ * Takes them oldest first, as many as fit in one bio, until none is left.
+ *
+ * Context: chunk_store_wq; may sleep.
+ */
+void chunk_store_work(struct work_struct *work)
+{
+	struct diff_area *da = container_of(work, struct diff_area, store_work);
+	unsigned int noio = memalloc_noio_save();
+	struct chunk *c, *next;
+	u32 nr_pages;
+
+	for (;;) {
+		LIST_HEAD(batch);
+
+		nr_pages = 0;
+		spin_lock_irq(&da->store_lock);
+		list_for_each_entry_safe(c, next, &da->stores, link) {
+			if (nr_pages + c->buf->nr_pages > BIO_MAX_VECS)
+				break;
+			nr_pages += c->buf->nr_pages;
+			list_move_tail(&c->link, &batch);
+		}
+		spin_unlock_irq(&da->store_lock);
+		if (!nr_pages)
+			break;
+		chunk_store_batch(da, &batch, nr_pages);
+	}
 	memalloc_noio_restore(noio);
-	diff_area_io_put(da);
 }
 
 /**

@@ -39,16 +39,15 @@ enum chunk_cow {
  *	CHUNK_CAPTURED, under &diff_area.readers_lock too; read locklessly
  *	(READ_ONCE) by the bio path, which only tests for CHUNK_PASS.
  * @lock: protects @stored, @failed, @buf, @offset and @waiters.
- * @read_status: result of the read of the original, for @pass_work.
+ * @read_status: result of the read of the original, for the pass.
  * @stored: the original is in the storage at @offset.
  * @failed: the original was lost (read error, no memory, no storage).
  * @buf: the original while it is in memory, else NULL.
  * @offset: position of the original in the storage (its area and byte
  *	offset, from diff_storage_alloc()), once @stored.
  * @waiters: parked writes waiting for CHUNK_PASS (&struct diff_area_req).
- * @pass_work: after the read: waits for earlier image reads of the device,
- *	lets writes pass, queues @store_work.
- * @store_work: writes @buf to the storage and frees it.
+ * @link: entry in &diff_area.reads_done once the read is over, then in
+ *	&diff_area.stores until the original is stored.
  */
 struct chunk {
 	struct diff_area *da;
@@ -62,8 +61,7 @@ struct chunk {
 	struct diff_buffer *buf;
 	u64 offset;
 	struct list_head waiters;
-	struct work_struct pass_work;
-	struct work_struct store_work;
+	struct list_head link;
 };
 
 /*
@@ -83,6 +81,8 @@ void chunk_free(struct chunk *c);
 void chunk_copy(struct chunk *c);
 bool chunk_wait(struct chunk *c, struct list_head *link);
 void chunk_image_read(struct chunk *c, struct image_io *io, u32 offset);
+void chunk_pass_work(struct work_struct *work);
+void chunk_store_work(struct work_struct *work);
 
 /**
  * chunk_passes() - whether writes to the chunk may go to the device now.

@@ -151,8 +151,15 @@ struct diff_area *diff_area_create(struct snapshot *snapshot, dev_t dev)
 	da = kzalloc(sizeof(*da), GFP_KERNEL);
 	if (!da)
 		return ERR_PTR(-ENOMEM);
+	da->store_bvec = kmalloc_array(BIO_MAX_VECS, sizeof(*da->store_bvec),
+				       GFP_KERNEL);
+	if (!da->store_bvec) {
+		kfree(da);
+		return ERR_PTR(-ENOMEM);
+	}
 	ret = compat_bdev_open(dev, &da->origin);
 	if (ret) {
+		kfree(da->store_bvec);
 		kfree(da);
 		return ERR_PTR(ret == -ENOMEM ? ret : -ENODEV);
 	}
@@ -164,6 +171,7 @@ struct diff_area *diff_area_create(struct snapshot *snapshot, dev_t dev)
 		ret = -EOPNOTSUPP;
 	if (ret) {
 		compat_bdev_close(&da->origin);
+		kfree(da->store_bvec);
 		kfree(da);
 		return ERR_PTR(ret);
 	}
@@ -180,6 +188,11 @@ struct diff_area *diff_area_create(struct snapshot *snapshot, dev_t dev)
 	bio_list_init(&da->held);
 	bio_list_init(&da->parked);
 	INIT_WORK(&da->park_work, diff_area_park_work);
+	spin_lock_init(&da->store_lock);
+	INIT_LIST_HEAD(&da->reads_done);
+	INIT_WORK(&da->pass_work, chunk_pass_work);
+	INIT_LIST_HEAD(&da->stores);
+	INIT_WORK(&da->store_work, chunk_store_work);
 	spin_lock_init(&da->readers_lock);
 	INIT_LIST_HEAD(&da->readers);
 	init_waitqueue_head(&da->readers_wq);
@@ -203,10 +216,13 @@ void diff_area_destroy(struct diff_area *da)
 	diff_area_io_put(da);
 	wait_for_completion(&da->ios_done);
 	flush_work(&da->park_work);
+	flush_work(&da->pass_work);
+	flush_work(&da->store_work);
 	xa_for_each(&da->chunks, i, c)
 		chunk_free(c);
 	xa_destroy(&da->chunks);
 	compat_bdev_close(&da->origin);
+	kfree(da->store_bvec);
 	kfree(da);
 }
 
@@ -534,8 +550,15 @@ static void diff_area_park_work(struct work_struct *work)
 {
 	struct diff_area *da = container_of(work, struct diff_area, park_work);
 	unsigned int noio = memalloc_noio_save();
+	struct blk_plug plug;
 	struct bio *bio;
 
+	/*
+	 * The reads of the copies of all the writes parked meanwhile go to
+	 * the device together: adjacent chunks merge into one request, and
+	 * the device is notified once, not once per chunk.
+	 */
+	blk_start_plug(&plug);
 	for (;;) {
 		struct diff_area_range want = { 0, 0 };
 		bool held = false, wanted = false;
@@ -568,6 +591,7 @@ static void diff_area_park_work(struct work_struct *work)
 			break;
 		}
 	}
+	blk_finish_plug(&plug);
 	memalloc_noio_restore(noio);
 }
 

@@ -75,6 +75,16 @@ struct diff_area_range {
  * @park_work: sends on the held writes; starts the copies the parked
  *	writes and @wanted need and resubmits the writes once their chunks
  *	pass.
+ * @store_lock: protects @reads_done and @stores.
+ * @reads_done: chunks whose read is over (&chunk.link), for @pass_work.
+ * @pass_work: lets the writes to those chunks pass, all with one plug
+ *	(chunk_pass_work()), and hands them to @store_work.
+ * @stores: chunks whose original is in memory and passes, to be written
+ *	to the storage (&chunk.link), oldest first.
+ * @store_work: writes them, as many as one bio holds at a time
+ *	(chunk_store_work()).
+ * @store_bvec: BIO_MAX_VECS entries: the pages of one such write, used by
+ *	@store_work only.
  * @readers_lock: protects @readers and the step of a chunk to
  *	CHUNK_CAPTURED, so that an image read either sees the chunk copied or
  *	is seen by the copy.
@@ -117,6 +127,12 @@ struct diff_area {
 	struct diff_area_range wanted[DIFF_AREA_WANTED];
 	unsigned int nr_wanted;
 	struct work_struct park_work;
+	spinlock_t store_lock; /* see @store_lock above */
+	struct list_head reads_done;
+	struct work_struct pass_work;
+	struct list_head stores;
+	struct work_struct store_work;
+	struct bio_vec *store_bvec;
 	spinlock_t readers_lock; /* see @readers_lock above */
 	struct list_head readers;
 	wait_queue_head_t readers_wq;

@@ -447,6 +447,36 @@ void diff_storage_usage(struct diff_storage *ds, u64 *used, u64 *size,
 }
 
 /**
+ * diff_storage_alloc_batch() - take space for several chunks at once.
+ * @ds: the storage.
+ * @bytes: their sizes, each rounded up to a page, added up.
+ * @pos: receives the position of the space, in one area.
+ *
+ * Only when the current area has the space ready and taking it raises no
+ * event: an event names the allocation of the chunk that caused it, and a
+ * wait for growth or a move to the next area is diff_storage_alloc()'s, so
+ * the caller then takes the space chunk by chunk with it.
+ *
+ * Context: any; takes an irq-safe spinlock.
+ * Return: 0, or -EAGAIN: allocate chunk by chunk.
+ */
+int diff_storage_alloc_batch(struct diff_storage *ds, u32 bytes, u64 *pos)
+{
+	u64 len = round_up(bytes, DIFF_STORAGE_ALIGN);
+	struct diff_storage_area *area;
+	unsigned long flags;
+	int ret = -EAGAIN;
+
+	spin_lock_irqsave(&ds->lock, flags);
+	area = ds->areas[ds->cur];
+	if (area->used + len <= area->size &&
+	    (ds->low || __diff_storage_free_bytes(ds) >= ds->low_free + len))
+		ret = __diff_storage_take(ds, len, pos);
+	spin_unlock_irqrestore(&ds->lock, flags);
+	return ret;
+}
+
+/**
  * diff_storage_used() - bytes handed out so far.
  * @ds: the storage.
  *

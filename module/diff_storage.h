@@ -109,6 +109,7 @@ struct diff_storage *diff_storage_new(struct event_queue *events);
 void diff_storage_free(struct diff_storage *ds);
 int diff_storage_add(struct diff_storage *ds, struct diff_storage_area *area);
 int diff_storage_alloc(struct diff_storage *ds, u32 bytes, u64 *pos);
+int diff_storage_alloc_batch(struct diff_storage *ds, u32 bytes, u64 *pos);
 void diff_storage_usage(struct diff_storage *ds, u64 *used, u64 *size,
 			u64 *limit);
 u64 diff_storage_used(struct diff_storage *ds);
