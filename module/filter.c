@@ -329,6 +329,12 @@ static void notrace filter_submit_bio_hook(unsigned long ip,
 	/* Reads and flushes, most of the traffic, stop here. */
 	if (!tracker_bio_may_change(bio))
 		return;
+	/*
+	 * So do writes to untracked devices, which no tracker or snapshot
+	 * reaches: inline tests only, no call and no RCU section.
+	 */
+	if (!registry_may_track(bio->bi_bdev))
+		return;
 	/* Our own call from filter_submit_bio_slow(). */
 	if (unlikely(within_module(parent_ip, THIS_MODULE)))
 		return;

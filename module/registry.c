@@ -106,19 +106,8 @@ void registry_assert_held(void)
 	lockdep_assert_held(&registry_mutex);
 }
 
-/*
- * How many trackers, and whole disks with tracked partitions, hash to each
- * bucket: a bio whose device's bucket is 0 reaches no tracker, which the
- * hook learns from one read of a shared, read-mostly cacheline, without an
- * xarray walk. Changed under registry_mutex, read locklessly.
- */
-#define REGISTRY_BUCKET_BITS 8
-static u16 registry_buckets[1 << REGISTRY_BUCKET_BITS];
-
-static u16 *registry_bucket(dev_t dev)
-{
-	return &registry_buckets[hash_32(dev, REGISTRY_BUCKET_BITS)];
-}
+/* See registry_may_track() (registry.h). */
+u16 registry_buckets[1 << REGISTRY_BUCKET_BITS];
 
 static void __registry_bucket_add(dev_t dev, int n)
 {
@@ -126,15 +115,6 @@ static void __registry_bucket_add(dev_t dev, int n)
 
 	lockdep_assert_held(&registry_mutex);
 	WRITE_ONCE(*b, *b + n);
-}
-
-/* Whether a bio sent to @bdev may reach a tracker. */
-static bool registry_may_track(struct block_device *bdev)
-{
-	if (READ_ONCE(*registry_bucket(bdev->bd_dev)))
-		return true;
-	return bdev_is_partition(bdev) &&
-	       READ_ONCE(*registry_bucket(bdev_whole(bdev)->bd_dev));
 }
 
 /**
@@ -253,6 +233,9 @@ static bool tracker_bio_parts(struct bio *bio, void **spare)
 	struct tracker_part *part;
 	u64 diskseq;
 
+	/* No tracked partition anywhere, the usual case: no walk. */
+	if (xa_empty(&parts_index))
+		return true;
 	parts = xa_load(&parts_index, whole->bd_dev);
 	if (!parts)
 		return true;

@@ -2,6 +2,8 @@
 #ifndef __BLKSNAP_REGISTRY_H
 #define __BLKSNAP_REGISTRY_H
 
+#include <linux/blkdev.h>
+#include <linux/hash.h>
 #include <linux/types.h>
 #include <linux/list.h>
 #include "filter.h"
@@ -42,6 +44,39 @@ extern int tracker_bound_count;
 static inline bool tracker_any_bound(void)
 {
 	return READ_ONCE(tracker_bound_count);
+}
+
+/*
+ * How many trackers, and whole disks with tracked partitions, hash to each
+ * bucket: a bio whose device's bucket is 0 reaches no tracker, which the
+ * hook learns from one read of a shared, read-mostly cacheline, without an
+ * xarray walk, a lock or a call. Changed under the registry lock, read
+ * locklessly.
+ */
+#define REGISTRY_BUCKET_BITS 8
+extern u16 registry_buckets[1 << REGISTRY_BUCKET_BITS];
+
+static inline u16 *registry_bucket(dev_t dev)
+{
+	return &registry_buckets[hash_32(dev, REGISTRY_BUCKET_BITS)];
+}
+
+/**
+ * registry_may_track() - whether a bio sent to @bdev may reach a tracker.
+ * @bdev: the bio's device.
+ *
+ * The hook may act on a false answer outside any RCU read-side section:
+ * attach publishes a tracker, then waits for RCU-tasks
+ * (tracker_wait_earlier_writes()), so it returns only once no task is
+ * still in the hook with an answer from before; and a snapshot is taken
+ * only of devices already attached.
+ */
+static inline bool registry_may_track(struct block_device *bdev)
+{
+	if (READ_ONCE(*registry_bucket(bdev->bd_dev)))
+		return true;
+	return bdev_is_partition(bdev) &&
+	       READ_ONCE(*registry_bucket(bdev_whole(bdev)->bd_dev));
 }
 
 int tracker_attach(dev_t dev);
