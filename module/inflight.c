@@ -22,12 +22,15 @@
  * The completion also tells the tracker what the write changed
  * (&inflight.done), which the hole bits of its map need (cbt_map.c).
  *
- * The wrap needs a small context per bio, from kmalloc backed by a reserve
- * (mempool): the hook allocates without sleeping; only when both are empty
- * does the filter retry where it may sleep (filter.c). No cache of our own:
- * 48 bytes fit one of kmalloc's small caches, and a failed
- * kmem_cache_create() leaks its sysfs name in the kernel (mm/slub.c,
- * sysfs_slab_add()), which a load under memory pressure must not do.
+ * The wrap needs a small context per bio. A completed write leaves its
+ * context in one of a few per-CPU slots, which the next write on that CPU
+ * takes back: in the steady state no write allocates. Past the slots, contexts
+ * come from kmalloc backed by a reserve (mempool): the hook allocates
+ * without sleeping; only when all are empty does the filter retry where it
+ * may sleep (filter.c). No kmem_cache of our own: 48 bytes fit one of
+ * kmalloc's small caches, and a failed kmem_cache_create() leaks its sysfs
+ * name in the kernel (mm/slub.c, sysfs_slab_add()), which a load under
+ * memory pressure must not do.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME "-inflight: " fmt
 
@@ -59,6 +62,17 @@ struct inflight_bio {
 #define INFLIGHT_BIO_RESERVE 8
 
 static mempool_t *inflight_bio_pool;
+
+/*
+ * Contexts kept per CPU for reuse, in slots taken and filled with single
+ * per-CPU exchanges: safe against interrupts (completions free contexts
+ * from them) and preemption without masking either. A context freed on
+ * another CPU than it was taken from stays there, or goes to kfree() when
+ * that CPU's slots are full; 16 of 48 bytes is 768 bytes a CPU.
+ */
+#define INFLIGHT_BIO_SLOTS 16
+
+static DEFINE_PER_CPU(void *, inflight_bio_slots[INFLIGHT_BIO_SLOTS]);
 
 static void inflight_epoch_release(struct percpu_ref *ref)
 {
@@ -250,8 +264,17 @@ static void inflight_bio_end_io(struct bio *bio)
  */
 void *inflight_bio_alloc(gfp_t gfp)
 {
-	void *ctx = kmalloc(sizeof(struct inflight_bio), gfp | __GFP_NOWARN);
+	void *ctx;
+	int i;
 
+	for (i = 0; i < INFLIGHT_BIO_SLOTS; i++) {
+		if (!this_cpu_read(inflight_bio_slots[i]))
+			continue;
+		ctx = this_cpu_xchg(inflight_bio_slots[i], NULL);
+		if (likely(ctx))
+			return ctx;
+	}
+	ctx = kmalloc(sizeof(struct inflight_bio), gfp | __GFP_NOWARN);
 	if (likely(ctx))
 		return ctx;
 	return mempool_alloc(inflight_bio_pool, gfp);
@@ -263,12 +286,21 @@ void *inflight_bio_alloc(gfp_t gfp)
  */
 void inflight_bio_free(void *ctx)
 {
+	int i;
+
 	/* Refill the reserve first; skip the pool's indirect call otherwise. */
 	if (unlikely(READ_ONCE(inflight_bio_pool->curr_nr) <
-		     inflight_bio_pool->min_nr))
+		     inflight_bio_pool->min_nr)) {
 		mempool_free(ctx, inflight_bio_pool);
-	else
-		kfree(ctx);
+		return;
+	}
+	for (i = 0; i < INFLIGHT_BIO_SLOTS; i++) {
+		if (this_cpu_read(inflight_bio_slots[i]))
+			continue;
+		if (likely(!this_cpu_cmpxchg(inflight_bio_slots[i], NULL, ctx)))
+			return;
+	}
+	kfree(ctx);
 }
 
 /**
@@ -424,9 +456,15 @@ int inflight_module_init(void)
 }
 
 /**
- * inflight_module_exit() - free the reserve, once no bio holds a context.
+ * inflight_module_exit() - free the reserve and the per-CPU slots, once no
+ *	bio holds a context.
  */
 void inflight_module_exit(void)
 {
+	int cpu, i;
+
+	for_each_possible_cpu(cpu)
+		for (i = 0; i < INFLIGHT_BIO_SLOTS; i++)
+			kfree(per_cpu(inflight_bio_slots[i], cpu));
 	mempool_destroy(inflight_bio_pool);
 }
