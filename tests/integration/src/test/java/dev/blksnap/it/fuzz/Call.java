@@ -18,6 +18,9 @@ final class Call {
 
     final SplittableRandom rnd;
     final Devices devices;
+    final Snapshots snapshots;
+    /** The fuzzing thread this call belongs to (the owner of the snapshots it creates without KEEP). */
+    final int worker;
     /** The argument structure: built at the base, placed as {@link #argAddress} says. */
     final Native.Region argRegion;
     /** User buffers the structures point to. */
@@ -44,14 +47,23 @@ final class Call {
     boolean mayExist;
     /** The last count-like field: list capacity, read length, mark-dirty count. */
     long count;
+    /** CREATE, ADD_STORAGE: the real storage sent ("directory", "file"), or null. */
+    String storage;
+    /** The snapshot identifier sent. */
+    long snapshotId;
+    /** What the call changed in the fuzzer's picture of the module, run after every call; or null. */
+    After after;
     /** The user buffer pointer and the bytes accessible there. */
     long buffer;
     long bufferValid;
     String bufferKind;
 
-    Call(SplittableRandom rnd, Devices devices, Native.Region argRegion, Native.Region bufRegion) {
+    Call(SplittableRandom rnd, Devices devices, Snapshots snapshots, int worker, Native.Region argRegion,
+            Native.Region bufRegion) {
         this.rnd = rnd;
         this.devices = devices;
+        this.snapshots = snapshots;
+        this.worker = worker;
         this.argRegion = argRegion;
         this.bufRegion = bufRegion;
     }
@@ -71,6 +83,14 @@ final class Call {
         buffer = 0;
         bufferValid = 0;
         bufferKind = "none";
+        storage = null;
+        snapshotId = 0;
+        after = null;
+    }
+
+    /** Bookkeeping after a call, whatever it returned ({@code rc} is 0 or a negative errno). */
+    interface After {
+        void settle(Call c, int rc);
     }
 
     void mustFail(String why) {

@@ -5,13 +5,16 @@ import dev.blksnap.BlksnapControl;
 import dev.blksnap.DeviceId;
 import dev.blksnap.NotTrackedException;
 import dev.blksnap.internal.Errno;
+import dev.blksnap.internal.Layouts;
 import dev.blksnap.internal.RawIoctl;
+import dev.blksnap.internal.Uapi;
 import dev.blksnap.it.fuzz.IoctlTable.Field;
 import dev.blksnap.it.fuzz.IoctlTable.IoctlSpec;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -31,7 +34,10 @@ import java.util.regex.Pattern;
 
 import static dev.blksnap.internal.Errno.EFAULT;
 import static dev.blksnap.internal.Errno.ENOTTY;
+import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -43,7 +49,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * random and boundary values in every member, good and bad user pointers,
  * argument structures cut short by a no-access page, unknown request
  * numbers; from several threads at once while loop devices are unplugged,
- * re-plugged and resized under them and written to.
+ * re-plugged and resized under them and written to. Snapshots get real
+ * storage ({@link Snapshots}: a few at a time, small, on a tmpfs of their
+ * own), so add, take, info, wait and destroy reach past the lookups, and a
+ * thread reads (and tries to write) their images meanwhile.
  *
  * <p>The oracle: every call answers 0 or an errno the header allows for
  * that ioctl, exactly EFAULT for a bad argument pointer and exactly ENOTTY
@@ -51,7 +60,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * no such device, zero count...) does not; a success reports sane values
  * and never claims to have used memory that is not there. Afterwards every
  * tracker detaches, the list is empty, the module unloads and loads again,
- * and the kernel log has no new report (the VM bench also judges it: an
+ * and the kernel log has no new report; the snapshots left are exactly the
+ * ones the run kept alive with BLKSNAP_SNAPSHOT_FLAG_KEEP (the others went
+ * with their control files), an identifier destroyed once is refused ever
+ * after, and no write to an image succeeds (the VM bench also judges it: an
  * oops fails the lane; on the debug lane the per-class kmemleak check,
  * dev.blksnap.it.kernel.KmemleakCheck, sees what the run and the unload
  * left behind).
@@ -85,6 +97,7 @@ class IoctlFuzzTest {
     private final ConcurrentLinkedQueue<String> violations = new ConcurrentLinkedQueue<>();
     private final ConcurrentLinkedQueue<Throwable> crashes = new ConcurrentLinkedQueue<>();
     private Devices devices;
+    private Snapshots snapshots;
     /** BLKSNAP_FEATURE_* bits the module reports: ioctls of other features must answer ENOTTY. */
     private long features;
 
@@ -114,12 +127,13 @@ class IoctlFuzzTest {
         @Override
         public void run() {
             try (Native.Region arg = Native.Region.map(Native.PAGE); Native.Region buf = Native.Region.map(BUFFER)) {
-                Call c = new Call(rnd, devices, arg, buf);
+                Call c = new Call(rnd, devices, snapshots, index, arg, buf);
                 int fd = open();
                 try {
                     for (long i = 0; i < calls && !stop.get(); i++) {
-                        if (c.oneIn(5000)) { // a fresh descriptor now and then
+                        if (c.oneIn(5000)) { // a fresh descriptor now and then: its snapshots without KEEP go
                             RawIoctl.close(fd);
+                            snapshots.closed(index);
                             fd = open();
                         }
                         one(c, fd, i);
@@ -127,6 +141,7 @@ class IoctlFuzzTest {
                     }
                 } finally {
                     RawIoctl.close(fd);
+                    snapshots.closed(index);
                 }
             } catch (Throwable t) {
                 crashes.add(t);
@@ -162,6 +177,9 @@ class IoctlFuzzTest {
             int column = rc == 0 ? 0 : rc > 0 ? POSITIVE : Math.min(-rc, POSITIVE - 1);
             nanos[k][column] += System.nanoTime() - t0;
             counts[k][column]++;
+            if (c.after != null) {
+                c.after.settle(c, rc);
+            }
 
             String wrong;
             if (spec.unknown()) {
@@ -308,6 +326,7 @@ class IoctlFuzzTest {
         SplittableRandom chaosRnd = root.split();
         SplittableRandom writeRnd = root.split();
         devices = new Devices(disks, 3, Path.of("/tmp/blksnap-fuzz"));
+        snapshots = new Snapshots(Path.of("/tmp/blksnap-fuzz"));
         System.out.println("[fuzz] targets: " + List.of(devices.targets()));
 
         List<Thread> running = new ArrayList<>();
@@ -331,6 +350,7 @@ class IoctlFuzzTest {
             try {
                 while (fuzzing.get()) {
                     devices.write(writeRnd, page);
+                    snapshots.touchImage(writeRnd, page);
                     Thread.sleep(1 + writeRnd.nextInt(5));
                 }
             } catch (Throwable t) {
@@ -361,7 +381,27 @@ class IoctlFuzzTest {
                 + " on a vanished device)%n", devices.unplugs.get(), devices.busy.get(), devices.resizes.get(),
                 devices.writes.get(), devices.writeErrors.get());
 
-        // The consistency check: everything detaches, the list is empty, the module unloads.
+        System.out.println("[fuzz] " + snapshots.summary());
+        System.out.printf("[fuzz] snapshot calls that succeeded: %d creates, %d adds, %d takes, %d destroys,"
+                + " %d infos, %d lists, %d events%n", succeeded(workers, "SNAPSHOT_CREATE"),
+                succeeded(workers, "SNAPSHOT_ADD"), succeeded(workers, "SNAPSHOT_TAKE"),
+                succeeded(workers, "SNAPSHOT_DESTROY"), succeeded(workers, "SNAPSHOT_INFO"),
+                succeeded(workers, "SNAPSHOT_LIST"), succeeded(workers, "SNAPSHOT_WAIT_EVENT"));
+
+        // The consistency check: the snapshots left are exactly the run's live ones (the workers' control
+        // files are closed: only KEEP ones), they destroy; everything detaches, the module unloads.
+        Set<Long> expected = snapshots.live();
+        Set<Long> listed = new TreeSet<>();
+        if ((features & Uapi.FEATURE_SNAPSHOT) != 0) {
+            for (long id : listSnapshots()) {
+                listed.add(id);
+                destroySnapshot(id);
+            }
+            assertEquals(List.of(), listSnapshots(), "snapshots left after destroying every one");
+        }
+        snapshots.close();
+        assertEquals(expected, listed, "the snapshots left after the run are not the ones the fuzzer kept alive");
+        assertEquals(List.of(), snapshots.imageWritesAccepted, "writes to a read-only snapshot image succeeded");
         try (BlksnapControl ctl = BlksnapControl.open()) {
             List<DeviceId> left = ctl.trackers();
             System.out.println("[fuzz] trackers after the run: " + left);
@@ -407,6 +447,44 @@ class IoctlFuzzTest {
                     + seed);
         }
         assertTrue(done.get() >= calls, "only " + done.get() + " of " + calls + " calls ran");
+    }
+
+    /** Calls of the ioctl {@code name} that returned 0, over all workers. */
+    private long succeeded(List<Worker> workers, String name) {
+        int k = IoctlTable.names().indexOf(name);
+        return workers.stream().mapToLong(w -> w.counts[k][0]).sum();
+    }
+
+    /** The identifiers of every snapshot of the module (SNAPSHOT_LIST). */
+    private static List<Long> listSnapshots() {
+        int fd = RawIoctl.openControl(CONTROL);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ids = a.allocate(8L * Uapi.SNAPSHOT_LIST_MAX, 8);
+            MemorySegment list = a.allocate(Layouts.SNAPSHOT_LIST);
+            list.set(JAVA_LONG_UNALIGNED, Layouts.SNAPSHOT_LIST.byteOffset(groupElement("ids")), ids.address());
+            list.set(JAVA_INT_UNALIGNED, Layouts.SNAPSHOT_LIST.byteOffset(groupElement("capacity")),
+                    Uapi.SNAPSHOT_LIST_MAX);
+            assertEquals(0, RawIoctl.ioctl(fd, RawIoctl.SNAPSHOT_LIST, list), "SNAPSHOT_LIST");
+            int n = list.get(JAVA_INT_UNALIGNED, Layouts.SNAPSHOT_LIST.byteOffset(groupElement("count")));
+            List<Long> out = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                out.add(ids.getAtIndex(JAVA_LONG_UNALIGNED, i));
+            }
+            return out;
+        } finally {
+            RawIoctl.close(fd);
+        }
+    }
+
+    private static void destroySnapshot(long id) {
+        int fd = RawIoctl.openControl(CONTROL);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment d = a.allocate(Layouts.SNAPSHOT_DESTROY);
+            d.set(JAVA_LONG_UNALIGNED, Layouts.SNAPSHOT_DESTROY.byteOffset(groupElement("id")), id);
+            assertEquals(0, RawIoctl.ioctl(fd, RawIoctl.SNAPSHOT_DESTROY, d), "SNAPSHOT_DESTROY " + id);
+        } finally {
+            RawIoctl.close(fd);
+        }
     }
 
     private void printTable(List<Worker> workers, double secs) {

@@ -297,23 +297,49 @@ final class IoctlTable {
     // ---- snapshot members ----
 
     /**
-     * A snapshot identifier: small numbers (the module counts from 1) or
-     * boundary values; 0 names no snapshot.
+     * A snapshot identifier: mostly one this run made (alive, or gone: then
+     * the call must fail, identifiers are never reused), else small numbers
+     * (the module counts from 1) or boundary values; 0 names no snapshot.
      */
     static final Gen SNAPSHOT_ID = (c, s, off, size) -> {
-        long id = c.oneIn(2) ? c.rnd.nextInt(64) : c.u64();
+        long id = c.oneIn(4) ? 0 : c.snapshots.pick(c.rnd);
+        if (id == 0) {
+            id = c.oneIn(2) ? c.rnd.nextInt(64) : c.u64();
+        }
         s.set(JAVA_LONG_UNALIGNED, off, id);
+        c.snapshotId = id;
         if (id == 0) {
             c.mustFail("snapshot id 0");
+        } else if (c.snapshots.isGone(id)) {
+            c.mustFail("snapshot " + id + " was destroyed");
         }
     };
 
+    /** DESTROY's identifier: a success takes the snapshot out of the live ones. */
+    static final Gen DESTROYED_ID = (c, s, off, size) -> {
+        SNAPSHOT_ID.put(c, s, off, size);
+        c.after = (call, rc) -> {
+            if (rc == 0) {
+                call.snapshots.destroyed(call.snapshotId);
+            }
+        };
+    };
+
+    private static final long CREATE_FLAGS = Layouts.SNAPSHOT_CREATE.byteOffset(groupElement("flags"));
+    private static final long CREATE_ID = Layouts.SNAPSHOT_CREATE.byteOffset(groupElement("id"));
+
     /**
-     * Descriptors that name no open file. Never a small number: the JVM's
-     * own descriptors include writable files (its standard output), which a
-     * module that accepts the call would overwrite as difference storage.
+     * A storage descriptor: often the run's directory or regular file on
+     * its small tmpfs, else one that names no open file. Never another
+     * small number: the JVM's own descriptors include writable files (its
+     * standard output), which a module that accepts the call would
+     * overwrite as difference storage.
      */
-    static final Gen STORAGE_FD = (c, s, off, size) -> {
+    private static int storage(Call c, boolean real) {
+        if (real) {
+            c.storage = c.rnd.nextBoolean() ? "directory" : "file";
+            return c.storage.equals("directory") ? c.snapshots.storageDir : c.snapshots.storageFile;
+        }
         int fd = switch (c.rnd.nextInt(5)) {
             case 0 -> -1;
             case 1 -> Integer.MIN_VALUE;
@@ -321,8 +347,55 @@ final class IoctlTable {
             case 3 -> 1 << 20;
             default -> -2 - c.rnd.nextInt(1000);
         };
-        s.set(JAVA_INT_UNALIGNED, off, fd);
         c.mustFail("storage_fd " + fd + " is not an open file");
+        return fd;
+    }
+
+    /** ADD_STORAGE's storage: more room for a snapshot, on the run's tmpfs or nowhere. */
+    static final Gen STORAGE_FD = (c, s, off, size) -> s.set(JAVA_INT_UNALIGNED, off,
+            storage(c, c.oneIn(5)));
+
+    /**
+     * CREATE's storage: real one time in five (a snapshot's create, take and
+     * destroy cost hundreds of error calls on the debug lane) while fewer than
+     * {@link Snapshots#MAX_LIVE} snapshots of the run are alive (a slot is
+     * held until the answer).
+     */
+    static final Gen CREATE_STORAGE = (c, s, off, size) -> {
+        boolean real = c.oneIn(5) && c.snapshots.reserve();
+        s.set(JAVA_INT_UNALIGNED, off, storage(c, real));
+        if (real) {
+            c.after = (call, rc) -> {
+                if (rc == 0 && call.placed != null) {
+                    call.snapshots.created(call.placed.get(JAVA_LONG_UNALIGNED, CREATE_ID), call.worker,
+                            (call.placed.get(JAVA_INT_UNALIGNED, CREATE_FLAGS) & Uapi.SNAPSHOT_FLAG_KEEP) != 0,
+                            call.storage.equals("directory"));
+                } else {
+                    call.snapshots.release();
+                }
+            };
+        }
+    };
+
+    /**
+     * The storage limit: for real storage mostly a few pages to 16 MiB (the
+     * storage tmpfs holds a few of those; a larger one fills it, which
+     * the module must survive), else boundary values.
+     */
+    static final Gen STORAGE_LIMIT = (c, s, off, size) -> {
+        long v = switch (c.rnd.nextInt(12)) {
+            case 0 -> 0;
+            case 1 -> c.u64();
+            case 2 -> c.rnd.nextInt(4096);
+            case 3 -> 4096L * (1 + c.rnd.nextInt(4096)) + c.rnd.nextInt(4096);
+            default -> 4096L * (1 + c.rnd.nextInt(256));
+        };
+        s.set(JAVA_LONG_UNALIGNED, off, v);
+        if (v != 0 && Long.compareUnsigned(v, 4096) < 0) {
+            c.mustFail("limit " + v + " below 4096");
+        } else if (v == 0 && "directory".equals(c.storage)) {
+            c.mustFail("limit 0 for a directory");
+        }
     };
 
     /** A flags member whose defined bits are {@code defined}: mostly zero, sometimes defined bits, rarely others. */
@@ -338,9 +411,6 @@ final class IoctlTable {
             }
         };
     }
-
-    static final Gen BYTES = (c, s, off, size) -> s.set(JAVA_LONG_UNALIGNED, off, c.oneIn(2) ? c.u64()
-            : (long) c.rnd.nextInt(1 << 12) << 12);
 
     static Gen capacity(long max) {
         return (c, s, off, size) -> {
@@ -606,7 +676,7 @@ final class IoctlTable {
                     List.of(f(Layouts.TRACKER_ATTACH, "dev", DEVICE), f(Layouts.TRACKER_ATTACH, "flags", RESERVED),
                             f(Layouts.TRACKER_ATTACH, "reserved", RESERVED)),
                     ATTACH_CHECK),
-            new IoctlSpec("TRACKER_DETACH", header("TRACKER_DETACH"), Layouts.BDEV, errnos(ENOENT), 8,
+            new IoctlSpec("TRACKER_DETACH", header("TRACKER_DETACH"), Layouts.BDEV, errnos(ENOENT, EBUSY), 8,
                     List.of(f(Layouts.BDEV, null, TRACKED_DEVICE)), (c, a) -> trackedOnly(c)),
             new IoctlSpec("TRACKER_LIST", header("TRACKER_LIST"), Layouts.TRACKER_LIST,
                     errnos(E2BIG, ENOMEM), 10,
@@ -652,21 +722,21 @@ final class IoctlTable {
                     CHECKPOINT_CHECK),
             new IoctlSpec("SNAPSHOT_CREATE", header("SNAPSHOT_CREATE"), Layouts.SNAPSHOT_CREATE,
                     errnos(EBADF, EOPNOTSUPP, EINVAL, ENOSPC, EFBIG, EBUSY, EDEADLK, EROFS, EINTR, EIO, ENOMEM), 6,
-                    List.of(f(Layouts.SNAPSHOT_CREATE, "storage_fd", STORAGE_FD),
+                    List.of(f(Layouts.SNAPSHOT_CREATE, "storage_fd", CREATE_STORAGE),
                             f(Layouts.SNAPSHOT_CREATE, "flags", flags(Uapi.SNAPSHOT_FLAG_KEEP)),
-                            f(Layouts.SNAPSHOT_CREATE, "limit", BYTES),
+                            f(Layouts.SNAPSHOT_CREATE, "limit", STORAGE_LIMIT),
                             f(Layouts.SNAPSHOT_CREATE, "id", GARBAGE),
                             f(Layouts.SNAPSHOT_CREATE, "reserved", RESERVED)),
                     SNAPSHOT_CREATE_CHECK),
             new IoctlSpec("SNAPSHOT_DESTROY", header("SNAPSHOT_DESTROY"), Layouts.SNAPSHOT_DESTROY,
                     errnos(EINVAL, ENOENT), 4,
-                    List.of(f(Layouts.SNAPSHOT_DESTROY, "id", SNAPSHOT_ID),
+                    List.of(f(Layouts.SNAPSHOT_DESTROY, "id", DESTROYED_ID),
                             f(Layouts.SNAPSHOT_DESTROY, "flags", RESERVED),
                             f(Layouts.SNAPSHOT_DESTROY, "reserved", RESERVED)),
                     NONE),
             new IoctlSpec("SNAPSHOT_ADD", header("SNAPSHOT_ADD"), Layouts.SNAPSHOT_ADD,
                     errnos(EINVAL, ENOENT, ENODEV, EALREADY, EBUSY, E2BIG, EOPNOTSUPP, EDEADLK, ENOMEM), 6,
-                    List.of(f(Layouts.SNAPSHOT_ADD, "id", SNAPSHOT_ID), f(Layouts.SNAPSHOT_ADD, "dev", DEVICE),
+                    List.of(f(Layouts.SNAPSHOT_ADD, "id", SNAPSHOT_ID), f(Layouts.SNAPSHOT_ADD, "dev", TRACKED_DEVICE),
                             f(Layouts.SNAPSHOT_ADD, "flags", RESERVED),
                             f(Layouts.SNAPSHOT_ADD, "reserved", RESERVED)),
                     NONE),
@@ -717,7 +787,7 @@ final class IoctlTable {
                     List.of(f(Layouts.SNAPSHOT_ADD_STORAGE, "id", SNAPSHOT_ID),
                             f(Layouts.SNAPSHOT_ADD_STORAGE, "storage_fd", STORAGE_FD),
                             f(Layouts.SNAPSHOT_ADD_STORAGE, "flags", RESERVED),
-                            f(Layouts.SNAPSHOT_ADD_STORAGE, "limit", BYTES),
+                            f(Layouts.SNAPSHOT_ADD_STORAGE, "limit", STORAGE_LIMIT),
                             f(Layouts.SNAPSHOT_ADD_STORAGE, "reserved", RESERVED)),
                     NONE),
             new IoctlSpec("(unknown request)", IoctlTable::unknownRequest, null, Set.of(ENOTTY), 5,
