@@ -16,6 +16,7 @@ import org.junit.jupiter.api.TestInstance;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -125,6 +126,14 @@ class SnapshotFaultTest extends SnapshotItBase {
                 answers.merge("list: " + out, 1, Integer::sum);
                 assertTrue(out.equals("ok") || fired && out.equals("ENOMEM"), "list: " + out);
             });
+            // WAIT_EVENT allocates nothing (events are queued in a ring when they are raised): no
+            // allocation of it can fail, and it answers as without faults.
+            int waitFaults = nth.sweep("wait_event", 300, n -> outcome(() -> snap.waitEvent(id[0], 0)),
+                    (n, fired, out) -> {
+                        answers.merge("wait_event: " + out, 1, Integer::sum);
+                        assertEquals("ok", out, "wait_event with allocation " + n + " failing");
+                    });
+            assertEquals(0, waitFaults, "allocations under SNAPSHOT_WAIT_EVENT");
             // The image still shows the device as it was at take.
             long[] bad = {0};
             scan(snap.info(id[0]).devices().get(0).imagePath(), (s, g) -> bad[0] += g == 1 ? 0 : 1);
@@ -136,6 +145,23 @@ class SnapshotFaultTest extends SnapshotItBase {
                     id[0] = snap.create(SCRATCH, 256 << 10, false);
                 }
             });
+        }
+        // Create on a regular file takes another path (the file registry, fallocate) than on a directory.
+        Path file = SCRATCH.resolve("fail-nth-storage.img");
+        Files.write(file, new byte[0]);
+        try (FailNth nth = new FailNth(Aim.module("blksnap", 32))) {
+            faults += nth.sweep("create in a file", 300, n -> outcome(() -> id[0] = snap.create(file, 256 << 10,
+                    false)), (n, fired, out) -> {
+                        answers.merge("create in a file: " + out, 1, Integer::sum);
+                        assertTrue(out.equals("ok") || fired && Set.of("ENOMEM", "ENOSPC").contains(out),
+                                "create in a file with allocation " + n + " failing: " + out);
+                        assertEquals(out.equals("ok") ? 1 : 0, snap.list().size());
+                        if (out.equals("ok")) {
+                            snap.destroy(id[0]);
+                        }
+                    });
+        } finally {
+            Files.deleteIfExists(file);
         }
         System.out.println("[faults] snapshot ioctls: " + faults + " faults injected, answers " + answers);
         assertTrue(faults > 0, "no allocation of the snapshot ioctls failed");
