@@ -326,7 +326,7 @@ class IoctlFuzzTest {
         SplittableRandom chaosRnd = root.split();
         SplittableRandom writeRnd = root.split();
         devices = new Devices(disks, 3, Path.of("/tmp/blksnap-fuzz"));
-        snapshots = new Snapshots(Path.of("/tmp/blksnap-fuzz"));
+        snapshots = new Snapshots(Path.of("/tmp/blksnap-fuzz"), calls);
         System.out.println("[fuzz] targets: " + List.of(devices.targets()));
 
         List<Thread> running = new ArrayList<>();

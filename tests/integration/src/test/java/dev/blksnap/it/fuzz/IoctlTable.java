@@ -356,13 +356,14 @@ final class IoctlTable {
             storage(c, c.oneIn(5)));
 
     /**
-     * CREATE's storage: real one time in five (a snapshot's create, take and
-     * destroy cost hundreds of error calls on the debug lane) while fewer than
+     * CREATE's storage: real one time in {@link Snapshots#realCreateOneIn}
+     * (a snapshot's create, take and destroy cost hundreds of error calls on
+     * the debug lane) while fewer than
      * {@link Snapshots#MAX_LIVE} snapshots of the run are alive (a slot is
      * held until the answer).
      */
     static final Gen CREATE_STORAGE = (c, s, off, size) -> {
-        boolean real = c.oneIn(5) && c.snapshots.reserve();
+        boolean real = c.oneIn(c.snapshots.realCreateOneIn) && c.snapshots.reserve();
         s.set(JAVA_INT_UNALIGNED, off, storage(c, real));
         if (real) {
             c.after = (call, rc) -> {
