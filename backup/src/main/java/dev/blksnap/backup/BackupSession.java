@@ -139,10 +139,12 @@ public final class BackupSession implements AutoCloseable {
 			progress.begin(who.name() + " " + d.type().label(), toRead);
 			try {
 				PointCopier copier = new PointCopier(reader, w, who.sizeBytes(), d.type() != PointType.FULL, pool,
-						writePool, options.readers(), options.chunkBytes(), progress);
+						writePool, options.readers(), options.chunkBytes(), progress, source::checkNotBroken);
 				r = copier.copy(plan);
 			} catch (PointCopier.ReadFailedException e) {
-				source.checkIntact(); // a broken snapshot explains the failure better
+				// A broken snapshot explains the failure better.
+				source.checkNotBroken();
+				source.checkIntact();
 				throw new IOException(who.path() + ": " + e.getMessage(), e);
 			} finally {
 				progress.end();

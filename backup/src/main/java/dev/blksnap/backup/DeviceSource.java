@@ -45,4 +45,16 @@ public interface DeviceSource {
 	 * @throws IOException             when the state cannot be determined
 	 */
 	void checkIntact() throws IOException;
+
+	/**
+	 * Throws when the source already knows that its image broke (for
+	 * example from a snapshot event that a watcher read): called between
+	 * the chunks of a copy, so that the copy stops at once. Cheap, no I/O;
+	 * by default the image is not known to be broken, and only
+	 * {@link #checkIntact()} at the end can tell.
+	 *
+	 * @throws SnapshotBrokenException when the image can no longer be trusted
+	 */
+	default void checkNotBroken() throws SnapshotBrokenException {
+	}
 }

@@ -27,8 +27,16 @@ import java.util.zip.CRC32C;
  * a hole (not read), is not stored in a full point (it reads zeros anyway)
  * and is a zero cluster in a point with a backing file (it must hide the
  * backing file's data: left unallocated it would read the backing file's).
+ * Between chunks it asks whether the image is known to be broken (a
+ * snapshot event), so that a broken copy stops at once, not at its end.
  */
 final class PointCopier {
+	/** Throws when the image is known to be broken; cheap, no I/O. */
+	@FunctionalInterface
+	interface BrokenCheck {
+		void check() throws SnapshotBrokenException;
+	}
+
 	/**
 	 * The outcome.
 	 *
@@ -68,6 +76,7 @@ final class PointCopier {
 	private final int chunkClusters;
 	private final MemorySegment zeros;
 	private final Progress progress;
+	private final BrokenCheck broken;
 	/** Buffers no read or write holds; touched by this thread only. */
 	private final Deque<ByteBuffer> buffers = new ArrayDeque<>();
 	private int allocated;
@@ -85,9 +94,10 @@ final class PointCopier {
 	 * @param inFlight   reads, and writes, outstanding at most
 	 * @param chunkBytes bytes per read, rounded to whole clusters
 	 * @param progress   told about every chunk stored
+	 * @param broken     asked before every read is submitted and every chunk stored
 	 */
 	PointCopier(ImageReader image, Qcow2Writer writer, long size, boolean storeZeros, ExecutorService readPool,
-			ExecutorService writePool, int inFlight, int chunkBytes, Progress progress) {
+			ExecutorService writePool, int inFlight, int chunkBytes, Progress progress, BrokenCheck broken) {
 		this.image = image;
 		this.writer = writer;
 		this.size = size;
@@ -99,6 +109,7 @@ final class PointCopier {
 		this.chunkClusters = Math.max(1, chunkBytes / clusterSize);
 		this.zeros = MemorySegment.ofArray(new byte[clusterSize]);
 		this.progress = progress;
+		this.broken = broken;
 		this.digest = sha256();
 	}
 
@@ -133,6 +144,7 @@ final class PointCopier {
 					}
 					case READ -> {
 						for (long c = e.first(); c < e.first() + e.count(); c += chunkClusters) {
+							broken.check();
 							int n = (int) Math.min(chunkClusters, e.first() + e.count() - c);
 							ByteBuffer buffer = buffer();
 							long first = c;
@@ -191,6 +203,7 @@ final class PointCopier {
 
 	/** On this thread, in guest order: maps a chunk's clusters in the point and hands its data to a write. */
 	private void store(Chunk chunk, Ordered<ByteBuffer> writes) throws IOException {
+		broken.check();
 		List<Run> runs = new ArrayList<>();
 		int i = 0;
 		while (i < chunk.count()) {

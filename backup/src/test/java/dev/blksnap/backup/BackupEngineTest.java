@@ -347,24 +347,10 @@ class BackupEngineTest {
 		dev.write(0, 10, rnd);
 		dev.write(3L * BLOCK, 10, rnd);
 		FakeDevice.Snapshot snap = dev.snapshot();
-		FakeDevice.Snapshot failing = new FakeDevice.Snapshot(dev, snap.image, snap.map) {
-			@Override
-			public ImageReader openImage() throws IOException {
-				ImageReader real = super.openImage();
-				return new ImageReader() {
-					@Override
-					public void readFully(ByteBuffer dst, long offset) throws IOException {
-						if (offset >= 3L * BLOCK)
-							throw new IOException("Input/output error");
-						real.readFully(dst, offset);
-					}
-
-					@Override
-					public void close() throws IOException {
-						real.close();
-					}
-				};
-			}
+		FakeDevice.Snapshot failing = new FakeDevice.Snapshot(dev, snap.image, snap.map);
+		failing.beforeRead = offset -> {
+			if (offset >= 3L * BLOCK)
+				throw new IOException("Input/output error");
 		};
 		IOException e = assertThrows(IOException.class, () -> backup(BackupOptions.Mode.AUTO, failing));
 		assertTrue(e.getMessage().startsWith("/dev/vdb: read of the image failed at byte 196608"), e.getMessage());
@@ -374,6 +360,33 @@ class BackupEngineTest {
 		assertNoLeftovers();
 		Point p = backupOne(BackupOptions.Mode.AUTO, snap);
 		assertEquals(PointType.INCREMENTAL, p.manifest().type());
+	}
+
+	/**
+	 * A source that learns mid-copy that its image broke (a snapshot event)
+	 * stops the copy at the next chunk: few reads after it, the source's
+	 * exception as is, nothing committed, and the next backup succeeds.
+	 */
+	@Test
+	void aBreakKnownMidCopyStopsItAtOnceAndCommitsNothing() throws IOException {
+		backupOne(BackupOptions.Mode.AUTO, dev.snapshot());
+		FakeDevice.Snapshot snap = dev.snapshot();
+		java.util.concurrent.atomic.AtomicInteger reads = new java.util.concurrent.atomic.AtomicInteger();
+		int breakAfter = 3;
+		FakeDevice.Snapshot breaking = new FakeDevice.Snapshot(dev, snap.image, snap.map);
+		breaking.beforeRead = offset -> {
+			if (reads.incrementAndGet() == breakAfter)
+				breaking.knownBroken = "snapshot 7 of /dev/vdb broke: ENOSPC";
+		};
+		SnapshotBrokenException e = assertThrows(SnapshotBrokenException.class,
+				() -> backup(BackupOptions.Mode.FULL, breaking));
+		assertEquals("snapshot 7 of /dev/vdb broke: ENOSPC", e.getMessage());
+		long chunks = Math.ceilDiv(SIZE, BackupOptions.DEFAULT_CHUNK);
+		assertTrue(reads.get() < breakAfter + 2L * BackupOptions.DEFAULT_READERS && reads.get() < chunks,
+				"reads after the break: " + reads.get() + " of " + chunks + " chunks");
+		assertEquals(1, repo.points("vdb").size(), "no point of the broken copy");
+		assertNoLeftovers();
+		assertEquals(PointType.INCREMENTAL, backupOne(BackupOptions.Mode.AUTO, snap).manifest().type());
 	}
 
 	@Test

@@ -114,6 +114,17 @@ final class FakeDevice {
 		boolean tracked = true;
 		/** Set to make checkIntact fail, as an overflowed snapshot would. */
 		String broken;
+		/** Set to make checkNotBroken fail, as a source that saw the snapshot's break event would. */
+		volatile String knownBroken;
+		/** Called before every read of the image, from the read pool. */
+		volatile ReadHook beforeRead = offset -> {
+		};
+
+		/** Sees a read of the image before it is done; may fail it. */
+		@FunctionalInterface
+		interface ReadHook {
+			void at(long offset) throws IOException;
+		}
 
 		Snapshot(FakeDevice device, Path image, ChangeMap map) {
 			this.device = device;
@@ -133,13 +144,32 @@ final class FakeDevice {
 
 		@Override
 		public ImageReader openImage() throws IOException {
-			return FileImageReader.open(image);
+			ImageReader real = FileImageReader.open(image);
+			return new ImageReader() {
+				@Override
+				public void readFully(java.nio.ByteBuffer dst, long offset) throws IOException {
+					beforeRead.at(offset);
+					real.readFully(dst, offset);
+				}
+
+				@Override
+				public void close() throws IOException {
+					real.close();
+				}
+			};
 		}
 
 		@Override
 		public void checkIntact() throws IOException {
 			if (broken != null)
 				throw new SnapshotBrokenException(broken, null);
+		}
+
+		@Override
+		public void checkNotBroken() throws SnapshotBrokenException {
+			String b = knownBroken;
+			if (b != null)
+				throw new SnapshotBrokenException(b, null);
 		}
 	}
 }

@@ -2,6 +2,9 @@
 package dev.blksnap.cli;
 
 import dev.blksnap.DeviceId;
+import dev.blksnap.ModuleVersion;
+import dev.blksnap.NotSupportedException;
+import dev.blksnap.SnapshotEvent;
 import dev.blksnap.TakeResult;
 import dev.blksnap.backup.BackupOptions;
 import dev.blksnap.backup.BackupResult;
@@ -10,10 +13,14 @@ import dev.blksnap.backup.DeviceSource;
 import dev.blksnap.backup.Manifest;
 import dev.blksnap.backup.Point;
 import dev.blksnap.backup.Repository;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -28,6 +35,11 @@ import picocli.CommandLine.Parameters;
 				+ "tracker, which the snapshot attaches), with the previous point as backing file. When the "
 				+ "tracker's generation changed, or the previous point is missing or failed to verify, the point "
 				+ "is full and the output says why.",
+			"%nWhile it copies, the backup answers the snapshot's events: when the difference storage runs "
+				+ "low (the module's storage_low_free_mib margin, at most half the storage), it adds the next "
+				+ "--extra-storage and says so (a line, or 'events' in --json). When the storage overflows or "
+				+ "the snapshot breaks otherwise, the copy stops at once: one line names the devices and the "
+				+ "errno, nothing is recorded, exit 7.",
 			"%nA second backup into the same DIR while one runs is refused (exit 75). An interrupted backup "
 				+ "leaves every earlier point intact; the next one cleans up."})
 final class BackupCommand extends LeafCommand {
@@ -48,6 +60,23 @@ final class BackupCommand extends LeafCommand {
 			description = "bytes of storage the snapshot may use (default: a tenth of the devices' size, at least 256M)")
 	Long limit;
 
+	/** One {@code --extra-storage PATH [--extra-storage-limit SIZE]}. */
+	static final class ExtraStorage {
+		@Option(names = "--extra-storage", required = true, paramLabel = "PATH", description = "storage added "
+				+ "when the snapshot's storage runs low: a block device (overwritten), a file, or a directory for "
+				+ "a temporary file; repeat it for more (used in order, each once; a directory may be named "
+				+ "several times)")
+		Path path;
+
+		@Option(names = "--extra-storage-limit", paramLabel = "SIZE", converter = SizeConverter.class,
+				description = "bytes of the --extra-storage before it the snapshot may use (default: the whole "
+						+ "device or file; for a directory, the --storage-limit)")
+		Long limit;
+	}
+
+	@ArgGroup(exclusive = false, multiplicity = "0..*")
+	List<ExtraStorage> extras;
+
 	@Option(names = "--full", description = "a full point, whatever came before")
 	boolean full;
 
@@ -67,7 +96,25 @@ final class BackupCommand extends LeafCommand {
 
 	/** JSON of {@code backup --json}. */
 	public record View(String id, String dir, long snapshot, long holdMicros, List<PointView> points,
-			long durationMillis) {
+			List<EventView> events, long durationMillis) {
+	}
+
+	/**
+	 * A snapshot event the backup answered: {@code event} low-free-space (overflow and corrupted end
+	 * the backup with an error instead); the storage added, with its limit (0: whole), or why none.
+	 */
+	public record EventView(String event, long usedBytes, long limitBytes, String storageAdded,
+			Long storageAddedLimit, String note) {
+		static EventView of(StorageWatcher.Answer a) {
+			String name = switch (a.event()) {
+				case SnapshotEvent.LowFreeSpace _ -> "low-free-space";
+				case SnapshotEvent.Overflow _ -> "overflow";
+				case SnapshotEvent.Corrupted _ -> "corrupted";
+			};
+			return new EventView(name, a.event().used(), a.event().limit(),
+					a.added() == null ? null : a.added().path().toString(),
+					a.added() == null ? null : a.added().limit(), a.failure());
+		}
 	}
 
 	/** One point of {@code backup --json}. */
@@ -108,31 +155,60 @@ final class BackupCommand extends LeafCommand {
 		} catch (IllegalArgumentException e) {
 			throw new ParameterException(spec.commandLine(), e.getMessage(), e);
 		}
+		List<ExtraStorage> more = extras == null ? List.of() : extras;
+		for (ExtraStorage e : more) {
+			if (!Files.exists(e.path))
+				throw new ParameterException(spec.commandLine(), "--extra-storage " + e.path + ": no such file, "
+						+ "device or directory");
+		}
 		Repository repo = Repository.create(dir);
 		BackupResult result;
 		long snapshotId;
 		TakeResult take;
+		List<StorageWatcher.Answer> answers = List.of();
 		// The lock first: a second backup is refused before it touches the devices.
 		try (BackupSession session = repo.beginBackup(options); Control control = openControl()) {
+			ModuleVersion version = control.version();
+			if (!more.isEmpty() && !version.hasAddStorage())
+				throw new NotSupportedException("backup --extra-storage", 25, "this module cannot add storage to "
+						+ "a live snapshot", "load a blksnap module of contract 1.5 or later, or leave out "
+						+ "--extra-storage");
 			long total = 0;
 			for (SnapshotSources.Origin o : origins)
 				total += env().sysBlock().sizeBytes(o.id()).orElse(0);
 			long bytes = limit != null ? limit : Math.max(MIN_DEFAULT_LIMIT, total / 10 / 4096 * 4096);
+			List<StorageWatcher.Extra> extra = new ArrayList<>();
+			for (ExtraStorage e : more)
+				extra.add(new StorageWatcher.Extra(e.path,
+						e.limit != null ? e.limit : Files.isDirectory(e.path) ? bytes : 0));
 			snapshotId = control.createSnapshot(storage != null ? storage : dir, bytes, false);
+			StorageWatcher watch = null;
 			try {
+				// Before take: the copies that take starts may fill the storage at once.
+				if (version.hasEvents())
+					watch = StorageWatcher.start(target(control, snapshotId), snapshotId,
+							SnapshotSources.names(origins), extra, line -> {
+								if (!json())
+									out().println(line);
+							});
 				for (SnapshotSources.Origin o : origins)
 					control.addToSnapshot(snapshotId, o.id());
 				take = control.takeSnapshot(snapshotId, noFreeze);
 				Instant instant = Instant.now();
-				List<DeviceSource> sources = SnapshotSources.of(control, env(), snapshotId, origins);
+				List<DeviceSource> sources = SnapshotSources.of(control, env(), snapshotId, origins, watch);
 				result = session.run(sources, instant, Bars.forTerminal(!json()));
 			} finally {
+				// Destroy ends the watcher's wait at once.
 				control.destroySnapshot(snapshotId);
+				if (watch != null)
+					watch.close();
 			}
+			answers = watch == null ? List.of() : watch.answers();
 		}
 		if (json()) {
 			Output.json(out(), new View(result.id(), dir.toString(), snapshotId, take.holdNanos() / 1000,
-					result.points().stream().map(PointView::of).toList(), result.durationMillis()));
+					result.points().stream().map(PointView::of).toList(),
+					answers.stream().map(EventView::of).toList(), result.durationMillis()));
 			return ExitCodes.OK;
 		}
 		for (Point p : result.points()) {
@@ -143,5 +219,20 @@ final class BackupCommand extends LeafCommand {
 					m.stats().durationMillis() / 1000.0, p.image());
 		}
 		return ExitCodes.OK;
+	}
+
+	/** The snapshot as the watcher uses it. */
+	private static StorageWatcher.Target target(Control control, long id) {
+		return new StorageWatcher.Target() {
+			@Override
+			public Optional<SnapshotEvent> waitEvent(Duration timeout) throws dev.blksnap.BlksnapException {
+				return control.waitSnapshotEvent(id, timeout);
+			}
+
+			@Override
+			public void addStorage(Path path, long limit) throws dev.blksnap.BlksnapException {
+				control.addSnapshotStorage(id, path, limit);
+			}
+		};
 	}
 }

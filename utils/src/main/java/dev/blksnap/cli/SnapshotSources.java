@@ -34,8 +34,11 @@ final class SnapshotSources {
 	record Origin(DeviceId id, String path) {
 	}
 
-	static List<DeviceSource> of(Control control, Environment env, long snapshot, List<Origin> origins)
-			throws BlksnapException {
+	/**
+	 * @param watch answers the snapshot's events and knows when it broke; null when the module has no events
+	 */
+	static List<DeviceSource> of(Control control, Environment env, long snapshot, List<Origin> origins,
+			StorageWatcher watch) throws BlksnapException {
 		SnapshotInfo info = control.snapshotInfo(snapshot);
 		List<DeviceSource> sources = new ArrayList<>();
 		for (Origin o : origins) {
@@ -49,9 +52,17 @@ final class SnapshotSources {
 			DeviceIdentity who = new DeviceIdentity(DeviceIdentity.nameFor(name), o.path(), o.id().toString(),
 					d.capacityBytes(), env.sysBlock().serial(o.id()).orElse(null));
 			Optional<ChangeMap> map = changeMap(control, d);
-			sources.add(new Source(control, snapshot, who, map, imagePath));
+			sources.add(new Source(control, snapshot, names(origins), watch, who, map, imagePath));
 		}
 		return List.copyOf(sources);
+	}
+
+	/** The devices as the user named them, for messages. */
+	static java.util.Map<DeviceId, String> names(List<Origin> origins) {
+		java.util.Map<DeviceId, String> names = new java.util.LinkedHashMap<>();
+		for (Origin o : origins)
+			names.put(o.id(), o.path());
+		return java.util.Collections.unmodifiableMap(names);
 	}
 
 	private static Optional<ChangeMap> changeMap(Control control, SnapshotDevice d) throws BlksnapException {
@@ -69,8 +80,9 @@ final class SnapshotSources {
 				map.holes(), map.info().corrupted()));
 	}
 
-	private record Source(Control control, long snapshot, DeviceIdentity identity, Optional<ChangeMap> map,
-			Path image) implements DeviceSource {
+	private record Source(Control control, long snapshot, java.util.Map<DeviceId, String> names,
+			StorageWatcher watch, DeviceIdentity identity, Optional<ChangeMap> map, Path image)
+			implements DeviceSource {
 		@Override
 		public Optional<ChangeMap> changes() {
 			return map;
@@ -82,12 +94,24 @@ final class SnapshotSources {
 		}
 
 		@Override
+		public void checkNotBroken() throws SnapshotBrokenException {
+			if (watch != null)
+				watch.checkNotBroken();
+		}
+
+		/** The event's words when the watcher read it, else the same words from the snapshot's state. */
+		@Override
 		public void checkIntact() throws IOException {
+			checkNotBroken();
 			SnapshotInfo info = control.snapshotInfo(snapshot);
-			if (info.state() == SnapshotState.BROKEN)
-				throw new SnapshotBrokenException("snapshot " + snapshot + " broke while " + identity.path()
-						+ " was read (" + BrokenSnapshotReasons.describe(info.error()) + "): no point was recorded; "
-						+ (info.error() == 28 ? "give it more storage (--storage-limit) and retry" : "retry"), null);
+			if (info.state() != SnapshotState.BROKEN)
+				return;
+			List<DeviceId> failed = info.devices().stream().filter(d -> d.error() != 0).map(SnapshotDevice::origin)
+					.toList();
+			String on = failed.size() == 1 && info.error() != BrokenSnapshotReasons.ENOSPC
+					? names.getOrDefault(failed.getFirst(), failed.getFirst().toString()) : null;
+			throw new SnapshotBrokenException(BrokenSnapshotReasons.backupBroke(snapshot, names.values(),
+					info.error(), on, info.storageUsed(), info.storageLimit()), null);
 		}
 	}
 }

@@ -20,6 +20,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -184,6 +185,84 @@ class BackupCliTest {
 		assertOneLine(run("backup", "nope", "--to", dir.toString()), 2);
 		assertOneLine(run("backup", "8:99", "--to", dir.toString()), 66);
 		assertTrue(control.snapshots.isEmpty());
+	}
+
+	/** A module with events and add-storage (contract 1.5). */
+	static final dev.blksnap.ModuleVersion EVENTS = new dev.blksnap.ModuleVersion(1, 5, 0, 0b11111);
+
+	@Test
+	void lowFreeSpaceGetsTheExtraStorageAndTheBackupCompletes() throws IOException {
+		control.version = EVENTS;
+		control.infoWaitsForEvents = true;
+		long id = control.nextSnapshot;
+		Path extra = Files.createDirectories(tmp.resolve("extra"));
+		Path device = Files.write(tmp.resolve("spare.img"), new byte[4096]);
+		List<String> added = new java.util.ArrayList<>();
+		var copy = control.onTake;
+		control.onTake = (origin, image) -> {
+			copy.accept(origin, image);
+			control.raise(id, new dev.blksnap.SnapshotEvent.LowFreeSpace(1, 200L << 20, 256L << 20, 0));
+			control.raise(id, new dev.blksnap.SnapshotEvent.LowFreeSpace(2, 400L << 20, 512L << 20, 0));
+		};
+		JsonNode j = ok("backup", "8:16", "--to", dir.toString(), "--storage-limit", "256M", "--extra-storage",
+				extra.toString(), "--extra-storage", device.toString(), "--extra-storage-limit", "4K", "--json");
+		assertTrue(control.snapshots.isEmpty(), "destroyed after the backup");
+		JsonNode events = j.get("events");
+		assertEquals(2, events.size(), j.toString());
+		assertEquals("low-free-space", events.get(0).get("event").asText());
+		assertEquals(200L << 20, events.get(0).get("usedBytes").asLong());
+		assertEquals(extra.toString(), events.get(0).get("storageAdded").asText());
+		assertEquals(256L << 20, events.get(0).get("storageAddedLimit").asLong(), "a directory: the --storage-limit");
+		assertEquals(device.toString(), events.get(1).get("storageAdded").asText());
+		assertEquals(4096, events.get(1).get("storageAddedLimit").asLong());
+		assertEquals("full", j.get("points").get(0).get("type").asText());
+		assertEquals(0, ok("verify", dir.toString(), "--json").get("failed").asInt());
+
+		// Text: one line per answered event, before the point's line.
+		control.onTake = (origin, image) -> {
+			copy.accept(origin, image);
+			control.raise(control.nextSnapshot - 1, new dev.blksnap.SnapshotEvent.LowFreeSpace(1, 1, 2, 0));
+		};
+		Cli.Result r = run("backup", "8:16", "--to", dir.toString());
+		assertEquals(0, r.code(), r.err());
+		assertTrue(r.out().startsWith("low free space in snapshot " + (id + 1) + " (1 B used of 2 B): no extra "
+				+ "storage left (--extra-storage)\nsdb: point 000002, incremental"), r.out());
+	}
+
+	@Test
+	void anOverflowEndsTheBackupWithOneLineAndNoPoint() throws IOException {
+		control.version = EVENTS;
+		ok("backup", "8:16", "--to", dir.toString(), "--json");
+		long id = control.nextSnapshot;
+		var copy = control.onTake;
+		control.onTake = (origin, image) -> {
+			copy.accept(origin, image);
+			// The break both as the event and as the state: whichever the backup sees first, the same line.
+			control.snapshots.get(id).error = Failures.ENOSPC;
+			control.raise(id, new dev.blksnap.SnapshotEvent.Overflow(1, 0, 256L << 20, 0));
+		};
+		write(0, 4 << 20);
+		Cli.Result r = run("backup", "8:16", "--to", dir.toString(), "--extra-storage", tmp.toString());
+		assertOneLine(r, 7);
+		assertEquals("blksnap: snapshot " + id + " of 8:16 broke (ENOSPC: the difference storage overflowed; storage "
+				+ "0 B used of 256.0 MiB): no point was recorded; give it more storage (--storage-limit, "
+				+ "--extra-storage) and retry\n", r.err());
+		assertTrue(control.snapshots.isEmpty(), "destroyed on failure too");
+		assertEquals(1, Repository.open(dir).points().size(), "no point of the broken backup");
+		try (var files = Files.walk(dir)) {
+			assertEquals(List.of(), files.filter(f -> f.getFileName().toString().endsWith(".tmp")).toList());
+		}
+	}
+
+	@Test
+	void extraStorageIsCheckedBeforeTheSnapshot() throws IOException {
+		assertOneLine(run("backup", "8:16", "--to", dir.toString(), "--extra-storage", tmp.resolve("nope").toString()),
+				2);
+		assertOneLine(run("backup", "8:16", "--to", dir.toString(), "--extra-storage-limit", "1G"), 2);
+		Cli.Result old = run("backup", "8:16", "--to", dir.toString(), "--extra-storage", tmp.toString());
+		assertOneLine(old, 65);
+		assertTrue(old.err().contains("cannot add storage to a live snapshot"), old.err());
+		assertTrue(control.snapshots.isEmpty() && control.nextSnapshot == 1, "refused before a snapshot was made");
 	}
 
 	@Test

@@ -19,7 +19,8 @@ import java.util.UUID;
  * An in-memory module that follows the contract of include/uapi/linux/blksnap.h:
  * attach starts a generation at change number 1, writes store the current
  * number per block, checkpoint closes it and wraps into a new generation
- * after 255, mark-dirty checks every range before marking any.
+ * after 255, mark-dirty checks every range before marking any. Thread-safe
+ * (a backup's event watcher calls it from its own thread): one monitor.
  */
 final class FakeControl implements Control {
 
@@ -92,13 +93,13 @@ final class FakeControl implements Control {
 	}
 
 	@Override
-	public ModuleVersion version() throws BlksnapException {
+	public synchronized ModuleVersion version() throws BlksnapException {
 		check();
 		return version;
 	}
 
 	@Override
-	public void attach(DeviceId dev) throws BlksnapException {
+	public synchronized void attach(DeviceId dev) throws BlksnapException {
 		check();
 		Long capacity = devices.get(dev);
 		if (capacity == null)
@@ -109,32 +110,32 @@ final class FakeControl implements Control {
 	}
 
 	@Override
-	public void detach(DeviceId dev) throws BlksnapException {
+	public synchronized void detach(DeviceId dev) throws BlksnapException {
 		tracker("tracker detach", dev);
 		trackers.remove(dev);
 	}
 
 	@Override
-	public List<DeviceId> trackers() throws BlksnapException {
+	public synchronized List<DeviceId> trackers() throws BlksnapException {
 		check();
 		return List.copyOf(trackers.keySet());
 	}
 
 	@Override
-	public CbtInfo cbtInfo(DeviceId dev) throws BlksnapException {
+	public synchronized CbtInfo cbtInfo(DeviceId dev) throws BlksnapException {
 		Tracker t = tracker("cbt info", dev);
 		return new CbtInfo(dev, t.capacitySectors, BLOCK_SIZE, t.map.length, t.generation, t.changesNumber,
 				t.corrupted);
 	}
 
 	@Override
-	public CbtMap readMap(DeviceId dev) throws BlksnapException {
+	public synchronized CbtMap readMap(DeviceId dev) throws BlksnapException {
 		CbtInfo info = cbtInfo(dev);
 		return new CbtMap(info, trackers.get(dev).map.clone(), trackers.get(dev).holes);
 	}
 
 	@Override
-	public void markDirty(DeviceId dev, List<SectorRange> ranges) throws BlksnapException {
+	public synchronized void markDirty(DeviceId dev, List<SectorRange> ranges) throws BlksnapException {
 		Tracker t = tracker("cbt mark-dirty", dev);
 		for (SectorRange r : ranges) {
 			if (r.offset() + r.count() > t.capacitySectors)
@@ -145,7 +146,7 @@ final class FakeControl implements Control {
 	}
 
 	@Override
-	public Checkpoint checkpoint(DeviceId dev) throws BlksnapException {
+	public synchronized Checkpoint checkpoint(DeviceId dev) throws BlksnapException {
 		Tracker t = tracker("cbt checkpoint", dev);
 		int closed = t.changesNumber;
 		if (t.changesNumber == 255) {
@@ -196,7 +197,7 @@ final class FakeControl implements Control {
 	}
 
 	@Override
-	public long createSnapshot(java.nio.file.Path storage, long limit, boolean keep) throws BlksnapException {
+	public synchronized long createSnapshot(java.nio.file.Path storage, long limit, boolean keep) throws BlksnapException {
 		check();
 		Snap s = new Snap(nextSnapshot++, storage, limit, keep);
 		snapshots.put(s.id, s);
@@ -204,7 +205,7 @@ final class FakeControl implements Control {
 	}
 
 	@Override
-	public void addToSnapshot(long id, DeviceId dev) throws BlksnapException {
+	public synchronized void addToSnapshot(long id, DeviceId dev) throws BlksnapException {
 		Snap s = snap("snapshot add", id);
 		if (s.taken)
 			throw BlksnapException.fromSnapshotErrno("snapshot add " + id, Failures.EALREADY);
@@ -220,7 +221,7 @@ final class FakeControl implements Control {
 	}
 
 	@Override
-	public void addSnapshotStorage(long id, java.nio.file.Path storage, long limit) throws BlksnapException {
+	public synchronized void addSnapshotStorage(long id, java.nio.file.Path storage, long limit) throws BlksnapException {
 		Snap s = snap("snapshot add-storage", id);
 		String op = "snapshot add-storage " + id + " " + storage;
 		if (s.error != 0)
@@ -234,7 +235,7 @@ final class FakeControl implements Control {
 	}
 
 	@Override
-	public dev.blksnap.TakeResult takeSnapshot(long id, boolean noFreeze) throws BlksnapException {
+	public synchronized dev.blksnap.TakeResult takeSnapshot(long id, boolean noFreeze) throws BlksnapException {
 		Snap s = snap("snapshot take", id);
 		if (s.taken)
 			throw BlksnapException.fromSnapshotErrno("snapshot take " + id, Failures.EALREADY);
@@ -251,7 +252,9 @@ final class FakeControl implements Control {
 	final Map<DeviceId, Integer> closedAtTake = new LinkedHashMap<>();
 
 	@Override
-	public dev.blksnap.SnapshotInfo snapshotInfo(long id) throws BlksnapException {
+	public synchronized dev.blksnap.SnapshotInfo snapshotInfo(long id) throws BlksnapException {
+		if (infoWaitsForEvents)
+			awaitEventsRead(id);
 		Snap s = snap("snapshot info", id);
 		List<dev.blksnap.SnapshotDevice> list = new ArrayList<>();
 		for (DeviceId d : s.devices) {
@@ -268,32 +271,69 @@ final class FakeControl implements Control {
 	}
 
 	@Override
-	public List<Long> snapshots() throws BlksnapException {
+	public synchronized List<Long> snapshots() throws BlksnapException {
 		check();
 		return List.copyOf(snapshots.keySet());
 	}
 
 	@Override
-	public void destroySnapshot(long id) throws BlksnapException {
+	public synchronized void destroySnapshot(long id) throws BlksnapException {
 		snap("snapshot destroy", id);
 		Snap s = snapshots.remove(id);
 		for (DeviceId d : s.devices)
 			closedAtTake.remove(d);
+		notifyAll(); // ends a wait, as destroy does
 	}
 
 	/** Events WAIT_EVENT returns, per snapshot, oldest first; and the timeouts it was asked to wait. */
 	final Map<Long, java.util.ArrayDeque<dev.blksnap.SnapshotEvent>> events = new LinkedHashMap<>();
 	final List<java.time.Duration> waits = new ArrayList<>();
+	/**
+	 * When set, SNAPSHOT_INFO waits until the snapshot's events were read: a
+	 * backup's watcher then answers them before the backup ends.
+	 */
+	boolean infoWaitsForEvents;
 
+	/** Queues an event for a snapshot, as the module raises one. */
+	synchronized void raise(long id, dev.blksnap.SnapshotEvent e) {
+		events.computeIfAbsent(id, k -> new java.util.ArrayDeque<>()).add(e);
+		notifyAll();
+	}
+
+	private void awaitEventsRead(long id) {
+		long deadline = System.nanoTime() + 10_000_000_000L;
+		while (events.containsKey(id) && !events.get(id).isEmpty() && System.nanoTime() < deadline) {
+			try {
+				wait(10);
+			} catch (InterruptedException e) {
+				Thread.currentThread().interrupt();
+				return;
+			}
+		}
+	}
+
+	/** Waits a little (at most the timeout, 20 ms) when none is queued, as a wait would; destroy ends it. */
 	@Override
-	public java.util.Optional<dev.blksnap.SnapshotEvent> waitSnapshotEvent(long id, java.time.Duration timeout)
-			throws BlksnapException {
+	public synchronized java.util.Optional<dev.blksnap.SnapshotEvent> waitSnapshotEvent(long id,
+			java.time.Duration timeout) throws BlksnapException {
 		snap("snapshot wait-event", id);
 		if (timeout.isNegative() || timeout.compareTo(java.time.Duration.ofHours(1)) > 0)
 			throw new IllegalArgumentException("timeout " + timeout);
 		waits.add(timeout);
 		var queue = events.get(id);
-		return java.util.Optional.ofNullable(queue == null ? null : queue.poll());
+		if ((queue == null || queue.isEmpty()) && !timeout.isZero()) {
+			try {
+				wait(Math.max(1, Math.min(20, timeout.toMillis())));
+			} catch (InterruptedException e) {
+				Thread.currentThread().interrupt();
+			}
+			snap("snapshot wait-event", id);
+			queue = events.get(id);
+		}
+		java.util.Optional<dev.blksnap.SnapshotEvent> e = java.util.Optional.ofNullable(queue == null ? null
+				: queue.poll());
+		notifyAll();
+		return e;
 	}
 
 	@Override

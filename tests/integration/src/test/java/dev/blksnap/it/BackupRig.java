@@ -65,7 +65,9 @@ final class BackupRig implements AutoCloseable {
     final Path storage = Guest.disk(2);
     final Path repo = DEST.resolve("repo");
     private final List<Judgment> judgments = Collections.synchronizedList(new ArrayList<>());
-    private final SnapshotHooks hooks = new SnapshotHooks(SnapshotHooks.NONE, this::judge);
+    /** Runs right after a backup's take, before its copy (writes "during the backup"); reset by {@link #clear()}. */
+    volatile SnapshotHooks.Hook afterTake = SnapshotHooks.NONE;
+    private final SnapshotHooks hooks = new SnapshotHooks(info -> afterTake.at(info), this::judge);
     /** Points committed before the backup running now: not its own. */
     private volatile Set<Path> before = Set.of();
 
@@ -84,6 +86,7 @@ final class BackupRig implements AutoCloseable {
 
     /** Removes the backup directory and forgets what was judged: a fresh start for the next test. */
     void clear() {
+        afterTake = SnapshotHooks.NONE;
         Guest.runOk("rm", "-rf", repo.toString());
         judged();
     }
