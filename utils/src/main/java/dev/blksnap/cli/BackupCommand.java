@@ -198,10 +198,13 @@ final class BackupCommand extends LeafCommand {
 				List<DeviceSource> sources = SnapshotSources.of(control, env(), snapshotId, origins, watch);
 				result = session.run(sources, instant, Bars.forTerminal(!json()));
 			} finally {
-				// Destroy ends the watcher's wait at once.
-				control.destroySnapshot(snapshotId);
-				if (watch != null)
-					watch.close();
+				try {
+					// Destroy ends the watcher's wait at once.
+					control.destroySnapshot(snapshotId);
+				} finally {
+					if (watch != null)
+						watch.close();
+				}
 			}
 			answers = watch == null ? List.of() : watch.answers();
 		}

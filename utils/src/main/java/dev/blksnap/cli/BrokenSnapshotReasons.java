@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 package dev.blksnap.cli;
 
+import java.util.Collection;
+
 /** Words for the errnos a broken snapshot reports. */
 final class BrokenSnapshotReasons {
 	/** The errno of an overflow. */
@@ -20,7 +22,7 @@ final class BrokenSnapshotReasons {
 	 * @param used     storage bytes used then
 	 * @param limit    the storage limit then
 	 */
-	static String backupBroke(long snapshot, java.util.Collection<String> devices, int errno, String on, long used,
+	static String backupBroke(long snapshot, Collection<String> devices, int errno, String on, long used,
 			long limit) {
 		return "snapshot " + snapshot + " of " + String.join(", ", devices) + " broke (" + describe(errno)
 				+ (on != null && devices.size() > 1 ? ", on " + on : "") + "; storage " + Output.human(used) + " used of "

@@ -17,7 +17,10 @@ import dev.blksnap.backup.SnapshotBrokenException;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -40,6 +43,7 @@ final class SnapshotSources {
 	static List<DeviceSource> of(Control control, Environment env, long snapshot, List<Origin> origins,
 			StorageWatcher watch) throws BlksnapException {
 		SnapshotInfo info = control.snapshotInfo(snapshot);
+		Map<DeviceId, String> names = names(origins);
 		List<DeviceSource> sources = new ArrayList<>();
 		for (Origin o : origins) {
 			SnapshotDevice d = info.device(o.id());
@@ -52,17 +56,17 @@ final class SnapshotSources {
 			DeviceIdentity who = new DeviceIdentity(DeviceIdentity.nameFor(name), o.path(), o.id().toString(),
 					d.capacityBytes(), env.sysBlock().serial(o.id()).orElse(null));
 			Optional<ChangeMap> map = changeMap(control, d);
-			sources.add(new Source(control, snapshot, names(origins), watch, who, map, imagePath));
+			sources.add(new Source(control, snapshot, names, watch, who, map, imagePath));
 		}
 		return List.copyOf(sources);
 	}
 
 	/** The devices as the user named them, for messages. */
-	static java.util.Map<DeviceId, String> names(List<Origin> origins) {
-		java.util.Map<DeviceId, String> names = new java.util.LinkedHashMap<>();
+	static Map<DeviceId, String> names(List<Origin> origins) {
+		Map<DeviceId, String> names = new LinkedHashMap<>();
 		for (Origin o : origins)
 			names.put(o.id(), o.path());
-		return java.util.Collections.unmodifiableMap(names);
+		return Collections.unmodifiableMap(names);
 	}
 
 	private static Optional<ChangeMap> changeMap(Control control, SnapshotDevice d) throws BlksnapException {
@@ -80,7 +84,7 @@ final class SnapshotSources {
 				map.holes(), map.info().corrupted()));
 	}
 
-	private record Source(Control control, long snapshot, java.util.Map<DeviceId, String> names,
+	private record Source(Control control, long snapshot, Map<DeviceId, String> names,
 			StorageWatcher watch, DeviceIdentity identity, Optional<ChangeMap> map, Path image)
 			implements DeviceSource {
 		@Override
