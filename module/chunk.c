@@ -258,8 +258,11 @@ static bool chunk_pass(struct chunk *c)
 	spin_unlock_irqrestore(&c->lock, flags);
 
 	diff_area_run_waiters(&waiters);
-	if (lost)
+	if (lost) {
+		/* Image writes waiting for it fail (image_write.c). */
+		wake_up_all(&da->stored_wq);
 		diff_area_io_put(da);
+	}
 	return !lost;
 }
 
@@ -314,6 +317,7 @@ static void chunk_store_done(struct diff_area *da, struct list_head *batch,
 	struct chunk *c, *next;
 	unsigned long flags;
 
+	/* @da outlives this: diff_area_destroy() flushes the store worker. */
 	list_for_each_entry_safe(c, next, batch, link) {
 		list_del_init(&c->link);
 		if (error) {
@@ -331,6 +335,8 @@ static void chunk_store_done(struct diff_area *da, struct list_head *batch,
 		}
 		diff_area_io_put(da);
 	}
+	/* Image writes wait for their chunks to be stored (image_write.c). */
+	wake_up_all(&da->stored_wq);
 }
 
 /*

@@ -51,6 +51,9 @@ struct compat_bdev {
  * @max_hw_sectors: largest bio in sectors.
  * @max_segments: most segments in a bio.
  * @max_segment_size: largest segment in bytes.
+ * @write_cache: the disk has a volatile write cache and FUA, so that
+ *	flushes and FUA writes reach its submit_bio instead of being ended
+ *	by the block layer.
  */
 struct compat_disk_limits {
 	unsigned int logical_block_size;
@@ -59,7 +62,32 @@ struct compat_disk_limits {
 	unsigned int max_hw_sectors;
 	unsigned short max_segments;
 	unsigned int max_segment_size;
+	bool write_cache;
 };
+
+/* Where a disk's write cache is declared: queue limits since 6.11. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
+static inline void compat_limits_write_cache(struct queue_limits *lim,
+					     bool on)
+{
+	if (on)
+		lim->features |= BLK_FEAT_WRITE_CACHE | BLK_FEAT_FUA;
+}
+
+static inline void compat_disk_write_cache(struct gendisk *disk, bool on)
+{
+}
+#else
+static inline void compat_limits_write_cache(struct queue_limits *lim,
+					     bool on)
+{
+}
+
+static inline void compat_disk_write_cache(struct gendisk *disk, bool on)
+{
+	blk_queue_write_cache(disk->queue, on, on);
+}
+#endif
 
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
 
@@ -125,8 +153,13 @@ compat_alloc_disk(const struct compat_disk_limits *l)
 		.max_segments = l->max_segments,
 		.max_segment_size = l->max_segment_size,
 	};
+	struct gendisk *disk;
 
-	return blk_alloc_disk(&lim, NUMA_NO_NODE);
+	compat_limits_write_cache(&lim, l->write_cache);
+	disk = blk_alloc_disk(&lim, NUMA_NO_NODE);
+	if (!IS_ERR(disk))
+		compat_disk_write_cache(disk, l->write_cache);
+	return disk;
 }
 
 static inline struct file *compat_tmpfile_open(const struct path *dir,
@@ -195,6 +228,7 @@ compat_alloc_disk(const struct compat_disk_limits *l)
 	blk_queue_max_hw_sectors(disk->queue, l->max_hw_sectors);
 	blk_queue_max_segments(disk->queue, l->max_segments);
 	blk_queue_max_segment_size(disk->queue, l->max_segment_size);
+	compat_disk_write_cache(disk, l->write_cache);
 	return disk;
 }
 

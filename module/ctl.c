@@ -66,7 +66,8 @@ static long ctl_version(void __user *arg)
 		.patch = BLKSNAP_VERSION_PATCH,
 		.features = BLKSNAP_FEATURE_CBT | BLKSNAP_FEATURE_SNAPSHOT |
 			    BLKSNAP_FEATURE_CBT_HOLES | BLKSNAP_FEATURE_EVENTS |
-			    BLKSNAP_FEATURE_ADD_STORAGE,
+			    BLKSNAP_FEATURE_ADD_STORAGE |
+			    BLKSNAP_FEATURE_WRITABLE_IMAGES,
 	};
 
 	return copy_to_user(arg, &v, sizeof(v)) ? -EFAULT : 0;
@@ -243,7 +244,8 @@ static long ctl_snapshot_create(struct file *file, void __user *arg)
 
 	if (copy_from_user(&c, arg, sizeof(c)))
 		return -EFAULT;
-	if ((c.flags & ~BLKSNAP_SNAPSHOT_FLAG_KEEP) ||
+	if ((c.flags & ~(BLKSNAP_SNAPSHOT_FLAG_KEEP |
+			 BLKSNAP_SNAPSHOT_FLAG_WRITABLE)) ||
 	    memchr_inv(c.reserved, 0, sizeof(c.reserved)))
 		return -EINVAL;
 	ret = snapshot_create(c.storage_fd, c.flags, c.limit, file, &c.id);

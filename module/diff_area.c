@@ -49,6 +49,7 @@
 #include "chunk.h"
 #include "diff_area.h"
 #include "filter.h"
+#include "image_write.h"
 #include "params.h"
 #include "snapimage.h"
 #include "snapshot.h"
@@ -188,6 +189,9 @@ struct diff_area *diff_area_create(struct snapshot *snapshot, dev_t dev)
 	bio_list_init(&da->held);
 	bio_list_init(&da->parked);
 	INIT_WORK(&da->park_work, diff_area_park_work);
+	bio_list_init(&da->image_writes);
+	INIT_WORK(&da->image_write_work, image_write_work);
+	init_waitqueue_head(&da->stored_wq);
 	spin_lock_init(&da->store_lock);
 	INIT_LIST_HEAD(&da->reads_done);
 	INIT_WORK(&da->pass_work, chunk_pass_work);
@@ -216,6 +220,7 @@ void diff_area_destroy(struct diff_area *da)
 	diff_area_io_put(da);
 	wait_for_completion(&da->ios_done);
 	flush_work(&da->park_work);
+	flush_work(&da->image_write_work);
 	flush_work(&da->pass_work);
 	flush_work(&da->store_work);
 	xa_for_each(&da->chunks, i, c)
@@ -486,21 +491,33 @@ void diff_area_run_waiters(struct list_head *waiters)
 	}
 }
 
-/*
- * Start the copies of chunks [@first, @last] not started yet.
+/**
+ * diff_area_copy_chunks() - start the copies of chunks not started yet.
+ * @da: the device.
+ * @first: the first chunk.
+ * @last: the last chunk.
+ *
+ * Context: a worker in a memalloc_noio scope (the park worker, or the
+ * image writes' worker, which may race it: the chunk inserted first wins).
  * Return: false if the snapshot broke (no memory for a chunk).
  */
-static bool diff_area_copy_chunks(struct diff_area *da, unsigned long first,
-				  unsigned long last)
+bool diff_area_copy_chunks(struct diff_area *da, unsigned long first,
+			   unsigned long last)
 {
 	struct chunk *c;
 	unsigned long n;
+	int ret;
 
 	for (n = first; n <= last; n++) {
 		if (xa_load(&da->chunks, n))
 			continue;
 		c = chunk_alloc(da, n);
-		if (!c || xa_insert(&da->chunks, n, c, GFP_NOIO)) {
+		ret = c ? xa_insert(&da->chunks, n, c, GFP_NOIO) : -ENOMEM;
+		if (ret == -EBUSY) {
+			kfree(c);
+			continue;
+		}
+		if (ret) {
 			kfree(c);
 			diff_area_broken(da, ENOMEM);
 			return false;

@@ -60,10 +60,11 @@ struct diff_area_range {
  * @state: enum diff_area_state; changed under @park_lock, read
  *	locklessly by the bio path.
  * @chunks: chunk number -> &struct chunk, only for chunks written since
- *	take. Inserted by @park_work only (so never concurrently), read under
- *	RCU by the bio path; freed with the diff_area.
- * @park_lock: protects @held, @parked, @wanted, @nr_wanted and the changes
- *	of @state.
+ *	take (on the device or the image). Inserted by @park_work and
+ *	@image_write_work (the loser of a race frees its chunk unused), read
+ *	under RCU by the bio path; freed with the diff_area.
+ * @park_lock: protects @held, @parked, @wanted, @nr_wanted, @image_writes
+ *	and the changes of @state.
  * @held: writes held during take, not counted by the tracker yet; sent on
  *	through the whole bio path once take is over.
  * @parked: writes that need copies, for @park_work.
@@ -75,6 +76,10 @@ struct diff_area_range {
  * @park_work: sends on the held writes; starts the copies the parked
  *	writes and @wanted need and resubmits the writes once their chunks
  *	pass.
+ * @image_writes: writes to a writable image, for @image_write_work.
+ * @image_write_work: serves them one after the other (image_write.c).
+ * @stored_wq: woken when chunks are stored or lost (image writes wait for
+ *	that before they overwrite the stored copy).
  * @store_lock: protects @reads_done and @stores.
  * @reads_done: chunks whose read is over (&chunk.link), for @pass_work.
  * @pass_work: lets the writes to those chunks pass, all with one plug
@@ -107,6 +112,7 @@ struct diff_area_range {
  * @discards_dropped: discards completed without being sent.
  * @image_reads: image reads served: a run of chunks from the device, or
  *	one copied chunk.
+ * @image_writes_done: image writes completed without error.
  * @nowait_refused: writes with REQ_NOWAIT ended with BLK_STS_AGAIN
  *	instead of being held or parked.
  */
@@ -127,6 +133,9 @@ struct diff_area {
 	struct diff_area_range wanted[DIFF_AREA_WANTED];
 	unsigned int nr_wanted;
 	struct work_struct park_work;
+	struct bio_list image_writes;
+	struct work_struct image_write_work;
+	wait_queue_head_t stored_wq;
 	spinlock_t store_lock; /* see @store_lock above */
 	struct list_head reads_done;
 	struct work_struct pass_work;
@@ -149,6 +158,7 @@ struct diff_area {
 	atomic64_t chunks_stored;
 	atomic64_t discards_dropped;
 	atomic64_t image_reads;
+	atomic64_t image_writes_done;
 	atomic64_t nowait_refused;
 };
 
@@ -185,6 +195,8 @@ enum filter_verdict diff_area_submit_bio(struct diff_area *da,
 					 sector_t sector, sector_t count);
 void diff_area_set_state(struct diff_area *da, int state);
 void diff_area_image_read(struct diff_area *da, struct bio *bio);
+bool diff_area_copy_chunks(struct diff_area *da, unsigned long first,
+			   unsigned long last);
 void diff_area_image_done(struct image_io *io, blk_status_t status);
 void diff_area_run_waiters(struct list_head *waiters);
 bool diff_area_has_readers(struct diff_area *da, unsigned long chunk);

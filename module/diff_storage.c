@@ -604,6 +604,38 @@ int diff_storage_read(struct diff_storage *ds, u64 pos,
 	return diff_storage_io(ds, ITER_DEST, pos, bvec, nr_pages);
 }
 
+/**
+ * diff_storage_flush() - make what was written to the storage durable.
+ * @ds: the storage.
+ *
+ * fdatasync of each file, a cache flush of each device.
+ *
+ * Context: a worker; sleeps.
+ * Return: 0 or the first negative errno.
+ */
+int diff_storage_flush(struct diff_storage *ds)
+{
+	struct diff_storage_area *area;
+	unsigned long flags;
+	u32 i, nr_areas;
+	int ret = 0, err;
+
+	spin_lock_irqsave(&ds->lock, flags);
+	nr_areas = ds->nr_areas;
+	spin_unlock_irqrestore(&ds->lock, flags);
+	/* An area is set before it is counted and never changes after. */
+	for (i = 0; i < nr_areas; i++) {
+		area = ds->areas[i];
+		if (area->file)
+			err = vfs_fsync(area->file, 1);
+		else
+			err = blkdev_issue_flush(area->bdev.bdev);
+		if (err && !ret)
+			ret = err;
+	}
+	return ret;
+}
+
 static bool diff_storage_overlaps(struct block_device *a,
 				  struct block_device *b)
 {

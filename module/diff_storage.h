@@ -117,6 +117,7 @@ int diff_storage_write(struct diff_storage *ds, u64 pos,
 		       struct bio_vec *bvec, u32 nr_pages);
 int diff_storage_read(struct diff_storage *ds, u64 pos,
 		      struct bio_vec *bvec, u32 nr_pages);
+int diff_storage_flush(struct diff_storage *ds);
 void diff_storage_show(struct diff_storage *ds, struct seq_file *m,
 		       const char *const *kinds);
 bool diff_storage_on(struct diff_storage *ds, struct block_device *bdev);

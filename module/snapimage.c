@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Snapshot images: one bio-based, read-only block device per device of a
- * taken snapshot, with the device's size and block sizes. Reads of up to
+ * Snapshot images: one bio-based block device per device of a taken
+ * snapshot, with the device's size and block sizes. Reads of up to
  * SNAPIMAGE_MAX_IO bytes are routed by the device's diff_area, which sends
- * a run of chunks still on the device there as one bio; writes fail.
+ * a run of chunks still on the device there as one bio. An image is
+ * read-only, and writes fail, unless its snapshot was created writable:
+ * then writes and flushes go to image_write.c, which keeps them in the
+ * difference storage. Discard and write-zeroes are never supported: the
+ * limits say so, and the block layer ends them with EOPNOTSUPP.
  *
  * An image is removed (del_gendisk) when its snapshot is destroyed, even if
  * someone holds it open: later reads fail with EIO in the block layer. The
@@ -19,6 +23,7 @@
 #include <linux/slab.h>
 #include "compat.h"
 #include "diff_area.h"
+#include "image_write.h"
 #include "snapimage.h"
 
 #define SNAPIMAGE_NAME "blksnap-image"
@@ -46,11 +51,17 @@ static void snapimage_submit_bio(struct bio *bio)
 		diff_area_image_read(da, bio);
 		return;
 	}
-	/* A flush of a read-only device has nothing to do. */
-	if (op_is_flush(bio->bi_opf) && !bio_sectors(bio))
+	if (bio_op(bio) != REQ_OP_WRITE) {
+		bio->bi_status = BLK_STS_NOTSUPP;
 		bio_endio(bio);
-	else
+		return;
+	}
+	/* A read-only image has no write cache: no flush reaches it. */
+	if (get_disk_ro(bio->bi_bdev->bd_disk)) {
 		bio_io_error(bio);
+		return;
+	}
+	image_write_submit(da, bio);
 }
 
 static const struct block_device_operations snapimage_fops = {
@@ -59,14 +70,23 @@ static const struct block_device_operations snapimage_fops = {
 };
 
 /**
- * snapimage_init() - register the images' block major.
+ * snapimage_init() - register the images' block major and their writes'
+ *	workqueue.
  *
  * Return: 0 or a negative errno.
  */
 int snapimage_init(void)
 {
+	int ret = image_write_init();
+
+	if (ret)
+		return ret;
 	snapimage_major = register_blkdev(0, SNAPIMAGE_NAME);
-	return snapimage_major < 0 ? snapimage_major : 0;
+	if (snapimage_major < 0) {
+		image_write_exit();
+		return snapimage_major;
+	}
+	return 0;
 }
 
 /**
@@ -76,15 +96,18 @@ void snapimage_exit(void)
 {
 	unregister_blkdev(snapimage_major, SNAPIMAGE_NAME);
 	ida_destroy(&snapimage_ida);
+	image_write_exit();
 }
 
 /**
  * snapimage_create() - make the image disk of a device, not yet visible.
  * @da: the device's copy-on-write.
+ * @writable: the image accepts writes (with a write cache, so that flushes
+ *	reach it); else it is read-only.
  *
  * Return: the image or ERR_PTR(-ENOMEM or -ENOSPC).
  */
-struct snapimage *snapimage_create(struct diff_area *da)
+struct snapimage *snapimage_create(struct diff_area *da, bool writable)
 {
 	struct block_device *origin = da->origin.bdev;
 	struct compat_disk_limits lim = {
@@ -95,6 +118,7 @@ struct snapimage *snapimage_create(struct diff_area *da)
 		/* Segments are the device's business: it splits as it needs. */
 		.max_segments = USHRT_MAX,
 		.max_segment_size = UINT_MAX,
+		.write_cache = writable,
 	};
 	struct snapimage *image;
 	struct gendisk *disk;
@@ -121,7 +145,7 @@ struct snapimage *snapimage_create(struct diff_area *da)
 	snprintf(disk->disk_name, DISK_NAME_LEN, SNAPIMAGE_NAME "%d",
 		 image->index);
 	set_capacity(disk, da->capacity);
-	set_disk_ro(disk, true);
+	set_disk_ro(disk, !writable);
 	image->disk = disk;
 	return image;
 

@@ -9,8 +9,8 @@ struct diff_area;
 struct gendisk;
 
 /**
- * struct snapimage - the read-only block device showing a snapshot of one
- *	device, /dev/blksnap-imageN.
+ * struct snapimage - the block device showing a snapshot of one device,
+ *	/dev/blksnap-imageN; read-only unless the snapshot is writable.
  * @disk: the disk; private_data is the diff_area.
  * @index: N, also the minor number.
  * @added: add_disk() succeeded, so del_gendisk() is due.
@@ -23,7 +23,7 @@ struct snapimage {
 
 int snapimage_init(void);
 void snapimage_exit(void);
-struct snapimage *snapimage_create(struct diff_area *da);
+struct snapimage *snapimage_create(struct diff_area *da, bool writable);
 int snapimage_add(struct snapimage *image);
 void snapimage_destroy(struct snapimage *image);
 dev_t snapimage_dev(struct snapimage *image);

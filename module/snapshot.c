@@ -115,7 +115,7 @@ static int snapshot_counters_show(struct seq_file *m, void *v)
 			da = s->devices[i];
 			image = da->image && da->image->added ?
 				snapimage_dev(da->image) : 0;
-			seq_printf(m, "  %u:%u image %u:%u chunk %u writes_held %lld chunks_copied %lld chunks_stored %lld discards_dropped %lld image_reads %lld nowait_refused %lld error %d\n",
+			seq_printf(m, "  %u:%u image %u:%u chunk %u writes_held %lld chunks_copied %lld chunks_stored %lld discards_dropped %lld image_reads %lld image_writes %lld nowait_refused %lld error %d\n",
 				   MAJOR(da->dev), MINOR(da->dev), MAJOR(image),
 				   MINOR(image),
 				   1U << (da->chunk_shift + SECTOR_SHIFT),
@@ -124,6 +124,7 @@ static int snapshot_counters_show(struct seq_file *m, void *v)
 				   atomic64_read(&da->chunks_stored),
 				   atomic64_read(&da->discards_dropped),
 				   atomic64_read(&da->image_reads),
+				   atomic64_read(&da->image_writes_done),
 				   atomic64_read(&da->nowait_refused),
 				   READ_ONCE(da->error));
 		}

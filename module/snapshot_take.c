@@ -159,7 +159,8 @@ int __snapshot_take(struct snapshot *snap, struct blksnap_snapshot_take *t)
 	if (!drains)
 		return -ENOMEM;
 	for (i = 0; i < snap->nr_devices; i++) {
-		image = snapimage_create(snap->devices[i]);
+		image = snapimage_create(snap->devices[i],
+					 snap->flags & BLKSNAP_SNAPSHOT_FLAG_WRITABLE);
 		if (IS_ERR(image)) {
 			ret = PTR_ERR(image);
 			goto out_images;

@@ -36,7 +36,7 @@
  * minor only adds ioctls or gives reserved members a meaning.
  */
 #define BLKSNAP_VERSION_MAJOR	1
-#define BLKSNAP_VERSION_MINOR	5
+#define BLKSNAP_VERSION_MINOR	6
 #define BLKSNAP_VERSION_PATCH	0
 
 /* Feature bits reported in &struct blksnap_version.features. */
@@ -49,6 +49,8 @@
 #define BLKSNAP_FEATURE_EVENTS	(1ULL << 3)
 /* More storage for a live snapshot: BLKSNAP_IOCTL_SNAPSHOT_ADD_STORAGE (minor 5). */
 #define BLKSNAP_FEATURE_ADD_STORAGE	(1ULL << 4)
+/* Writable images: BLKSNAP_SNAPSHOT_FLAG_WRITABLE (minor 6). */
+#define BLKSNAP_FEATURE_WRITABLE_IMAGES	(1ULL << 5)
 
 /* Length of a generation identifier (a random UUID). */
 #define BLKSNAP_UUID_SIZE	16
@@ -318,7 +320,8 @@ struct blksnap_cbt_checkpoint {
  * Snapshots (BLKSNAP_FEATURE_SNAPSHOT, minor 1).
  *
  * A snapshot is a set of devices whose contents are frozen at one instant
- * (take) and shown, read-only, by one image block device per device
+ * (take) and shown, read-only unless created writable, by one image block
+ * device per device
  * (/dev/blksnap-imageN) until the snapshot is destroyed. The first write to
  * a chunk of a device after take is held until the chunk's original data
  * has been read; the original goes to the snapshot's difference storage.
@@ -352,6 +355,23 @@ struct blksnap_cbt_checkpoint {
  * lasts until BLKSNAP_IOCTL_SNAPSHOT_DESTROY and keeps the module loaded.
  */
 #define BLKSNAP_SNAPSHOT_FLAG_KEEP	(1U << 0)
+
+/*
+ * The images accept writes (minor 6, BLKSNAP_FEATURE_WRITABLE_IMAGES);
+ * without this flag they are read-only. A write to an image goes to the
+ * difference storage, never to the original device: the first write to a
+ * chunk copies the chunk's original there (as a write to the original
+ * does, and counted against @limit the same way), merges the write and
+ * from then on the chunk is copied for both sides; later writes overwrite
+ * its stored copy. A write completes once it is in the storage; a flush or
+ * FUA write on the image makes the image's completed writes durable there
+ * (fdatasync of a storage file, a cache flush of a storage device). Discard
+ * and write-zeroes are not supported on an image (EOPNOTSUPP). Storage
+ * full or failing breaks the snapshot as for copies: the image fails with
+ * EIO, the original is untouched. Writes to an image never change the
+ * original device nor its changed-block tracking.
+ */
+#define BLKSNAP_SNAPSHOT_FLAG_WRITABLE	(1U << 1)
 
 /**
  * struct blksnap_snapshot_create - create an empty snapshot.
