@@ -16,6 +16,7 @@ import java.util.BitSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
@@ -429,7 +430,31 @@ public final class BlksnapControl implements AutoCloseable {
 	 * @throws BlksnapException        on any other failure, including opening {@code storage}
 	 */
 	public Snapshot createSnapshot(Path storage, long limit, boolean keep) throws BlksnapException {
+		return createSnapshot(storage, limit, keep ? Set.of(SnapshotOption.KEEP) : Set.of());
+	}
+
+	/**
+	 * Creates an empty snapshot with its difference storage and options. The
+	 * module destroys it when this control device is closed, unless
+	 * {@link SnapshotOption#KEEP}.
+	 *
+	 * @param storage a block device (overwritten), a regular file, or a
+	 *                directory (an unnamed temporary file is made there); not on
+	 *                a device that will be in a snapshot
+	 * @param limit   bytes of storage the snapshot may use, rounded down to
+	 *                4096; 0 means the whole device or file (not for a directory)
+	 * @param options how it is created
+	 * @return the snapshot; close it to destroy it
+	 * @throws NoSpaceException        when the storage is too small
+	 * @throws NotSupportedException   when the storage kind is not usable
+	 * @throws DeviceBusyException     when the storage device is in use
+	 * @throws InvalidRequestException when the limit is invalid, the storage is read-only, or the module
+	 *                                 is older than an option (WRITABLE needs contract 1.6)
+	 * @throws BlksnapException        on any other failure, including opening {@code storage}
+	 */
+	public Snapshot createSnapshot(Path storage, long limit, Set<SnapshotOption> options) throws BlksnapException {
 		Objects.requireNonNull(storage, "storage");
+		Objects.requireNonNull(options, "options");
 		if (limit < 0)
 			throw new IllegalArgumentException("negative storage limit " + limit);
 		String operation = "snapshot create " + storage;
@@ -437,13 +462,24 @@ public final class BlksnapControl implements AutoCloseable {
 		try (Arena arena = Arena.ofConfined()) {
 			MemorySegment c = arena.allocate(Layouts.SNAPSHOT_CREATE);
 			Layouts.SNAPSHOT_CREATE_STORAGE_FD.set(c, fd);
-			Layouts.SNAPSHOT_CREATE_FLAGS.set(c, keep ? Uapi.SNAPSHOT_FLAG_KEEP : 0);
+			Layouts.SNAPSHOT_CREATE_FLAGS.set(c, createFlags(options));
 			Layouts.SNAPSHOT_CREATE_LIMIT.set(c, limit);
 			snapshotCall(operation, RawIoctl.SNAPSHOT_CREATE, c);
 			return new Snapshot(this, (long) Layouts.SNAPSHOT_CREATE_ID.get(c));
 		} finally {
 			sys.closeFile(fd); // the module does not keep it
 		}
+	}
+
+	/** The BLKSNAP_SNAPSHOT_FLAG_* bits of the options. */
+	static int createFlags(Set<SnapshotOption> options) {
+		int flags = 0;
+		for (SnapshotOption o : options)
+			flags |= switch (o) {
+				case KEEP -> Uapi.SNAPSHOT_FLAG_KEEP;
+				case WRITABLE -> Uapi.SNAPSHOT_FLAG_WRITABLE;
+			};
+		return flags;
 	}
 
 	/** A descriptor of the storage for create or add-storage: directories read-only, the rest read-write. */
@@ -716,6 +752,7 @@ public final class BlksnapControl implements AutoCloseable {
 					SnapshotState.of((int) Layouts.SNAPSHOT_INFO_STATE.get(info)),
 					(int) Layouts.SNAPSHOT_INFO_ERROR.get(info),
 					((int) Layouts.SNAPSHOT_INFO_FLAGS.get(info) & Uapi.SNAPSHOT_FLAG_KEEP) != 0,
+					((int) Layouts.SNAPSHOT_INFO_FLAGS.get(info) & Uapi.SNAPSHOT_FLAG_WRITABLE) != 0,
 					StorageKind.of((int) Layouts.SNAPSHOT_INFO_STORAGE_KIND.get(info)),
 					new DeviceId((int) Layouts.SNAPSHOT_INFO_STORAGE_MAJOR.get(info),
 							(int) Layouts.SNAPSHOT_INFO_STORAGE_MINOR.get(info)),

@@ -64,6 +64,15 @@ public record ModuleVersion(int major, int minor, int patch, long features) {
 	}
 
 	/**
+	 * Whether the module's images can be writable (contract 1.6).
+	 *
+	 * @return true when {@link SnapshotOption#WRITABLE} works
+	 */
+	public boolean hasWritableImages() {
+		return (features & Uapi.FEATURE_WRITABLE_IMAGES) != 0;
+	}
+
+	/**
 	 * Whether this library can talk to the module.
 	 *
 	 * @return true when the major versions are equal

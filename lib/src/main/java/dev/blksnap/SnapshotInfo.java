@@ -12,6 +12,7 @@ import java.util.Objects;
  * @param error         the errno that broke it (ENOSPC: storage overflow; EIO; ENOMEM; ENODEV:
  *                      an origin removed; ERANGE: an origin resized), else 0
  * @param keep          created to outlive its creator's control file
+ * @param writable      created with writable images ({@link SnapshotOption#WRITABLE})
  * @param storageKind   what its difference storage is
  * @param storageDevice the storage block device, or the device of the file system holding the file
  * @param storageUsed   bytes of storage holding copied chunks
@@ -19,7 +20,8 @@ import java.util.Objects;
  * @param storageLimit  bytes it may use
  * @param devices       its devices, in the order they were added
  */
-public record SnapshotInfo(long id, SnapshotState state, int error, boolean keep, StorageKind storageKind,
+public record SnapshotInfo(long id, SnapshotState state, int error, boolean keep, boolean writable,
+		StorageKind storageKind,
 		DeviceId storageDevice, long storageUsed, long storageSize, long storageLimit,
 		List<SnapshotDevice> devices) {
 	/**

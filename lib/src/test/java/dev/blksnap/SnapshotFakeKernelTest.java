@@ -18,6 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 
 import org.junit.jupiter.api.Test;
@@ -262,6 +263,7 @@ class SnapshotFakeKernelTest {
 			assertEquals(new DeviceId(254, 1), info.storageDevice());
 			assertEquals(4096, info.storageUsed());
 			assertFalse(info.keep());
+			assertFalse(info.writable());
 			SnapshotDevice sdc = info.device(SDC);
 			assertEquals(new SnapshotDevice(SDC, Optional.of(new DeviceId(252, 1)), 4096, 65536, 0, Errno.EBUSY,
 					kernel.generation, 250, FreezeState.FAILED, 11, 12, 13, -1), sdc);
@@ -281,6 +283,24 @@ class SnapshotFakeKernelTest {
 			s.destroy();
 			s.destroy(); // idempotent
 			s.close();
+		}
+	}
+
+	@Test
+	void optionsAreSentAsFlagsAndReadBack() throws BlksnapException, IOException {
+		Path file = Files.write(tmp.resolve("store"), new byte[8192]);
+		try (BlksnapControl ctl = control()) {
+			Snapshot w = ctl.createSnapshot(file, 0, Set.of(SnapshotOption.WRITABLE));
+			assertEquals(Uapi.SNAPSHOT_FLAG_WRITABLE, kernel.snapshots.get(w.id()).flags);
+			SnapshotInfo info = ctl.snapshotInfo(w.id());
+			assertTrue(info.writable());
+			assertFalse(info.keep());
+			Snapshot both = ctl.createSnapshot(file, 0, Set.of(SnapshotOption.KEEP, SnapshotOption.WRITABLE));
+			assertEquals(Uapi.SNAPSHOT_FLAG_KEEP | Uapi.SNAPSHOT_FLAG_WRITABLE, kernel.snapshots.get(both.id()).flags);
+			assertTrue(ctl.snapshotInfo(both.id()).keep());
+			assertTrue(ctl.snapshotInfo(both.id()).writable());
+			w.destroy();
+			both.destroy();
 		}
 	}
 

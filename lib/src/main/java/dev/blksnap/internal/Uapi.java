@@ -14,7 +14,7 @@ public final class Uapi {
 	/** Contract major version this library speaks. */
 	public static final int VERSION_MAJOR = 1;
 	/** Contract minor version this library knows. */
-	public static final int VERSION_MINOR = 5;
+	public static final int VERSION_MINOR = 6;
 	/** Contract patch level this library knows. */
 	public static final int VERSION_PATCH = 0;
 
@@ -28,6 +28,8 @@ public final class Uapi {
 	public static final long FEATURE_EVENTS = 1L << 3;
 	/** Feature bit: storage added to a live snapshot (SNAPSHOT_ADD_STORAGE, minor 5). */
 	public static final long FEATURE_ADD_STORAGE = 1L << 4;
+	/** Feature bit: writable images (SNAPSHOT_FLAG_WRITABLE, minor 6). */
+	public static final long FEATURE_WRITABLE_IMAGES = 1L << 5;
 	/** Most storages (the first and those added) of one snapshot. */
 	public static final int SNAPSHOT_MAX_STORAGES = 16;
 	/** Event: free storage fell below the margin. */
@@ -65,6 +67,8 @@ public final class Uapi {
 	public static final int SNAPSHOT_LIST_MAX = 4096;
 	/** blksnap_snapshot_create.flags: the snapshot outlives its creator's control file. */
 	public static final int SNAPSHOT_FLAG_KEEP = 1 << 0;
+	/** blksnap_snapshot_create.flags: the images accept writes (to the difference storage). */
+	public static final int SNAPSHOT_FLAG_WRITABLE = 1 << 1;
 	/** blksnap_snapshot_take.flags: do not freeze file systems (crash-consistent images). */
 	public static final int TAKE_FLAG_NO_FREEZE = 1 << 0;
 	/** blksnap_snapshot_info.state: devices may be added. */

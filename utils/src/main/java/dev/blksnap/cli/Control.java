@@ -39,8 +39,13 @@ public interface Control extends AutoCloseable {
 
 	Checkpoint checkpoint(DeviceId dev) throws BlksnapException;
 
-	/** Creates a snapshot; returns its id. Without {@code keep} it ends with this control. */
-	long createSnapshot(Path storage, long limit, boolean keep) throws BlksnapException;
+	/** Creates a snapshot with read-only images; returns its id. Without {@code keep} it ends with this control. */
+	default long createSnapshot(Path storage, long limit, boolean keep) throws BlksnapException {
+		return createSnapshot(storage, limit, keep, false);
+	}
+
+	/** Creates a snapshot, its images {@code writable} or read-only; returns its id. */
+	long createSnapshot(Path storage, long limit, boolean keep, boolean writable) throws BlksnapException;
 
 	void addToSnapshot(long id, DeviceId dev) throws BlksnapException;
 

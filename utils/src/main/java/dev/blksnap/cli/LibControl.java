@@ -73,9 +73,14 @@ final class LibControl implements Control {
 	}
 
 	@Override
-	public long createSnapshot(Path storage, long limit, boolean keep) throws BlksnapException {
+	public long createSnapshot(Path storage, long limit, boolean keep, boolean writable) throws BlksnapException {
+		java.util.EnumSet<dev.blksnap.SnapshotOption> options = java.util.EnumSet.noneOf(dev.blksnap.SnapshotOption.class);
+		if (keep)
+			options.add(dev.blksnap.SnapshotOption.KEEP);
+		if (writable)
+			options.add(dev.blksnap.SnapshotOption.WRITABLE);
 		// Not closed here: the snapshot lives until destroyed, or until this control closes.
-		return control.createSnapshot(storage, limit, keep).id();
+		return control.createSnapshot(storage, limit, options).id();
 	}
 
 	@Override

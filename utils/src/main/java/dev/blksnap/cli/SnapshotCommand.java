@@ -37,8 +37,11 @@ final class SnapshotCommand {
 			long writesHeld, long chunksCopied, long chunksStored, long discardsDropped) {
 	}
 
+	static final String WRITABLE_HELP = "images accept writes, kept in the storage (the originals never change; "
+			+ "e.g. to replay a file system's journal); module 1.6 or later";
+
 	/** JSON of {@code snapshot info --json} and {@code take --json}. */
-	public record InfoView(long id, String state, int error, boolean keep, String storageKind, String storageDevice,
+	public record InfoView(long id, String state, int error, boolean keep, boolean writable, String storageKind, String storageDevice,
 			long storageUsed, long storageSize, long storageLimit, List<DeviceView> devices, TakeView take) {
 	}
 
@@ -56,7 +59,7 @@ final class SnapshotCommand {
 					d.freezeError(), d.writesHeld(), d.chunksCopied(), d.chunksStored(), d.discardsDropped()));
 		}
 		return new InfoView(info.id(), info.state().name().toLowerCase(java.util.Locale.ROOT), info.error(),
-				info.keep(), info.storageKind().name().toLowerCase(java.util.Locale.ROOT),
+				info.keep(), info.writable(), info.storageKind().name().toLowerCase(java.util.Locale.ROOT),
 				info.storageDevice().toString(), info.storageUsed(), info.storageSize(), info.storageLimit(),
 				devices, take == null ? null
 						: new TakeView(take.holdNanos() / 1000, take.freezeNanos() / 1000, take.frozen(),
@@ -74,8 +77,9 @@ final class SnapshotCommand {
 	}
 
 	static void print(LeafCommand cmd, InfoView v) {
-		cmd.out().printf("snapshot %d: %s%s, storage %s %s: %s used of %s%n", v.id(), v.state(),
-				v.error() == 0 ? "" : " (" + BrokenSnapshotReasons.describe(v.error()) + ")", v.storageKind(), v.storageDevice(),
+		cmd.out().printf("snapshot %d: %s%s%s, storage %s %s: %s used of %s%n", v.id(), v.state(),
+				v.error() == 0 ? "" : " (" + BrokenSnapshotReasons.describe(v.error()) + ")",
+				v.writable() ? ", writable images" : "", v.storageKind(), v.storageDevice(),
 				Output.human(v.storageUsed()), Output.human(v.storageLimit()));
 		if (v.take() != null)
 			cmd.out().printf("taken: writes held %.3f ms, %d file system%s frozen, %d could not be%n",
@@ -108,11 +112,14 @@ final class SnapshotCommand {
 				description = "bytes of storage the snapshot may use (K, M, G, T suffixes)")
 		long limit;
 
+		@Option(names = "--writable", description = WRITABLE_HELP)
+		boolean writable;
+
 		@Override
 		public Integer call() throws Exception {
 			SnapshotInfo info;
 			try (Control control = openControl()) {
-				long id = control.createSnapshot(storage, limit, true);
+				long id = control.createSnapshot(storage, limit, true, writable);
 				info = control.snapshotInfo(id);
 			}
 			if (json())
@@ -167,18 +174,21 @@ final class SnapshotCommand {
 		@Option(names = "--no-freeze", description = "do not freeze file systems (crash-consistent images)")
 		boolean noFreeze;
 
+		@Option(names = "--writable", description = "with DEVICEs: " + WRITABLE_HELP)
+		boolean writable;
+
 		@Override
 		public Integer call() throws Exception {
-			if (id != null && (!devices.isEmpty() || storage != null || limit != null))
+			if (id != null && (!devices.isEmpty() || storage != null || limit != null || writable))
 				throw new ParameterException(spec.commandLine(), "--id takes an existing snapshot: no DEVICE, "
-						+ "--storage or --limit with it");
+						+ "--storage, --limit or --writable with it");
 			if (id == null && (devices.isEmpty() || storage == null || limit == null))
 				throw new ParameterException(spec.commandLine(), "give --id ID, or DEVICE... with --storage and --limit");
 			List<DeviceId> ids = devices.stream().map(d -> device(this, d)).toList();
 			SnapshotInfo info;
 			TakeResult take;
 			try (Control control = openControl()) {
-				long snap = id != null ? id : control.createSnapshot(storage, limit, true);
+				long snap = id != null ? id : control.createSnapshot(storage, limit, true, writable);
 				try {
 					for (DeviceId d : ids)
 						control.addToSnapshot(snap, d);

@@ -2,6 +2,7 @@
 package dev.blksnap.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -290,5 +291,23 @@ class BackupCliTest {
 		assertOneLine(run("snapshot", "take", "--id", created), 65);
 		assertOneLine(run("snapshot", "take", "8:16"), 2);
 		assertOneLine(run("snapshot", "create", "--storage", tmp.toString(), "--limit", "lots"), 2);
+	}
+
+	@Test
+	void writableIsPassedAndShown() throws IOException {
+		JsonNode t = ok("snapshot", "take", "8:16", "--storage", tmp.toString(), "--limit", "1G", "--writable",
+				"--json");
+		assertTrue(t.get("writable").asBoolean());
+		assertTrue(control.snapshots.get(t.get("id").asLong()).writable);
+		assertTrue(run("snapshot", "info", t.get("id").asText()).out().contains(": taken, writable images, "));
+
+		String created = run("snapshot", "create", "--storage", tmp.toString(), "--limit", "64M", "--writable")
+				.out().strip();
+		assertTrue(control.snapshots.get(Long.parseLong(created)).writable);
+		String plain = run("snapshot", "create", "--storage", tmp.toString(), "--limit", "64M").out().strip();
+		assertFalse(control.snapshots.get(Long.parseLong(plain)).writable, "read-only unless asked");
+		assertFalse(ok("snapshot", "info", plain, "--json").get("writable").asBoolean());
+		assertFalse(run("snapshot", "info", plain).out().contains("writable"));
+		assertOneLine(run("snapshot", "take", "--id", created, "--writable"), 2);
 	}
 }

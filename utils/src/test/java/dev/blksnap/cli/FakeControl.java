@@ -167,15 +167,17 @@ final class FakeControl implements Control {
 		final List<java.nio.file.Path> added = new ArrayList<>();
 		long limit;
 		final boolean keep;
+		final boolean writable;
 		final List<DeviceId> devices = new ArrayList<>();
 		boolean taken;
 		int error;
 
-		Snap(long id, java.nio.file.Path storage, long limit, boolean keep) {
+		Snap(long id, java.nio.file.Path storage, long limit, boolean keep, boolean writable) {
 			this.id = id;
 			this.storage = storage;
 			this.limit = limit;
 			this.keep = keep;
+			this.writable = writable;
 		}
 	}
 
@@ -197,9 +199,10 @@ final class FakeControl implements Control {
 	}
 
 	@Override
-	public synchronized long createSnapshot(java.nio.file.Path storage, long limit, boolean keep) throws BlksnapException {
+	public synchronized long createSnapshot(java.nio.file.Path storage, long limit, boolean keep, boolean writable)
+			throws BlksnapException {
 		check();
-		Snap s = new Snap(nextSnapshot++, storage, limit, keep);
+		Snap s = new Snap(nextSnapshot++, storage, limit, keep, writable);
 		snapshots.put(s.id, s);
 		return s.id;
 	}
@@ -267,7 +270,7 @@ final class FakeControl implements Control {
 		}
 		return new dev.blksnap.SnapshotInfo(id, s.error != 0 ? dev.blksnap.SnapshotState.BROKEN
 				: s.taken ? dev.blksnap.SnapshotState.TAKEN : dev.blksnap.SnapshotState.CREATED, s.error, s.keep,
-				dev.blksnap.StorageKind.TMPFILE, new DeviceId(254, 0), 0, s.limit, s.limit, list);
+				s.writable, dev.blksnap.StorageKind.TMPFILE, new DeviceId(254, 0), 0, s.limit, s.limit, list);
 	}
 
 	@Override
