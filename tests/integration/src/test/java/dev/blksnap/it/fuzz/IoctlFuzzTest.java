@@ -63,7 +63,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * and the kernel log has no new report; the snapshots left are exactly the
  * ones the run kept alive with BLKSNAP_SNAPSHOT_FLAG_KEEP (the others went
  * with their control files), an identifier destroyed once is refused ever
- * after, and no write to an image succeeds (the VM bench also judges it: an
+ * after, and no write to a read-only image succeeds (writable ones, created
+ * with BLKSNAP_SNAPSHOT_FLAG_WRITABLE, take theirs) (the VM bench also judges it: an
  * oops fails the lane; on the debug lane the per-class kmemleak check,
  * dev.blksnap.it.kernel.KmemleakCheck, sees what the run and the unload
  * left behind).

@@ -63,7 +63,9 @@ final class Snapshots {
     final AtomicLong imageReads = new AtomicLong();
     final AtomicLong imageReadErrors = new AtomicLong();
     final AtomicLong imageWritesRefused = new AtomicLong();
-    /** Writes to an image that succeeded: images are read-only, so any is a broken contract. */
+    /** Writes to writable images that succeeded. */
+    final AtomicLong imageWritesToWritable = new AtomicLong();
+    /** Writes to a read-only image that succeeded: any is a broken contract. */
     final List<String> imageWritesAccepted = java.util.Collections.synchronizedList(new ArrayList<>());
 
     Snapshots(Path dir, long calls) throws IOException {
@@ -152,8 +154,10 @@ final class Snapshots {
 
     /**
      * Reads a page of a random snapshot image, or tries to write one (it
-     * must be refused): the images' read path (chunks from the origin or
-     * the storage) runs while the fuzzer adds, takes and destroys.
+     * must be refused unless the image is writable, as its sysfs "ro" says
+     * before and after: a minor reused meanwhile by a writable image does
+     * not count): the images' read and write paths (chunks from the origin
+     * or the storage) run while the fuzzer adds, takes and destroys.
      */
     void touchImage(SplittableRandom rnd, ByteBuffer page) {
         List<Path> images = new ArrayList<>();
@@ -167,13 +171,18 @@ final class Snapshots {
         }
         Path image = images.get(rnd.nextInt(images.size()));
         boolean write = rnd.nextInt(8) == 0;
+        boolean readOnly = readOnly(image);
         try (FileChannel ch = FileChannel.open(image, write ? StandardOpenOption.WRITE : StandardOpenOption.READ)) {
             long pages = Math.max(1, ch.size() / 4096);
             page.clear();
             if (write) {
                 ch.write(page, rnd.nextLong(pages) * 4096);
                 ch.force(false);
-                imageWritesAccepted.add(image.toString());
+                if (readOnly && readOnly(image)) {
+                    imageWritesAccepted.add(image.toString());
+                } else {
+                    imageWritesToWritable.incrementAndGet();
+                }
             } else {
                 ch.read(page, rnd.nextLong(pages) * 4096);
                 imageReads.incrementAndGet();
@@ -183,14 +192,25 @@ final class Snapshots {
         }
     }
 
+    /** Whether an image is read-only (true when it is gone: not writable as far as anyone knows). */
+    private static boolean readOnly(Path image) {
+        try {
+            return !Files.readString(Path.of("/sys/class/block", image.getFileName().toString(), "ro")).trim()
+                    .equals("0");
+        } catch (IOException e) {
+            return true;
+        }
+    }
+
     /** One line for the log: what the run did with snapshots. */
     String summary() {
         return String.format("snapshots with real storage (one create in %d): %d created (%d in the directory, %d in the file),"
                 + " %d destroyed by ioctl, %d by closing their control file, at most %d alive at once;"
-                + " image reads %d (%d failed), image writes refused %d", realCreateOneIn, createdInDirectory.get()
+                + " image reads %d (%d failed), image writes refused %d, to writable images %d",
+                realCreateOneIn, createdInDirectory.get()
                 + createdInFile.get(), createdInDirectory.get(), createdInFile.get(), destroyedByIoctl.get(),
                 destroyedByClose.get(), peakLive.get(), imageReads.get(), imageReadErrors.get(),
-                imageWritesRefused.get());
+                imageWritesRefused.get(), imageWritesToWritable.get());
     }
 
     /** Closes the storage and unmounts its tmpfs: every snapshot must be gone by now. */
