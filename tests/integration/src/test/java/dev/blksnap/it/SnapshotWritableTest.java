@@ -45,7 +45,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * created without the flag keeps a read-only image.</li>
  * </ul>
  */
-@Order(27)
+@Order(28)
 class SnapshotWritableTest extends SnapshotItBase {
     private static final long MIB = 1 << 20;
 
