@@ -168,7 +168,7 @@ class SnapshotLifecycleTest extends SnapshotItBase {
             }
         }
         expectErrno(Errno.ENOSPC, () -> snap.create(origin, 17 * MIB, false), "a limit above the device");
-        expectErrno(Errno.EINVAL, () -> snap.createFd(0, MIB, 2), "an unknown flag");
+        expectErrno(Errno.EINVAL, () -> snap.createFd(0, MIB, 4), "an unknown flag");
 
         // ADD, TAKE, DESTROY refusals.
         long id = snap.create(tmpfsFile, 16 * MIB, false);
