@@ -36,9 +36,12 @@
 
 #include <linux/bio.h>
 #include <linux/blk-mq.h>
+#include <linux/debugfs.h>
 #include <linux/mempool.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include "inflight.h"
+#include "params.h"
 
 /**
  * struct inflight_bio - what the wrap of one bio's completion saved.
@@ -73,6 +76,16 @@ static mempool_t *inflight_bio_pool;
 #define INFLIGHT_BIO_SLOTS 16
 
 static DEFINE_PER_CPU(void *, inflight_bio_slots[INFLIGHT_BIO_SLOTS]);
+
+/*
+ * Where the contexts the slots could not give came from, in
+ * /sys/kernel/debug/blksnap/inflight: kmalloc, the reserve, or nowhere
+ * (the write then went the sleeping way, filter_submit_bio_slow()).
+ * Counted off the slots' path only.
+ */
+static atomic64_t inflight_bio_kmalloced = ATOMIC64_INIT(0);
+static atomic64_t inflight_bio_reserved = ATOMIC64_INIT(0);
+static atomic64_t inflight_bio_none = ATOMIC64_INIT(0);
 
 static void inflight_epoch_release(struct percpu_ref *ref)
 {
@@ -275,9 +288,13 @@ void *inflight_bio_alloc(gfp_t gfp)
 			return ctx;
 	}
 	ctx = kmalloc(sizeof(struct inflight_bio), gfp | __GFP_NOWARN);
-	if (likely(ctx))
+	if (likely(ctx)) {
+		atomic64_inc(&inflight_bio_kmalloced);
 		return ctx;
-	return mempool_alloc(inflight_bio_pool, gfp);
+	}
+	ctx = mempool_alloc(inflight_bio_pool, gfp);
+	atomic64_inc(ctx ? &inflight_bio_reserved : &inflight_bio_none);
+	return ctx;
 }
 
 /**
@@ -294,11 +311,15 @@ void inflight_bio_free(void *ctx)
 		mempool_free(ctx, inflight_bio_pool);
 		return;
 	}
-	for (i = 0; i < INFLIGHT_BIO_SLOTS; i++) {
-		if (this_cpu_read(inflight_bio_slots[i]))
-			continue;
-		if (likely(!this_cpu_cmpxchg(inflight_bio_slots[i], NULL, ctx)))
-			return;
+	/* With reuse off, the slots empty as writes take from them. */
+	if (likely(READ_ONCE(inflight_bio_reuse))) {
+		for (i = 0; i < INFLIGHT_BIO_SLOTS; i++) {
+			if (this_cpu_read(inflight_bio_slots[i]))
+				continue;
+			if (likely(!this_cpu_cmpxchg(inflight_bio_slots[i],
+						     NULL, ctx)))
+				return;
+		}
 	}
 	kfree(ctx);
 }
@@ -453,6 +474,27 @@ int inflight_module_init(void)
 	inflight_bio_pool = mempool_create_kmalloc_pool(INFLIGHT_BIO_RESERVE,
 						sizeof(struct inflight_bio));
 	return inflight_bio_pool ? 0 : -ENOMEM;
+}
+
+static int inflight_counters_show(struct seq_file *m, void *unused)
+{
+	seq_printf(m, "contexts kmalloced %lld from_reserve %lld none_without_sleeping %lld\n",
+		   atomic64_read(&inflight_bio_kmalloced),
+		   atomic64_read(&inflight_bio_reserved),
+		   atomic64_read(&inflight_bio_none));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(inflight_counters);
+
+/**
+ * inflight_debugfs_init() - add the contexts' counters to the module's
+ *	debugfs directory (removed with it).
+ * @debugfs: the directory.
+ */
+void inflight_debugfs_init(struct dentry *debugfs)
+{
+	debugfs_create_file("inflight", 0400, debugfs, NULL,
+			    &inflight_counters_fops);
 }
 
 /**

@@ -9,6 +9,7 @@
 #include <linux/percpu-refcount.h>
 
 struct bio;
+struct dentry;
 struct request;
 struct inflight;
 
@@ -114,6 +115,7 @@ bool inflight_rq_attach(struct request *rq, struct inflight_rq_refs *refs);
 void inflight_rq_detach(struct request *rq);
 
 int inflight_module_init(void);
+void inflight_debugfs_init(struct dentry *debugfs);
 void inflight_module_exit(void);
 
 #endif /* __BLKSNAP_INFLIGHT_H */

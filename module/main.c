@@ -104,6 +104,17 @@ module_param(storage_grow_step_mib, uint, 0444);
 MODULE_PARM_DESC(storage_grow_step_mib,
 		 "most MiB a storage file grows by at a time (4..4096, default 64)");
 
+/*
+ * A tracked write's completion context comes from per-CPU slots of freed
+ * ones (inflight.c). Off, every write allocates: the fault-injection tests
+ * turn it off to reach the allocation failures and the sleeping fallback
+ * that the slots otherwise spare almost every write.
+ */
+bool inflight_bio_reuse = true;
+module_param(inflight_bio_reuse, bool, 0644);
+MODULE_PARM_DESC(inflight_bio_reuse,
+		 "reuse tracked writes' completion contexts per CPU (default Y; N for fault-injection tests)");
+
 #define BLKSNAP_SHIFT_MIN 12
 #define BLKSNAP_SHIFT_MAX 30
 #define BLKSNAP_COUNT_MIN 4096U
@@ -187,6 +198,7 @@ static int __init blksnap_init(void)
 	if (ret)
 		goto out_inflight_exit;
 	blksnap_debugfs = debugfs_create_dir(KBUILD_MODNAME, NULL);
+	inflight_debugfs_init(blksnap_debugfs);
 	ret = snapshot_init(blksnap_debugfs);
 	if (ret)
 		goto out_debugfs;

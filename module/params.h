@@ -14,5 +14,7 @@ extern unsigned int cow_memory_limit_mib;
 extern unsigned int cow_memory_timeout_ms;
 extern unsigned int storage_low_free_mib;
 extern unsigned int storage_grow_step_mib;
+/* The one parameter writable at run time (0644): read with READ_ONCE(). */
+extern bool inflight_bio_reuse;
 
 #endif /* __BLKSNAP_PARAMS_H */

@@ -22,6 +22,7 @@ import org.junit.jupiter.api.Timeout;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -382,6 +383,63 @@ class FaultInjectionTest extends ItBase {
             detach(id);
             count("write tracking at " + probability + "%", faults);
         }
+    }
+
+    private static final Path REUSE = Path.of("/sys/module/blksnap/parameters/inflight_bio_reuse");
+    private static final Path INFLIGHT_COUNTERS = Path.of("/sys/kernel/debug/blksnap/inflight");
+
+    /** The count after {@code name} in /sys/kernel/debug/blksnap/inflight. */
+    private static long inflightCounter(String name) throws IOException {
+        String[] words = Files.readString(INFLIGHT_COUNTERS).trim().split("\\s+");
+        for (int i = 0; i + 1 < words.length; i++) {
+            if (words[i].equals(name)) {
+                return Long.parseLong(words[i + 1]);
+            }
+        }
+        throw new AssertionError("no " + name + " in " + INFLIGHT_COUNTERS + ": " + String.join(" ", words));
+    }
+
+    /**
+     * The tracked write's last resort: with the per-CPU contexts off and
+     * every module allocation failing, 64 writes sent in one io_submit()
+     * (one plug: all pass the hook before the first completes) empty the
+     * reserve of 8, so the hook must send writes the sleeping way
+     * (filter_submit_bio_slow()). fio verifies every byte it wrote, and
+     * every block it wrote must be marked.
+     */
+    @Test
+    @Order(3)
+    void writesWithNoContextLeftTakeTheSleepingPathAndAreMarked() throws Exception {
+        long bytes = 16 << 20;
+        DeviceId id = attach(ioErrorDisk);
+        long noneBefore = inflightCounter("none_without_sleeping");
+        long faults;
+        Files.writeString(REUSE, "N");
+        try (FaultInjector f = FaultInjector.arm(Set.of(SLAB), Aim.module("blksnap", 32), 100)) {
+            Guest.Result r = Guest.run("fio", "--name=deep", "--filename=" + ioErrorDisk, "--ioengine=libaio",
+                    "--iodepth=64", "--iodepth_batch_submit=64", "--iodepth_batch_complete_min=64", "--direct=1",
+                    "--rw=write", "--bs=4k", "--size=" + bytes,
+                    "--verify=crc32c", "--do_verify=1");
+            assertEquals(0, r.exit(), "fio under allocation faults: " + r.stdout() + r.stderr());
+            faults = f.injected();
+        } finally {
+            Files.writeString(REUSE, "Y");
+        }
+        long slow = inflightCounter("none_without_sleeping") - noneBefore;
+        System.out.println("[faults] no context without sleeping for " + slow + " writes; " + faults
+                + " faults injected");
+        assertTrue(slow > 0, "no write took the sleeping path: 64 in flight, reserve of 8, every allocation failing");
+        CbtInfo info = ctl.cbtInfo(id);
+        assertFalse(info.corrupted(), "the map reports itself incomplete: " + info);
+        BitSet marked = Blocks.changed(ctl.readMap(id), 0);
+        long blocks = bytes / info.blockSize();
+        int unmarked = 0;
+        for (int b = 0; b < blocks; b++) {
+            unmarked += marked.get(b) ? 0 : 1;
+        }
+        assertEquals(0, unmarked, "blocks fio wrote (all of the first " + blocks + ") not marked");
+        detach(id);
+        count("writes with no context left", faults);
     }
 
     /** Writes random pages of a device with O_DIRECT on a thread of its own, remembering what it wrote. */
