@@ -37,7 +37,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * written there is read back after a remount, the files synced before take
  * are whole, and fsck finds the image clean; then fio writes the image with
  * random sizes from 512 bytes (partial pages of copied and not yet copied
- * chunks) and verifies every block;</li>
+ * chunks) and verifies every block, while another job reads the same
+ * range;</li>
  * <li>all the while the origin's bytes do not change (its SHA-256 after the
  * writer stopped and at the end) and its file system is clean;</li>
  * <li>image writes take storage like copies: past the limit the snapshot
@@ -164,11 +165,14 @@ class SnapshotWritableTest extends SnapshotItBase {
             Guest.runOk("umount", m.toString());
         }
 
-        // fio over the whole image: 512 B .. 64 KiB writes, so partial pages of chunks copied or not.
-        List<String> fio = List.of("fio", "--name=image", "--filename=" + image, "--ioengine=psync", "--direct=1",
-                "--rw=randwrite", "--bsrange=512-64k", "--blockalign=512", "--size=" + 8 * MIB,
-                "--offset=" + (xfs ? 64 : 32) * MIB, "--verify=crc32c", "--verify_fatal=1",
-                "--randseed=" + (1 + rnd.nextInt(1 << 30)), "--output-format=json");
+        // fio: 512 B .. 64 KiB writes, so partial pages of chunks copied or not, verified; a second job
+        // reads the same range meanwhile (image reads in flight to the chunks being written).
+        long fioOffset = (xfs ? 64 : 32) * MIB;
+        List<String> fio = List.of("fio", "--output-format=json", "--filename=" + image, "--ioengine=psync",
+                "--direct=1", "--size=" + 8 * MIB, "--offset=" + fioOffset,
+                "--name=image", "--rw=randwrite", "--bsrange=512-64k", "--blockalign=512", "--verify=crc32c",
+                "--verify_fatal=1", "--randseed=" + (1 + rnd.nextInt(1 << 30)),
+                "--name=reader", "--rw=randread", "--bs=4k", "--time_based", "--runtime=2");
         r = Guest.run(fio, Map.of());
         assertEquals(0, r.exit(), "fio on the image: " + r.describe(fio));
         JsonNode job = new ObjectMapper().readTree(r.stdout()).path("jobs").path(0);
@@ -176,6 +180,10 @@ class SnapshotWritableTest extends SnapshotItBase {
         assertEquals(0, job.path("error").asInt(-1), "fio's error");
         assertEquals(wrote, job.path("read").path("io_bytes").asLong(), "bytes fio verified");
         assertTrue(wrote >= 8 * MIB, "bytes fio wrote: " + wrote);
+        JsonNode reader = new ObjectMapper().readTree(r.stdout()).path("jobs").path(1);
+        assertEquals(0, reader.path("error").asInt(-1), "the reader's error");
+        long readMeanwhile = reader.path("read").path("io_bytes").asLong();
+        assertTrue(readMeanwhile > 0, "the reader read nothing");
 
         Snapshots.Info info = snap.info(id);
         assertEquals(Uapi.SNAPSHOT_STATE_TAKEN, info.state(), "the snapshot is whole");
@@ -184,9 +192,9 @@ class SnapshotWritableTest extends SnapshotItBase {
         r = Guest.run(check, Map.of());
         assertEquals(0, r.exit(), fsck + " of the origin: " + r.describe(check));
         System.out.printf("[writable] %s: %d load ops across take (not frozen), journal replayed in the image,"
-                + " %d bytes written there and read back, fio %d bytes verified; %d chunks copied, %d bytes of"
-                + " storage; origin unchanged%n", type, ops.get(), mine.length, wrote,
-                info.devices().get(0).chunksCopied(), info.storageUsed());
+                + " %d bytes written there and read back, fio %d bytes verified (%d read meanwhile); %d chunks"
+                + " copied, %d bytes of storage; origin unchanged%n", type, ops.get(), mine.length, wrote,
+                readMeanwhile, info.devices().get(0).chunksCopied(), info.storageUsed());
         snap.destroy(id);
     }
 
