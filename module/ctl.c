@@ -67,7 +67,7 @@ static long ctl_version(void __user *arg)
 		.features = BLKSNAP_FEATURE_CBT | BLKSNAP_FEATURE_SNAPSHOT |
 			    BLKSNAP_FEATURE_CBT_HOLES | BLKSNAP_FEATURE_EVENTS |
 			    BLKSNAP_FEATURE_ADD_STORAGE |
-			    BLKSNAP_FEATURE_WRITABLE_IMAGES,
+			    BLKSNAP_FEATURE_WRITABLE_IMAGES | BLKSNAP_FEATURE_POLL,
 	};
 
 	return copy_to_user(arg, &v, sizeof(v)) ? -EFAULT : 0;
@@ -475,4 +475,18 @@ int ctl_release(struct inode *inode, struct file *file)
 {
 	snapshot_release_owner(file);
 	return 0;
+}
+
+/**
+ * ctl_poll() - EPOLLIN while a snapshot created through @file has an
+ *	event to read with BLKSNAP_IOCTL_SNAPSHOT_WAIT_EVENT
+ *	(BLKSNAP_FEATURE_POLL).
+ * @file: the control file.
+ * @pt: the poll table.
+ *
+ * Return: the poll mask.
+ */
+__poll_t ctl_poll(struct file *file, struct poll_table_struct *pt)
+{
+	return snapshot_poll(file, pt);
 }

@@ -13,9 +13,16 @@
 
 #include <linux/jiffies.h>
 #include <linux/kdev_t.h>
+#include <linux/poll.h>
 #include <linux/sched/signal.h>
 #include <linux/timekeeping.h>
 #include "event_queue.h"
+
+/*
+ * Woken by every event raised or put back, of any snapshot: poll() on a
+ * control file sleeps here and then looks at the snapshots that file created.
+ */
+static DECLARE_WAIT_QUEUE_HEAD(event_queue_any);
 
 /**
  * event_queue_init() - an empty queue.
@@ -90,6 +97,7 @@ void event_queue_raise(struct event_queue *q, u32 code, int error, dev_t dev,
 out_unlock:
 	spin_unlock_irqrestore(&q->lock, flags);
 	wake_up(&q->wait);
+	wake_up(&event_queue_any);
 }
 
 /* Take the oldest event into @ev, if any. */
@@ -180,6 +188,7 @@ void event_queue_unread(struct event_queue *q,
 	}
 	spin_unlock_irqrestore(&q->lock, flags);
 	wake_up(&q->wait);
+	wake_up(&event_queue_any);
 }
 
 /**
@@ -192,4 +201,26 @@ void event_queue_kill(struct event_queue *q)
 	q->dead = true;
 	spin_unlock_irq(&q->lock);
 	wake_up_all(&q->wait);
+}
+
+/**
+ * event_queue_pending() - whether @q holds an event not yet read.
+ * @q: the queue.
+ *
+ * Lockless: poll() asks again after each wake-up of event_queue_any.
+ */
+bool event_queue_pending(struct event_queue *q)
+{
+	return READ_ONCE(q->count) != 0;
+}
+
+/**
+ * event_queue_poll_wait() - register a poll() of @file for the events of
+ *	every snapshot.
+ * @file: the control file polled.
+ * @pt: the poll table.
+ */
+void event_queue_poll_wait(struct file *file, struct poll_table_struct *pt)
+{
+	poll_wait(file, &event_queue_any, pt);
 }

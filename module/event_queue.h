@@ -7,6 +7,9 @@
 #include <linux/wait.h>
 #include <uapi/linux/blksnap.h>
 
+struct file;
+struct poll_table_struct;
+
 /* Events a snapshot keeps for its reader. */
 #define EVENT_QUEUE_SIZE 16
 
@@ -39,5 +42,7 @@ int event_queue_wait(struct event_queue *q, u32 timeout_ms,
 void event_queue_unread(struct event_queue *q,
 			const struct blksnap_snapshot_event *ev);
 void event_queue_kill(struct event_queue *q);
+bool event_queue_pending(struct event_queue *q);
+void event_queue_poll_wait(struct file *file, struct poll_table_struct *pt);
 
 #endif /* __BLKSNAP_EVENT_QUEUE_H */

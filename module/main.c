@@ -154,6 +154,7 @@ static void blksnap_params_clamp(void)
 static const struct file_operations blksnap_ctl_fops = {
 	.owner = THIS_MODULE,
 	.unlocked_ioctl = ctl_ioctl,
+	.poll = ctl_poll,
 	.compat_ioctl = compat_ptr_ioctl,
 	.release = ctl_release,
 };

@@ -19,6 +19,7 @@
 #include <linux/ktime.h>
 #include <linux/seq_file.h>
 #include <linux/module.h>
+#include <linux/poll.h>
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
 #include "chunk.h"
@@ -325,6 +326,7 @@ int snapshot_create(int fd, u32 flags, u64 limit, const struct file *owner,
 	event_queue_init(&snap->events);
 	snap->flags = flags;
 	snap->owner = flags & BLKSNAP_SNAPSHOT_FLAG_KEEP ? NULL : owner;
+	snap->creator = owner;
 	snap->storage = diff_storage_new(&snap->events);
 	if (!snap->storage) {
 		ret = -ENOMEM;
@@ -423,7 +425,8 @@ int snapshot_destroy(u64 id)
 
 /**
  * snapshot_release_owner() - a control file is closed: destroy the
- *	snapshots it created without BLKSNAP_SNAPSHOT_FLAG_KEEP.
+ *	snapshots it created without BLKSNAP_SNAPSHOT_FLAG_KEEP, and forget
+ *	it as the creator of the kept ones.
  * @owner: the file.
  */
 void snapshot_release_owner(const struct file *owner)
@@ -432,14 +435,46 @@ void snapshot_release_owner(const struct file *owner)
 	LIST_HEAD(gone);
 
 	mutex_lock(&snapshots_mutex);
-	list_for_each_entry_safe(s, next, &snapshots, link)
+	list_for_each_entry_safe(s, next, &snapshots, link) {
 		if (s->owner == owner)
 			list_move_tail(&s->link, &gone);
+		else if (s->creator == owner)
+			s->creator = NULL;
+	}
 	mutex_unlock(&snapshots_mutex);
 	list_for_each_entry_safe(s, next, &gone, link) {
 		list_del(&s->link);
 		snapshot_teardown(s);
 	}
+}
+
+/**
+ * snapshot_poll() - poll() of a control file: readable while a snapshot it
+ *	created (kept or not) has an event that no one has read yet.
+ * @file: the control file.
+ * @pt: the poll table.
+ *
+ * Level-triggered: an event read through any control file no longer
+ * counts. Registers on the wait queue every event wakes before it looks,
+ * so an event raised meanwhile is not missed.
+ *
+ * Return: EPOLLIN | EPOLLRDNORM or 0.
+ */
+__poll_t snapshot_poll(struct file *file, struct poll_table_struct *pt)
+{
+	struct snapshot *s;
+	__poll_t mask = 0;
+
+	event_queue_poll_wait(file, pt);
+	mutex_lock(&snapshots_mutex);
+	list_for_each_entry(s, &snapshots, link) {
+		if (s->creator == file && event_queue_pending(&s->events)) {
+			mask = EPOLLIN | EPOLLRDNORM;
+			break;
+		}
+	}
+	mutex_unlock(&snapshots_mutex);
+	return mask;
 }
 
 static int __snapshot_add(struct snapshot *snap, dev_t dev)

@@ -12,6 +12,7 @@
 struct diff_area;
 struct diff_storage;
 struct file;
+struct poll_table_struct;
 
 /**
  * struct snapshot - a set of devices copied-on-write from one instant.
@@ -22,6 +23,9 @@ struct file;
  *	snapshot.
  * @owner: the control file whose close destroys the snapshot, NULL with
  *	BLKSNAP_SNAPSHOT_FLAG_KEEP. Compared, never dereferenced.
+ * @creator: the control file that created it, kept or not, whose poll()
+ *	reports its events; NULL once that file is closed (its address may
+ *	be reused). Compared, never dereferenced; snapshots_mutex.
  * @flags: BLKSNAP_SNAPSHOT_FLAG_* bits.
  * @taken: take has run; @lock.
  * @dying: destroy has begun; @lock.
@@ -38,6 +42,7 @@ struct snapshot {
 	u64 id;
 	struct mutex lock; /* see @lock above */
 	const struct file *owner;
+	const struct file *creator;
 	u32 flags;
 	bool taken;
 	bool dying;
@@ -63,6 +68,7 @@ u32 snapshot_list(u64 *ids, u32 capacity);
 int snapshot_info(u64 id, struct blksnap_snapshot_info *info,
 		  struct blksnap_snapshot_device *devices, u32 capacity);
 void snapshot_release_owner(const struct file *owner);
+__poll_t snapshot_poll(struct file *file, struct poll_table_struct *pt);
 void snapshot_break(struct snapshot *snapshot, int error);
 void snapshot_break_device(struct snapshot *snapshot, int error, dev_t dev);
 int snapshot_wait_event(u64 id, u32 timeout_ms,

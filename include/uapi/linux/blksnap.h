@@ -51,6 +51,13 @@
 #define BLKSNAP_FEATURE_ADD_STORAGE	(1ULL << 4)
 /* Writable images: BLKSNAP_SNAPSHOT_FLAG_WRITABLE (minor 6). */
 #define BLKSNAP_FEATURE_WRITABLE_IMAGES	(1ULL << 5)
+/*
+ * poll() on the control file: EPOLLIN while a snapshot created through
+ * that file descriptor, kept or not, has an event that
+ * BLKSNAP_IOCTL_SNAPSHOT_WAIT_EVENT has not returned yet. Without this bit
+ * poll() reports the file always readable. No new ioctl: no minor of its own.
+ */
+#define BLKSNAP_FEATURE_POLL	(1ULL << 6)
 
 /* Length of a generation identifier (a random UUID). */
 #define BLKSNAP_UUID_SIZE	16

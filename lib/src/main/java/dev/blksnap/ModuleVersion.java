@@ -73,6 +73,18 @@ public record ModuleVersion(int major, int minor, int patch, long features) {
 	}
 
 	/**
+	 * Whether poll() on the control file reports snapshot events
+	 * ({@code BLKSNAP_FEATURE_POLL}): readable while a snapshot created
+	 * through that file has an event not yet read. Without it, poll()
+	 * reports the file always readable.
+	 *
+	 * @return true when {@code BLKSNAP_FEATURE_POLL} is set
+	 */
+	public boolean hasPoll() {
+		return (features & Uapi.FEATURE_POLL) != 0;
+	}
+
+	/**
 	 * Whether this library can talk to the module.
 	 *
 	 * @return true when the major versions are equal

@@ -30,6 +30,8 @@ public final class Uapi {
 	public static final long FEATURE_ADD_STORAGE = 1L << 4;
 	/** Feature bit: writable images (SNAPSHOT_FLAG_WRITABLE, minor 6). */
 	public static final long FEATURE_WRITABLE_IMAGES = 1L << 5;
+	/** Feature bit: poll() on the control file. */
+	public static final long FEATURE_POLL = 1L << 6;
 	/** Most storages (the first and those added) of one snapshot. */
 	public static final int SNAPSHOT_MAX_STORAGES = 16;
 	/** Event: free storage fell below the margin. */

@@ -13,8 +13,8 @@ import picocli.CommandLine.Command;
 				+ "blksnap module. Fails (exit 69) when the module is not loaded; 'blksnap --version' needs no module.")
 final class VersionCommand extends LeafCommand {
 
-	/** Known feature bits, by bit number. */
-	private static final String[] FEATURES = {"cbt", "snapshot", "cbt-holes", "events", "add-storage"};
+	/** Known feature bits, by bit number; null: not named here (bit 5, writable images). */
+	private static final String[] FEATURES = {"cbt", "snapshot", "cbt-holes", "events", "add-storage", null, "poll"};
 
 	/** JSON of {@code blksnap version --json}. */
 	public record View(String cli, ModuleView module) {
@@ -55,7 +55,7 @@ final class VersionCommand extends LeafCommand {
 		List<String> names = new ArrayList<>();
 		for (int bit = 0; bit < Long.SIZE; bit++) {
 			if ((mask & (1L << bit)) != 0)
-				names.add(bit < FEATURES.length ? FEATURES[bit] : "bit" + bit);
+				names.add(bit < FEATURES.length && FEATURES[bit] != null ? FEATURES[bit] : "bit" + bit);
 		}
 		return List.copyOf(names);
 	}

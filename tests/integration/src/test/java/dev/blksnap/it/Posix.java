@@ -67,6 +67,10 @@ final class Posix {
     private static final MethodHandle IOCTL = LINKER.downcallHandle(
             LINKER.defaultLookup().find("ioctl").orElseThrow(),
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), CCS, Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle POLL = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("poll").orElseThrow(),
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), CCS);
+    static final short POLLIN = 0x1;
     private static final MethodHandle CLOSE = LINKER.downcallHandle(
             LINKER.defaultLookup().find("close").orElseThrow(),
             FunctionDescriptor.of(JAVA_INT, JAVA_INT));
@@ -166,6 +170,30 @@ final class Posix {
             MemorySegment st = a.allocate(CAPTURE);
             int r = (int) IOCTL.invokeExact(st, fd, request, arg);
             return r >= 0 ? r : -errno(st);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** poll(2) of one fd for POLLIN: its revents, 0 after {@code timeoutMs}; a signal polls again. */
+    static int pollIn(int fd, int timeoutMs) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            MemorySegment p = a.allocate(8, 4); // struct pollfd {int fd; short events; short revents;}
+            while (true) {
+                p.set(JAVA_INT, 0, fd);
+                p.set(java.lang.foreign.ValueLayout.JAVA_SHORT, 4, POLLIN);
+                p.set(java.lang.foreign.ValueLayout.JAVA_SHORT, 6, (short) 0);
+                int r = (int) POLL.invokeExact(st, p, 1L, timeoutMs);
+                if (r >= 0) {
+                    return r == 0 ? 0 : p.get(java.lang.foreign.ValueLayout.JAVA_SHORT, 6);
+                }
+                if (errno(st) != 4 /* EINTR */) {
+                    throw new IllegalStateException("poll: errno " + errno(st));
+                }
+            }
         } catch (RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {

@@ -96,6 +96,11 @@ final class Snapshots implements AutoCloseable {
         return new DeviceId(s.get(JAVA_INT, off), s.get(JAVA_INT, off + 4));
     }
 
+    /** The control file's descriptor, e.g. to poll() it. */
+    int fd() {
+        return fd;
+    }
+
     private int ioctl(long request, MemorySegment arg) {
         return RawIoctl.ioctl(fd, request, arg);
     }
