@@ -15,6 +15,13 @@
  *    the storage answers. Storage that does not answer for
  *    cow_memory_timeout_ms ends the wait with ETIMEDOUT: the snapshot
  *    breaks and the origin's writes go on.
+ *
+ * Pages of freed buffers are kept for the next ones, up to the cap: a page
+ * from the allocator is zeroed first on kernels built with init_on_alloc
+ * (Debian's), a cost per byte copied that reuse avoids. They are given
+ * back when a snapshot is torn down (diff_buffer_trim()) and at unload.
+ * A kept page holds old data only until a read of an original or of the
+ * storage overwrites all of it; a short last chunk's tail is zeroed.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME "-diff_buffer: " fmt
 
@@ -34,6 +41,65 @@ static mempool_t *diff_buffer_page_pool;
 /* Bytes of buffers alive, against the cap. */
 static atomic_long_t diff_buffer_bytes = ATOMIC_LONG_INIT(0);
 static DECLARE_WAIT_QUEUE_HEAD(diff_buffer_wait);
+/* Free pages kept for reuse (&page.lru), at most the cap's worth. */
+static DEFINE_SPINLOCK(diff_buffer_cache_lock);
+static LIST_HEAD(diff_buffer_cache);
+static unsigned long diff_buffer_cached;
+
+/* A kept page, or one from the pool. Context: process, may sleep. */
+static struct page *diff_buffer_page_get(void)
+{
+	struct page *page;
+	unsigned long flags;
+
+	spin_lock_irqsave(&diff_buffer_cache_lock, flags);
+	page = list_first_entry_or_null(&diff_buffer_cache, struct page, lru);
+	if (page) {
+		list_del(&page->lru);
+		diff_buffer_cached--;
+	}
+	spin_unlock_irqrestore(&diff_buffer_cache_lock, flags);
+	return page ?: mempool_alloc(diff_buffer_page_pool, GFP_NOIO);
+}
+
+/* Keep @page for reuse, or give it back. Context: any. */
+static void diff_buffer_page_put(struct page *page)
+{
+	unsigned long flags;
+	bool kept = false;
+
+	spin_lock_irqsave(&diff_buffer_cache_lock, flags);
+	if (diff_buffer_cached < (unsigned long)cow_memory_limit_mib <<
+				 (20 - PAGE_SHIFT)) {
+		list_add(&page->lru, &diff_buffer_cache);
+		diff_buffer_cached++;
+		kept = true;
+	}
+	spin_unlock_irqrestore(&diff_buffer_cache_lock, flags);
+	if (!kept)
+		mempool_free(page, diff_buffer_page_pool);
+}
+
+/**
+ * diff_buffer_trim() - give the kept pages back.
+ *
+ * Context: process.
+ */
+void diff_buffer_trim(void)
+{
+	struct page *page, *next;
+	unsigned long flags;
+	LIST_HEAD(pages);
+
+	spin_lock_irqsave(&diff_buffer_cache_lock, flags);
+	list_splice_init(&diff_buffer_cache, &pages);
+	diff_buffer_cached = 0;
+	spin_unlock_irqrestore(&diff_buffer_cache_lock, flags);
+	list_for_each_entry_safe(page, next, &pages, lru) {
+		list_del(&page->lru);
+		mempool_free(page, diff_buffer_page_pool);
+	}
+}
 
 /**
  * diff_buffer_init() - create the page pool.
@@ -53,6 +119,7 @@ int diff_buffer_init(void)
 void diff_buffer_exit(void)
 {
 	WARN_ON(atomic_long_read(&diff_buffer_bytes));
+	diff_buffer_trim();
 	mempool_destroy(diff_buffer_page_pool);
 }
 
@@ -110,7 +177,7 @@ struct bio_vec *diff_buffer_pages_alloc(u32 size, u32 *nr_pages)
 		return NULL;
 	for (i = 0; i < n; i++)
 		bvec_set_page(&bvec[i],
-			      mempool_alloc(diff_buffer_page_pool, GFP_NOIO),
+			      diff_buffer_page_get(),
 			      PAGE_SIZE, 0);
 	*nr_pages = n;
 	return bvec;
@@ -128,7 +195,7 @@ void diff_buffer_pages_free(struct bio_vec *bvec, u32 nr_pages)
 	u32 i;
 
 	for (i = 0; i < nr_pages; i++)
-		mempool_free(bvec[i].bv_page, diff_buffer_page_pool);
+		diff_buffer_page_put(bvec[i].bv_page);
 	kfree(bvec);
 }
 
@@ -164,7 +231,7 @@ struct diff_buffer *diff_buffer_alloc(u32 size)
 	buf->nr_pages = n;
 	for (i = 0; i < n; i++)
 		bvec_set_page(&buf->bvec[i],
-			      mempool_alloc(diff_buffer_page_pool, GFP_NOIO),
+			      diff_buffer_page_get(),
 			      PAGE_SIZE, 0);
 	/* The tail of a short last chunk reaches the storage: no stale data. */
 	tail = size & (PAGE_SIZE - 1);
@@ -180,7 +247,7 @@ static void diff_buffer_release(struct kref *kref)
 	u32 i;
 
 	for (i = 0; i < buf->nr_pages; i++)
-		mempool_free(buf->bvec[i].bv_page, diff_buffer_page_pool);
+		diff_buffer_page_put(buf->bvec[i].bv_page);
 	kfree(buf);
 	diff_buffer_uncharge(bytes);
 }

@@ -28,6 +28,7 @@ struct diff_buffer {
 
 int diff_buffer_init(void);
 void diff_buffer_exit(void);
+void diff_buffer_trim(void);
 struct diff_buffer *diff_buffer_alloc(u32 size);
 void diff_buffer_put(struct diff_buffer *buf);
 long diff_buffer_charged(void);

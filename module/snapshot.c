@@ -391,6 +391,8 @@ static void snapshot_teardown(struct snapshot *snap)
 		diff_area_destroy(da);
 	}
 	diff_storage_free(snap->storage);
+	/* Pages kept for copies: not for as long as the module stays. */
+	diff_buffer_trim();
 	mutex_unlock(&snap->lock);
 	pr_info("snapshot %llu destroyed\n", snap->id);
 	if (!snap->owner)
