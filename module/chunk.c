@@ -19,12 +19,15 @@
  * failed and the snapshot broken, and still reaches PASS: parked writes are
  * never stranded.
  *
- * The store is one worker per device, which writes the originals waiting
- * for it, in the order they passed, as one bio of up to BIO_MAX_VECS pages
- * at consecutive places of the storage: a 1 MiB write's sixteen 64 KiB
- * chunks, or the chunks that random writes had copied meanwhile, cost one
- * storage write, not one each (nor one kworker each, blocked in its
- * write). Writes to the device do not wait for it, only for the read.
+ * The store workers of a device (DIFF_AREA_STORES) write the originals
+ * waiting for them, taken in the order they passed, as bios of up to
+ * BIO_MAX_VECS pages at consecutive places of the storage: a 1 MiB write's
+ * sixteen 64 KiB chunks, or the chunks that random writes had copied
+ * meanwhile, cost one storage write, not one each (nor one kworker each,
+ * blocked in its write). A backlog keeps them all writing at once; when
+ * the storage is slower than the device, the memory cap makes the copies
+ * wait for it. Writes to the device do not wait for the store, only for
+ * the read.
  *
  * Locking: &chunk.lock (irq-safe) protects the data fields; the order is
  * &diff_area.readers_lock, then &chunk.lock. &diff_area.store_lock
@@ -304,7 +307,7 @@ void chunk_pass_work(struct work_struct *work)
 		spin_lock_irq(&da->store_lock);
 		list_splice_tail_init(&stored, &da->stores);
 		spin_unlock_irq(&da->store_lock);
-		queue_work(chunk_store_wq, &da->store_work);
+		queue_work(chunk_store_wq, &da->store[0].work);
 		diff_area_io_put(da);
 	}
 }
@@ -317,7 +320,7 @@ static void chunk_store_done(struct diff_area *da, struct list_head *batch,
 	struct chunk *c, *next;
 	unsigned long flags;
 
-	/* @da outlives this: diff_area_destroy() flushes the store worker. */
+	/* @da outlives this: diff_area_destroy() flushes the store workers. */
 	list_for_each_entry_safe(c, next, batch, link) {
 		list_del_init(&c->link);
 		if (error) {
@@ -346,8 +349,8 @@ static void chunk_store_done(struct diff_area *da, struct list_head *batch,
  * last chunk that fits, and the events name the chunk that caused them,
  * as one chunk at a time would.
  */
-static void chunk_store_batch(struct diff_area *da, struct list_head *batch,
-			      u32 nr_pages)
+static void chunk_store_batch(struct diff_area *da, struct bio_vec *bvec,
+			      struct list_head *batch, u32 nr_pages)
 {
 	struct diff_storage *ds = snapshot_storage(da->snapshot);
 	struct chunk *c, *next;
@@ -369,7 +372,7 @@ static void chunk_store_batch(struct diff_area *da, struct list_head *batch,
 			LIST_HEAD(one);
 
 			list_move(&c->link, &one);
-			chunk_store_batch(da, &one, c->buf->nr_pages);
+			chunk_store_batch(da, bvec, &one, c->buf->nr_pages);
 		}
 		return;
 	}
@@ -378,13 +381,12 @@ static void chunk_store_batch(struct diff_area *da, struct list_head *batch,
 		chunk_store_done(da, batch, 0, -ret);
 		return;
 	}
-	/* Only this worker changes @buf of a chunk on the list. */
+	/* Only this worker changes @buf of a chunk of its batch. */
 	list_for_each_entry(c, batch, link) {
-		memcpy(&da->store_bvec[n], c->buf->bvec,
-		       c->buf->nr_pages * sizeof(*da->store_bvec));
+		memcpy(&bvec[n], c->buf->bvec, c->buf->nr_pages * sizeof(*bvec));
 		n += c->buf->nr_pages;
 	}
-	ret = diff_storage_write(ds, pos, da->store_bvec, nr_pages);
+	ret = diff_storage_write(ds, pos, bvec, nr_pages);
 	if (ret) {
 		pr_err_ratelimited("storage write of %u bytes at %llu failed: %d\n",
 				   nr_pages << PAGE_SHIFT, pos, ret);
@@ -396,17 +398,25 @@ static void chunk_store_batch(struct diff_area *da, struct list_head *batch,
 
 /**
  * chunk_store_work() - write the originals waiting in &diff_area.stores.
- * @work: &diff_area.store_work.
+ * @work: &diff_area_store.work of one of the device's store workers.
  *
  * Takes them oldest first, as many as fit in one bio, until none is left.
+ * When some are left after a take, the next store worker is woken to write
+ * them meanwhile: a backlog is written DIFF_AREA_STORES bios at a time,
+ * while a trickle (random writes) wakes only one worker.
  *
  * Context: chunk_store_wq; may sleep.
  */
 void chunk_store_work(struct work_struct *work)
 {
-	struct diff_area *da = container_of(work, struct diff_area, store_work);
+	struct diff_area_store *st = container_of(work, struct diff_area_store,
+						  work);
+	struct diff_area *da = st->da;
+	struct diff_area_store *next =
+		&da->store[(st - da->store + 1) % DIFF_AREA_STORES];
 	unsigned int noio = memalloc_noio_save();
-	struct chunk *c, *next;
+	struct chunk *c, *tmp;
+	bool more;
 	u32 nr_pages;
 
 	for (;;) {
@@ -414,16 +424,20 @@ void chunk_store_work(struct work_struct *work)
 
 		nr_pages = 0;
 		spin_lock_irq(&da->store_lock);
-		list_for_each_entry_safe(c, next, &da->stores, link) {
+		list_for_each_entry_safe(c, tmp, &da->stores, link) {
 			if (nr_pages + c->buf->nr_pages > BIO_MAX_VECS)
 				break;
 			nr_pages += c->buf->nr_pages;
 			list_move_tail(&c->link, &batch);
 		}
+		more = !list_empty(&da->stores);
 		spin_unlock_irq(&da->store_lock);
 		if (!nr_pages)
 			break;
-		chunk_store_batch(da, &batch, nr_pages);
+		/* The chunks of @batch hold the diff_area until they are done. */
+		if (more && next != st)
+			queue_work(chunk_store_wq, &next->work);
+		chunk_store_batch(da, st->bvec, &batch, nr_pages);
 	}
 	memalloc_noio_restore(noio);
 }

@@ -134,6 +134,16 @@ static u32 diff_area_chunk_shift(struct block_device *bdev)
 	       SECTOR_SHIFT;
 }
 
+/* Free a diff_area whose device is closed (or was never opened). */
+static void diff_area_free(struct diff_area *da)
+{
+	int i;
+
+	for (i = 0; i < DIFF_AREA_STORES; i++)
+		kfree(da->store[i].bvec);
+	kfree(da);
+}
+
 /**
  * diff_area_create() - open a device for copy-on-write, not yet active.
  * @snapshot: the snapshot it joins.
@@ -147,21 +157,25 @@ struct diff_area *diff_area_create(struct snapshot *snapshot, dev_t dev)
 {
 	struct block_device *bdev;
 	struct diff_area *da;
-	int ret;
+	int ret, i;
 
 	da = kzalloc(sizeof(*da), GFP_KERNEL);
 	if (!da)
 		return ERR_PTR(-ENOMEM);
-	da->store_bvec = kmalloc_array(BIO_MAX_VECS, sizeof(*da->store_bvec),
-				       GFP_KERNEL);
-	if (!da->store_bvec) {
-		kfree(da);
-		return ERR_PTR(-ENOMEM);
+	for (i = 0; i < DIFF_AREA_STORES; i++) {
+		da->store[i].bvec = kmalloc_array(BIO_MAX_VECS,
+						  sizeof(*da->store[i].bvec),
+						  GFP_KERNEL);
+		if (!da->store[i].bvec) {
+			diff_area_free(da);
+			return ERR_PTR(-ENOMEM);
+		}
+		da->store[i].da = da;
+		INIT_WORK(&da->store[i].work, chunk_store_work);
 	}
 	ret = compat_bdev_open(dev, &da->origin);
 	if (ret) {
-		kfree(da->store_bvec);
-		kfree(da);
+		diff_area_free(da);
 		return ERR_PTR(ret == -ENOMEM ? ret : -ENODEV);
 	}
 	bdev = da->origin.bdev;
@@ -172,8 +186,7 @@ struct diff_area *diff_area_create(struct snapshot *snapshot, dev_t dev)
 		ret = -EOPNOTSUPP;
 	if (ret) {
 		compat_bdev_close(&da->origin);
-		kfree(da->store_bvec);
-		kfree(da);
+		diff_area_free(da);
 		return ERR_PTR(ret);
 	}
 	da->snapshot = snapshot;
@@ -196,7 +209,6 @@ struct diff_area *diff_area_create(struct snapshot *snapshot, dev_t dev)
 	INIT_LIST_HEAD(&da->reads_done);
 	INIT_WORK(&da->pass_work, chunk_pass_work);
 	INIT_LIST_HEAD(&da->stores);
-	INIT_WORK(&da->store_work, chunk_store_work);
 	spin_lock_init(&da->readers_lock);
 	INIT_LIST_HEAD(&da->readers);
 	init_waitqueue_head(&da->readers_wq);
@@ -222,13 +234,14 @@ void diff_area_destroy(struct diff_area *da)
 	flush_work(&da->park_work);
 	flush_work(&da->image_write_work);
 	flush_work(&da->pass_work);
-	flush_work(&da->store_work);
+	/* None wakes another now: @stores is empty (each chunk holds @ios). */
+	for (i = 0; i < DIFF_AREA_STORES; i++)
+		flush_work(&da->store[i].work);
 	xa_for_each(&da->chunks, i, c)
 		chunk_free(c);
 	xa_destroy(&da->chunks);
 	compat_bdev_close(&da->origin);
-	kfree(da->store_bvec);
-	kfree(da);
+	diff_area_free(da);
 }
 
 /**

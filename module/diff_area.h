@@ -33,6 +33,25 @@ enum diff_area_state {
 	DIFF_AREA_STOPPED,
 };
 
+/*
+ * Store workers of a device: storage writes of its originals in flight at
+ * once. One at a time left the writes parked behind the memory cap while
+ * the storage, which takes several writes at once, sat idle between them.
+ */
+#define DIFF_AREA_STORES 4
+
+/**
+ * struct diff_area_store - one store worker of a device.
+ * @work: writes batches of originals (chunk_store_work()).
+ * @da: the device.
+ * @bvec: BIO_MAX_VECS entries: the pages of its write.
+ */
+struct diff_area_store {
+	struct work_struct work;
+	struct diff_area *da;
+	struct bio_vec *bvec;
+};
+
 /* Chunk ranges that refused REQ_NOWAIT writes asked to be copied. */
 #define DIFF_AREA_WANTED 16
 
@@ -83,13 +102,12 @@ struct diff_area_range {
  * @store_lock: protects @reads_done and @stores.
  * @reads_done: chunks whose read is over (&chunk.link), for @pass_work.
  * @pass_work: lets the writes to those chunks pass, all with one plug
- *	(chunk_pass_work()), and hands them to @store_work.
+ *	(chunk_pass_work()), and hands them to the store workers.
  * @stores: chunks whose original is in memory and passes, to be written
  *	to the storage (&chunk.link), oldest first.
- * @store_work: writes them, as many as one bio holds at a time
- *	(chunk_store_work()).
- * @store_bvec: BIO_MAX_VECS entries: the pages of one such write, used by
- *	@store_work only.
+ * @store: the store workers; each writes as many of @stores as one bio
+ *	holds at a time (chunk_store_work()). The first is woken by the pass,
+ *	each wakes the next while some are left after its take.
  * @readers_lock: protects @readers and the step of a chunk to
  *	CHUNK_CAPTURED, so that an image read either sees the chunk copied or
  *	is seen by the copy.
@@ -140,8 +158,7 @@ struct diff_area {
 	struct list_head reads_done;
 	struct work_struct pass_work;
 	struct list_head stores;
-	struct work_struct store_work;
-	struct bio_vec *store_bvec;
+	struct diff_area_store store[DIFF_AREA_STORES];
 	spinlock_t readers_lock; /* see @readers_lock above */
 	struct list_head readers;
 	wait_queue_head_t readers_wq;
