@@ -12,7 +12,7 @@ KREL ?= $(shell uname -r)
 JAVA_HOME := $(shell scripts/find-jdk 2>/dev/null)
 MVN = JAVA_HOME=$(JAVA_HOME) MAVEN_OPTS="--sun-misc-unsafe-memory-access=allow" mvn -B --no-transfer-progress
 
-.PHONY: all help deps java-home module modules java java-test vm-selftest vm-suite check debug-kernel check-debug demo \
+.PHONY: all help deps java-home module modules java java-test vm-selftest vm-suite check debug-kernel check-debug soak demo \
 	bench-cbt bench-cbt-nullb bench-snapshot bench-backup install uninstall clean
 
 # The preflight (scripts/deps: installs what is missing as root, else prints
@@ -24,8 +24,8 @@ GOALS := $(or $(MAKECMDGOALS),all)
 DEPS := $(sort \
 	$(if $(filter all install java java-test,$(GOALS)),java) \
 	$(if $(filter modules,$(GOALS)),build) \
-	$(if $(filter deps check demo vm-selftest vm-suite check-debug bench-cbt bench-cbt-nullb bench-snapshot bench-backup,$(GOALS)),all) \
-	$(if $(filter debug-kernel check-debug,$(GOALS)),debug))
+	$(if $(filter deps check demo vm-selftest vm-suite check-debug soak bench-cbt bench-cbt-nullb bench-snapshot bench-backup,$(GOALS)),all) \
+	$(if $(filter debug-kernel check-debug soak,$(GOALS)),debug))
 
 all: module java
 
@@ -35,6 +35,7 @@ help:
 	@echo "make demo       boot a VM, back up a live ext4 file system (full, then incremental), restore and check both"
 	@echo "make check-debug  the VM suite, fault injection and 10^6 fuzzed ioctls on a KASAN/lockdep/kmemleak"
 	@echo "                 kernel (built once, cached; make check runs it too once it is cached)"
+	@echo "make soak       snapshot cycles under fio --verify with overflows and faults, SOAK_MINUTES (30) on the debug lane"
 	@echo "make bench-cbt  fio overhead of the filter and the tracker, side by side in one VM run"
 	@echo "make bench-cbt-nullb  the same on null_blk: the CPU cost per bio, no device time"
 	@echo "make bench-snapshot  fio with a snapshot (fresh and copied chunks) vs none vs dm-snapshot; image reads; hold at take"
@@ -80,6 +81,13 @@ debug-kernel: deps
 
 check-debug: deps debug-kernel java
 	tests/run-vm-suite --lanes debug --debug no
+
+# Snapshot cycles on three devices under fio --verify, with overflows and
+# allocation faults, for SOAK_MINUTES on the debug lane (SoakTest; not in
+# make check).
+SOAK_MINUTES ?= 30
+soak: deps debug-kernel java
+	BLKSNAP_SOAK_MINUTES=$(SOAK_MINUTES) tests/run-vm-suite --lanes debug --debug no --tests SoakTest --fuzz-calls 0
 
 demo: deps modules java
 	tests/vm/run --kernel 6.1 --disks 1x256M,1x512M --timeout 900 \
