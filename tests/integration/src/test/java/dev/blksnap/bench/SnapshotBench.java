@@ -44,9 +44,11 @@ import java.util.Set;
  * ones, so host drift within a round cancels. Also: a sequential read of a
  * fresh image against one of the device, and how long take holds writes to
  * four devices under load. A benchmark, not a test: it prints medians with
- * their spread and ratios, and asserts nothing. BENCH_PARTS (a comma list of
- * {@code writes}, {@code read} and {@code take}; all by default) picks what
- * it measures. It refuses to run with slab debugging on (see
+ * their spread and ratios, and asserts nothing. Last, storage that grows
+ * against storage allocated beforehand (fresh-chunk writes, on ext4), and
+ * image reads while the origin is written. BENCH_PARTS (a comma list of
+ * {@code writes}, {@code read}, {@code take}, {@code growth} and
+ * {@code loaded_read}; all by default) picks what it measures. It refuses to run with slab debugging on (see
  * {@link SlabDebugging}).
  */
 public final class SnapshotBench {
@@ -69,7 +71,7 @@ public final class SnapshotBench {
 	 */
 	private static final double COVERED = 0.75;
 
-	private enum Part { WRITES, READ, TAKE }
+	private enum Part { WRITES, READ, TAKE, GROWTH, LOADED_READ }
 
 	private final Path origin;
 	private final Path storage;
@@ -101,7 +103,7 @@ public final class SnapshotBench {
 		new SnapshotBench(Path.of(disks[0]), Path.of(disks[1]),
 				Integer.parseInt(System.getenv().getOrDefault("BENCH_ROUNDS", "5")),
 				Integer.parseInt(System.getenv().getOrDefault("BENCH_RUNTIME", "4")),
-				parts(System.getenv().getOrDefault("BENCH_PARTS", "writes,read,take"))).run();
+				parts(System.getenv().getOrDefault("BENCH_PARTS", "writes,read,take,growth,loaded_read"))).run();
 	}
 
 	private static Set<Part> parts(String list) {
@@ -178,6 +180,10 @@ public final class SnapshotBench {
 		}
 		if (parts.contains(Part.TAKE))
 			holdAtTake();
+		if (parts.contains(Part.LOADED_READ))
+			loadedRead(sectors);
+		if (parts.contains(Part.GROWTH))
+			growth();
 	}
 
 	private static String row(double[][] byState, int round) {
@@ -393,6 +399,119 @@ public final class SnapshotBench {
 		}
 		System.out.printf("writes held at take, 4 loop devices under 4k random writes, 10 takes: median %.1f ms"
 				+ "  [%.1f .. %.1f]   target <= 50 ms%n", Spread.median(held), Spread.min(held), Spread.max(held));
+	}
+
+	/**
+	 * Storage that grows against storage that is there from the start:
+	 * fresh-chunk writes (as (b)) with the copies in a directory on ext4
+	 * (the module's file, grown a step at a time from a worker) and in a
+	 * file of the same size on the same ext4, allocated in full beforehand
+	 * (fallocate: its steps find the blocks already there). The storage disk
+	 * is formatted for this part, after the others.
+	 */
+	private void growth() throws Exception {
+		Path mnt = Files.createDirectories(Path.of("/tmp/bench-snapshot-storage"));
+		exec("modprobe", "-d", System.getenv("BLKSNAP_LANE_ROOT"), "ext4");
+		exec("mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0", storage.toString());
+		exec("mount", storage.toString(), mnt.toString());
+		long sectors = Long.parseLong(exec("blockdev", "--getsz", origin.toString()).trim());
+		long limit = (long) (sectors * 512 * COVERED) + (64L << 20);
+		Path file = mnt.resolve("preallocated.img");
+		double[][][] rate = new double[2][2][rounds]; // [job][grown, preallocated][round]
+		long[] steps = new long[rounds];
+		try {
+			if (randomChunks == null)
+				randomChunks = shuffledChunks(sectors);
+			for (int round = 0; round < rounds; round++) {
+				for (int k = 0; k < 2; k++) {
+					boolean grown = (k == 0) == (round % 2 == 0);
+					for (int j = 0; j < 2; j++) {
+						Job job = j == 0 ? RAND4K : SEQ1M;
+						// Made anew each time: the file system holds one storage at a time.
+						if (!grown)
+							exec("fallocate", "-l", Long.toString(limit), file.toString());
+						try (BlksnapControl ctl = BlksnapControl.open();
+								Snapshot snap = ctl.createSnapshot(grown ? mnt : file, grown ? limit : 0, false)) {
+							snap.add(DeviceId.of(origin));
+							snap.take(true);
+							long sizeBefore = snap.info().storageSize();
+							rate[j][grown ? 0 : 1][round] = fio(origin, job, false);
+							SnapshotInfo info = snap.info();
+							if (info.error() != 0)
+								throw new IllegalStateException("the snapshot broke during the bench: " + info);
+							if (grown)
+								steps[round] += info.storageSize() > sizeBefore ? 1 : 0;
+						} finally {
+							try (BlksnapControl ctl = BlksnapControl.open()) {
+								ctl.detach(DeviceId.of(origin));
+							}
+							Files.deleteIfExists(file);
+						}
+					}
+				}
+				System.out.printf("growth round %d: 4k IOPS grown %.0f / preallocated %.0f; 1M MB/s grown %.0f /"
+						+ " preallocated %.0f%n", round + 1, rate[0][0][round], rate[0][1][round], rate[1][0][round],
+						rate[1][1][round]);
+			}
+		} finally {
+			exec("umount", mnt.toString());
+		}
+		for (int j = 0; j < 2; j++) {
+			double[] r = ratios(rate[j][0], rate[j][1]);
+			System.out.printf("storage that grows, fresh %s: %.1f against %.1f %s preallocated (medians);"
+					+ " grown / preallocated %.1f %%  [%.1f .. %.1f]%n", j == 0 ? "4k writes" : "1M writes",
+					Spread.median(rate[j][0]), Spread.median(rate[j][1]), j == 0 ? "IOPS" : "MB/s",
+					100 * Spread.median(r), 100 * Spread.min(r), 100 * Spread.max(r));
+		}
+		if (Arrays.stream(steps).anyMatch(n -> n == 0))
+			System.out.println("note: in some rounds the directory storage did not grow: the measure is not of growth");
+	}
+
+	/**
+	 * Sequential reads of a fresh image while 4k random writes go to its
+	 * origin at a fixed rate (each copying its chunk, some of them chunks
+	 * the read is about to reach), against reads of the origin under the
+	 * same writes with no snapshot.
+	 */
+	private void loadedRead(long sectors) throws Exception {
+		double[][] read = new double[2][rounds]; // [image, origin][round]
+		for (int round = 0; round < rounds; round++) {
+			for (int k = 0; k < 2; k++) {
+				boolean image = (k == 0) == (round % 2 == 0);
+				Process load = new ProcessBuilder("fio", "--name=load", "--filename=" + origin, "--direct=1",
+						"--ioengine=libaio", "--iodepth=4", "--rw=randwrite", "--bs=4k", "--rate_iops=500",
+						"--size=" + Math.round(COVERED * 100) + "%", "--time_based", "--runtime=600")
+						.redirectOutput(ProcessBuilder.Redirect.DISCARD)
+						.redirectError(ProcessBuilder.Redirect.INHERIT).start();
+				try {
+					if (image) {
+						try (BlksnapControl ctl = BlksnapControl.open();
+								Snapshot snap = ctl.createSnapshot(storage, 0, false)) {
+							snap.add(DeviceId.of(origin));
+							snap.take(true);
+							read[0][round] = readRate(devNode(snap.info().devices().get(0).image().orElseThrow()));
+							if (snap.info().error() != 0)
+								throw new IllegalStateException("the snapshot broke during the bench");
+						} finally {
+							try (BlksnapControl ctl = BlksnapControl.open()) {
+								ctl.detach(DeviceId.of(origin));
+							}
+						}
+					} else {
+						read[1][round] = readRate(origin);
+					}
+				} finally {
+					load.destroy();
+					load.waitFor();
+				}
+			}
+			System.out.printf("loaded read round %d: seq read MB/s image %.0f, origin %.0f, under 500 writes/s%n",
+					round + 1, read[0][round], read[1][round]);
+		}
+		double[] r = ratios(read[0], read[1]);
+		System.out.printf("sequential 1M read under 500 4k writes/s: image %.0f MB/s, origin (no snapshot) %.0f MB/s"
+				+ " (medians); image / origin %.1f %%  [%.1f .. %.1f]%n", Spread.median(read[0]),
+				Spread.median(read[1]), 100 * Spread.median(r), 100 * Spread.min(r), 100 * Spread.max(r));
 	}
 
 	private static double[] ratios(double[] x, double[] base) {
