@@ -58,7 +58,7 @@ class SoakTest extends SnapshotItBase {
     private static final int BLOCK = 4096;
     private static final int SECTORS = BLOCK / Stamp.SECTOR;
     private static final int DEVICES = 3;
-    private static final long DEVICE_BYTES = 64 * MIB;
+    private static final long DEVICE_BYTES = 32 * MIB;
     private static final int BLOCKS = (int) (DEVICE_BYTES / BLOCK);
     /** The stamp writer's blocks: the second half. */
     private static final int FIRST_STAMPED = BLOCKS / 2;
@@ -177,10 +177,11 @@ class SoakTest extends SnapshotItBase {
         Path[] devs = new Path[DEVICES];
         for (int i = 0; i < DEVICES; i++) {
             devs[i] = loop("soak" + i, DEVICE_BYTES);
+            willDetach(DeviceId.of(devs[i])); // also when an add fails under faults
             stampAll(devs[i], 1);
         }
         Path storageFile = SCRATCH.resolve("soak-file-storage.img");
-        Path storageDevice = loop("soak-device-storage", 96 * MIB);
+        Path storageDevice = loop("soak-device-storage", 112 * MIB);
 
         long deadline = System.nanoTime() + Duration.ofMinutes(minutes).toNanos();
         List<Process> fios = new ArrayList<>();
@@ -231,6 +232,8 @@ class SoakTest extends SnapshotItBase {
     private void cycle(SplittableRandom rnd, Path[] devs, List<StampWriter> writers, Path storageFile,
             Path storageDevice, boolean faultsAvailable, Counts n) throws Exception {
         n.cycles++;
+        long t0 = System.nanoTime();
+        long[] at = new long[3]; // taken, checked, destroyed (ns since t0); 0 = not reached
         List<Integer> chosen = new ArrayList<>();
         for (int i = 0; i < DEVICES; i++) {
             if (rnd.nextBoolean()) {
@@ -243,7 +246,7 @@ class SoakTest extends SnapshotItBase {
         int kind = rnd.nextInt(3);
         boolean small = rnd.nextInt(4) == 0;
         boolean withFaults = faultsAvailable && rnd.nextInt(5) == 0;
-        long limit = small ? (1 + rnd.nextInt(3)) * MIB : 64 * MIB;
+        long limit = small ? (1 + rnd.nextInt(3)) * MIB : 128 * MIB;
         Path storage = switch (kind) {
             case 0 -> SCRATCH;
             case 1 -> {
@@ -262,7 +265,7 @@ class SoakTest extends SnapshotItBase {
             try {
                 id = snap.create(storage, kind == 2 && !small ? 0 : limit, false);
                 for (int i : chosen) {
-                    snap.add(id, devs[i]);
+                    add(id, devs[i]);
                 }
             } catch (Snapshots.Failed e) {
                 if (f != null && e.errno == Errno.ENOMEM) {
@@ -297,6 +300,7 @@ class SoakTest extends SnapshotItBase {
                 }
             }
             n.snapshots++;
+            at[0] = System.nanoTime() - t0;
             // Copies under faults while the origins are written; the checks after, without.
             Thread.sleep(rnd.nextInt(1500));
             if (f != null) {
@@ -316,6 +320,7 @@ class SoakTest extends SnapshotItBase {
                 }
                 Thread.sleep(rnd.nextInt(1500));
             }
+            at[1] = System.nanoTime() - t0;
             Snapshots.Info end = snap.info(id);
             if (end.state() == Uapi.SNAPSHOT_STATE_BROKEN) {
                 if (end.error() == Errno.ENOSPC) {
@@ -336,7 +341,12 @@ class SoakTest extends SnapshotItBase {
             }
             if (id >= 0) {
                 snap.destroy(id);
+                at[2] = System.nanoTime() - t0;
             }
+            System.out.printf("[soak] cycle %d: devices %s, storage %s, limit %d MiB%s: taken at %d ms, checked at"
+                    + " %d ms, destroyed at %d ms%n", n.cycles, chosen, kind == 0 ? "directory" : kind == 1 ? "file"
+                    : "device", limit / MIB, withFaults ? ", faults" : "", at[0] / 1_000_000, at[1] / 1_000_000,
+                    at[2] / 1_000_000);
         }
     }
 
