@@ -14,7 +14,7 @@ import picocli.CommandLine.Command;
 final class VersionCommand extends LeafCommand {
 
 	/** Known feature bits, by bit number; null: not named here (bit 5, writable images). */
-	private static final String[] FEATURES = {"cbt", "snapshot", "cbt-holes", "events", "add-storage", null, "poll"};
+	private static final String[] FEATURES = {"cbt", "snapshot", "cbt-holes", "events", "add-storage", "writable-images", "poll"};
 
 	/** JSON of {@code blksnap version --json}. */
 	public record View(String cli, ModuleView module) {

@@ -65,7 +65,7 @@ class CommandsTest {
 	@Test
 	void version() throws IOException {
 		control.version = new dev.blksnap.ModuleVersion(1, 2, 3, 1L | (1L << 2) | (1L << 3) | (1L << 5) | (1L << 6));
-		assertEquals("blksnap unknown\nmodule contract 1.2.3, features: cbt cbt-holes events bit5 poll\n".replace("unknown",
+		assertEquals("blksnap unknown\nmodule contract 1.2.3, features: cbt cbt-holes events writable-images poll\n".replace("unknown",
 				BlksnapCommand.cliVersion()), ok("version").out());
 		JsonNode j = json(ok("version", "--json"));
 		assertEquals(List.of("cli", "module"), fields(j));
@@ -76,7 +76,7 @@ class CommandsTest {
 		assertTrue(m.get("compatible").asBoolean());
 		assertEquals("1.2.3", m.get("version").asText());
 		assertEquals(2, m.get("minor").asInt());
-		assertEquals("[\"cbt\",\"cbt-holes\",\"events\",\"bit5\",\"poll\"]", m.get("features").toString());
+		assertEquals("[\"cbt\",\"cbt-holes\",\"events\",\"writable-images\",\"poll\"]", m.get("features").toString());
 		assertEquals(45 + 64, m.get("featureBits").asLong());
 		control.version = new dev.blksnap.ModuleVersion(2, 0, 0, 1L);
 		assertTrue(ok("version").out().contains("warning: this program speaks contract 1.x only"));
