@@ -46,11 +46,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @DisabledIf(value = "onTheDebugLaneUnlessNamed",
         disabledReason = "on the debug lane it runs when named (--tests BackupEventsTest)")
 class BackupEventsTest extends BackupItBase {
-    static boolean onTheDebugLaneUnlessNamed() {
-        String named = System.getenv("BLKSNAP_IT_INCLUDE");
-        return Guest.debugLane() && (named == null || !named.contains("BackupEventsTest"));
-    }
-
     private static final long MIB = 1 << 20;
     /** The first storage: its low-space margin is half of it (4 MiB, below storage_low_free_mib). */
     private static final long LIMIT = 8 * MIB;

@@ -38,11 +38,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @DisabledIf(value = "onTheDebugLaneUnlessNamed",
         disabledReason = "about 2.5 min: on the debug lane it runs when named (--tests BackupFailureTest)")
 class BackupFailureTest extends BackupItBase {
-    static boolean onTheDebugLaneUnlessNamed() {
-        String named = System.getenv("BLKSNAP_IT_INCLUDE");
-        return Guest.debugLane() && (named == null || !named.contains("BackupFailureTest"));
-    }
-
     private final List<Load> loads = new ArrayList<>();
 
     @AfterEach

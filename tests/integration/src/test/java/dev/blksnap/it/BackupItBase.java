@@ -5,6 +5,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * The backup test classes: one {@link BackupRig} per class (partitions,
@@ -13,6 +14,16 @@ import org.junit.jupiter.api.TestInstance;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 abstract class BackupItBase extends ItBase {
     protected BackupRig rig;
+
+    /**
+     * For {@code @DisabledIf("onTheDebugLaneUnlessNamed")} on a long class:
+     * on the debug lane it runs only when named in {@code --tests} (CI time).
+     */
+    static boolean onTheDebugLaneUnlessNamed(ExtensionContext context) {
+        String named = System.getenv("BLKSNAP_IT_INCLUDE");
+        String name = context.getRequiredTestClass().getSimpleName();
+        return Guest.debugLane() && (named == null || !named.contains(name));
+    }
 
     @BeforeAll
     void setUpRig() {
