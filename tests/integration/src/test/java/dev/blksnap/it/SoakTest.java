@@ -10,6 +10,7 @@ import dev.blksnap.it.fault.FaultPoint;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
+import org.junit.jupiter.api.Timeout;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -168,7 +169,13 @@ class SoakTest extends SnapshotItBase {
         long eioReads;
     }
 
+    /*
+     * Runs for BLKSNAP_SOAK_MINUTES, far past the suite's 300 s default; the
+     * VM's timeout (tests/run-vm-suite adds the soak's minutes) stays the
+     * hang detector.
+     */
     @Test
+    @Timeout(value = 24, unit = TimeUnit.HOURS)
     void snapshotCyclesUnderFioVerifyWithOverflowsAndFaults(TestInfo ti) throws Exception {
         long minutes = Long.parseLong(System.getenv().getOrDefault("BLKSNAP_SOAK_MINUTES", "0"));
         assumeTrue(minutes > 0, "BLKSNAP_SOAK_MINUTES unset: no soak (make soak)");
