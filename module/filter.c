@@ -89,7 +89,8 @@ static long filter_inflight_sum(void)
  * (FILTER_AGAIN): held, it is not counted nor marked; parked, it was
  * marked already, which is harmless (a mark too many, never one missing).
  */
-static enum filter_verdict filter_bio(struct bio *bio, void **spare)
+static __always_inline enum filter_verdict
+filter_bio(struct bio *bio, void **spare)
 {
 	enum filter_verdict verdict = FILTER_PASS;
 
@@ -318,26 +319,16 @@ static void notrace filter_insert_cloned_request_hook(unsigned long ip,
 	filter_redirect_request(fregs, parent_ip, filter_insert_cloned_request);
 }
 
-static void notrace filter_submit_bio_hook(unsigned long ip,
-					   unsigned long parent_ip,
-					   struct ftrace_ops *ops,
-					   struct ftrace_regs *fregs)
+/*
+ * The hook's part for a write that may reach a tracker. Out of line, and
+ * reached by a tail call: the tests before it then need no stack frame
+ * (no canary for @spare) and the tracked path no extra call.
+ */
+static noinline void notrace filter_submit_bio_tracked(struct bio *bio,
+						       struct ftrace_regs *fregs)
 {
-	struct bio *bio = (struct bio *)compat_ftrace_argument(fregs, 0);
 	void *spare = NULL;
 
-	/* Reads and flushes, most of the traffic, stop here. */
-	if (!tracker_bio_may_change(bio))
-		return;
-	/*
-	 * So do writes to untracked devices, which no tracker or snapshot
-	 * reaches: inline tests only, no call and no RCU section.
-	 */
-	if (!registry_may_track(bio->bi_bdev))
-		return;
-	/* Our own call from filter_submit_bio_slow(). */
-	if (unlikely(within_module(parent_ip, THIS_MODULE)))
-		return;
 	switch (filter_bio(bio, &spare)) {
 	case FILTER_PASS:
 		break;
@@ -352,6 +343,28 @@ static void notrace filter_submit_bio_hook(unsigned long ip,
 		compat_ftrace_set_ip(fregs, (unsigned long)filter_bio_again);
 		break;
 	}
+}
+
+static void notrace filter_submit_bio_hook(unsigned long ip,
+					   unsigned long parent_ip,
+					   struct ftrace_ops *ops,
+					   struct ftrace_regs *fregs)
+{
+	struct bio *bio = (struct bio *)compat_ftrace_argument(fregs, 0);
+
+	/* Reads and flushes, most of the traffic, stop here. */
+	if (!tracker_bio_may_change(bio))
+		return;
+	/*
+	 * So do writes to untracked devices, which no tracker or snapshot
+	 * reaches: inline tests only, no call and no RCU section.
+	 */
+	if (!registry_may_track(bio->bi_bdev))
+		return;
+	/* Our own call from filter_submit_bio_slow(). */
+	if (unlikely(within_module(parent_ip, THIS_MODULE)))
+		return;
+	filter_submit_bio_tracked(bio, fregs);
 }
 
 static void notrace filter_del_gendisk_hook(unsigned long ip,

@@ -40,7 +40,9 @@
 #include <linux/mempool.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/indirect_call_wrapper.h>
 #include "inflight.h"
+#include "tracker.h"
 #include "params.h"
 
 /**
@@ -173,19 +175,8 @@ void inflight_exit(struct inflight *inflight)
 		percpu_ref_exit(&inflight->epochs[i].ref);
 }
 
-/**
- * inflight_get_rcu() - count a write in the open epoch.
- * @inflight: the counters.
- *
- * Read the state the write depends on (the change number) only after this:
- * see the head of this file.
- *
- * Context: inside the RCU read-side section in which the tracker was found;
- * does not sleep.
- * Return: the reference to give to inflight_bio_attach(), or NULL if the
- * counters are being torn down.
- */
-struct percpu_ref *inflight_get_rcu(struct inflight *inflight)
+static __always_inline struct percpu_ref *
+__inflight_get_rcu(struct inflight *inflight)
 {
 	struct percpu_ref *ref;
 
@@ -201,6 +192,23 @@ struct percpu_ref *inflight_get_rcu(struct inflight *inflight)
 	smp_rmb();
 	ref = &inflight->epochs[smp_load_acquire(&inflight->open)].ref;
 	return percpu_ref_tryget_live_rcu(ref) ? ref : NULL;
+}
+
+/**
+ * inflight_get_rcu() - count a write in the open epoch.
+ * @inflight: the counters.
+ *
+ * Read the state the write depends on (the change number) only after this:
+ * see the head of this file.
+ *
+ * Context: inside the RCU read-side section in which the tracker was found;
+ * does not sleep.
+ * Return: the reference the write holds until it completes, or NULL if the
+ * counters are being torn down.
+ */
+struct percpu_ref *inflight_get_rcu(struct inflight *inflight)
+{
+	return __inflight_get_rcu(inflight);
 }
 
 /* The retired epoch @i has no write left: open it again as the spare. */
@@ -252,30 +260,8 @@ out_unlock:
 	return ret;
 }
 
-static void inflight_bio_end_io(struct bio *bio)
-{
-	struct inflight_bio *ctx = bio->bi_private;
-	struct percpu_ref *ref = ctx->ref;
-	struct inflight *inflight =
-		container_of(ref, struct inflight_epoch, ref)->owner;
-
-	inflight->done(inflight, &ctx->span, bio->bi_status);
-	bio->bi_end_io = ctx->end_io;
-	bio->bi_private = ctx->private;
-	inflight_bio_free(ctx);
-	if (bio->bi_end_io)
-		bio->bi_end_io(bio);
-	/* Last: a drain that returns has seen the original completion run. */
-	percpu_ref_put(ref);
-}
-
-/**
- * inflight_bio_alloc() - a context for inflight_bio_attach().
- * @gfp: GFP_NOWAIT in the hook, GFP_NOIO where the submitter may sleep.
- *
- * Return: the context, or NULL (only without __GFP_DIRECT_RECLAIM).
- */
-void *inflight_bio_alloc(gfp_t gfp)
+/* A context from this CPU's slots, or NULL. */
+static __always_inline void *inflight_bio_slot_take(void)
 {
 	void *ctx;
 	int i;
@@ -287,21 +273,10 @@ void *inflight_bio_alloc(gfp_t gfp)
 		if (likely(ctx))
 			return ctx;
 	}
-	ctx = kmalloc(sizeof(struct inflight_bio), gfp | __GFP_NOWARN);
-	if (likely(ctx)) {
-		atomic64_inc(&inflight_bio_kmalloced);
-		return ctx;
-	}
-	ctx = mempool_alloc(inflight_bio_pool, gfp);
-	atomic64_inc(ctx ? &inflight_bio_reserved : &inflight_bio_none);
-	return ctx;
+	return NULL;
 }
 
-/**
- * inflight_bio_free() - give back a context from inflight_bio_alloc().
- * @ctx: the context.
- */
-void inflight_bio_free(void *ctx)
+static __always_inline void __inflight_bio_free(void *ctx)
 {
 	int i;
 
@@ -324,14 +299,32 @@ void inflight_bio_free(void *ctx)
 	kfree(ctx);
 }
 
-/**
- * inflight_bio_counted() - whether a bio is already counted by @inflight.
- * @bio: a bio being submitted, such as the remainder of a split coming back.
- * @inflight: the counters.
- *
- * Context: the submitter's; the bio cannot complete meanwhile.
+/*
+ * The end of a counted write. The tracker's &inflight.done is called
+ * directly (no retpoline thunk) and the context goes back to its slot
+ * inline: what a write costs is mostly calls and returns, which an
+ * emulated CPU (TCG) makes expensive.
  */
-bool inflight_bio_counted(struct bio *bio, struct inflight *inflight)
+static void inflight_bio_end_io(struct bio *bio)
+{
+	struct inflight_bio *ctx = bio->bi_private;
+	struct percpu_ref *ref = ctx->ref;
+	struct inflight *inflight =
+		container_of(ref, struct inflight_epoch, ref)->owner;
+
+	INDIRECT_CALL_1(inflight->done, tracker_inflight_done, inflight,
+			&ctx->span, bio->bi_status);
+	bio->bi_end_io = ctx->end_io;
+	bio->bi_private = ctx->private;
+	__inflight_bio_free(ctx);
+	if (bio->bi_end_io)
+		bio->bi_end_io(bio);
+	/* Last: a drain that returns has seen the original completion run. */
+	percpu_ref_put(ref);
+}
+
+static __always_inline bool __inflight_bio_counted(struct bio *bio,
+						   struct inflight *inflight)
 {
 	bio_end_io_t *end_io = bio->bi_end_io;
 	struct inflight_bio *ctx = bio->bi_private;
@@ -347,23 +340,100 @@ bool inflight_bio_counted(struct bio *bio, struct inflight *inflight)
 }
 
 /**
- * inflight_bio_attach() - hold @ref until @bio completes.
- * @bio: the bio, about to be submitted.
- * @ctx: a context from inflight_bio_alloc(), now owned by the bio.
- * @ref: from inflight_get_rcu().
- * @span: what the bio changes, handed to &inflight.done at its completion.
+ * inflight_bio_alloc() - a context for inflight_bio_count().
+ * @gfp: GFP_NOWAIT in the hook, GFP_NOIO where the submitter may sleep.
+ *
+ * Return: the context, or NULL (only without __GFP_DIRECT_RECLAIM).
  */
-void inflight_bio_attach(struct bio *bio, void *ctx, struct percpu_ref *ref,
-			 const struct inflight_span *span)
+void *inflight_bio_alloc(gfp_t gfp)
 {
-	struct inflight_bio *c = ctx;
+	void *ctx = inflight_bio_slot_take();
 
-	c->end_io = bio->bi_end_io;
-	c->private = bio->bi_private;
-	c->ref = ref;
-	c->span = *span;
-	bio->bi_private = c;
+	if (ctx)
+		return ctx;
+	ctx = kmalloc(sizeof(struct inflight_bio), gfp | __GFP_NOWARN);
+	if (likely(ctx)) {
+		atomic64_inc(&inflight_bio_kmalloced);
+		return ctx;
+	}
+	ctx = mempool_alloc(inflight_bio_pool, gfp);
+	atomic64_inc(ctx ? &inflight_bio_reserved : &inflight_bio_none);
+	return ctx;
+}
+
+/**
+ * inflight_bio_free() - give back a context from inflight_bio_alloc().
+ * @ctx: the context.
+ */
+void inflight_bio_free(void *ctx)
+{
+	__inflight_bio_free(ctx);
+}
+
+/**
+ * inflight_bio_counted() - whether a bio is already counted by @inflight.
+ * @bio: a bio being submitted, such as the remainder of a split coming back.
+ * @inflight: the counters.
+ *
+ * Context: the submitter's; the bio cannot complete meanwhile.
+ */
+bool inflight_bio_counted(struct bio *bio, struct inflight *inflight)
+{
+	return __inflight_bio_counted(bio, inflight);
+}
+
+/**
+ * inflight_bio_count() - count a write in the open epoch until it completes.
+ * @inflight: the counters.
+ * @bio: the write, about to be submitted.
+ * @sector: first sector it changes, relative to the owner's device.
+ * @count: sectors it changes, non-zero.
+ * @kind: an &enum inflight_kind (these three go to &inflight.done).
+ * @spare: a context from inflight_bio_alloc() to use first, or NULL; taken
+ *	(set to NULL) when used.
+ *
+ * A bio already counted by @inflight (the remainder of a split, coming
+ * back) is left as it is. One call for what the hook needs: the check, a
+ * context (from this CPU's slots in the steady state), the reference and
+ * the wrap (what the completion restores, as stacking drivers do). Read
+ * the state the write depends on only after this (see inflight_get_rcu()).
+ *
+ * Context: inside the RCU read-side section in which the counters' owner
+ * was found; does not sleep.
+ * Return: false, with nothing done, when no context could be had without
+ * sleeping.
+ */
+bool inflight_bio_count(struct inflight *inflight, struct bio *bio,
+			sector_t sector, sector_t count,
+			enum inflight_kind kind, void **spare)
+{
+	struct inflight_bio *ctx;
+	struct percpu_ref *ref;
+
+	if (__inflight_bio_counted(bio, inflight))
+		return true;
+	ctx = *spare;
+	if (ctx)
+		*spare = NULL;
+	else
+		ctx = inflight_bio_slot_take() ?: inflight_bio_alloc(GFP_NOWAIT);
+	if (!ctx)
+		return false;
+	/* Cannot fail while the owner is in the registry. */
+	ref = __inflight_get_rcu(inflight);
+	if (unlikely(!ref)) {
+		__inflight_bio_free(ctx);
+		return true;
+	}
+	ctx->end_io = bio->bi_end_io;
+	ctx->private = bio->bi_private;
+	ctx->ref = ref;
+	ctx->span.sector = sector;
+	ctx->span.count = count;
+	ctx->span.kind = kind;
+	bio->bi_private = ctx;
 	bio->bi_end_io = inflight_bio_end_io;
+	return true;
 }
 
 /**

@@ -107,8 +107,9 @@ int inflight_drain(struct inflight *inflight);
 void *inflight_bio_alloc(gfp_t gfp);
 void inflight_bio_free(void *ctx);
 bool inflight_bio_counted(struct bio *bio, struct inflight *inflight);
-void inflight_bio_attach(struct bio *bio, void *ctx, struct percpu_ref *ref,
-			 const struct inflight_span *span);
+bool inflight_bio_count(struct inflight *inflight, struct bio *bio,
+			sector_t sector, sector_t count,
+			enum inflight_kind kind, void **spare);
 
 void inflight_rq_refs_put(struct inflight_rq_refs *refs);
 bool inflight_rq_attach(struct request *rq, struct inflight_rq_refs *refs);

@@ -109,6 +109,34 @@ void registry_assert_held(void)
 /* See registry_may_track() (registry.h). */
 u16 registry_buckets[1 << REGISTRY_BUCKET_BITS];
 
+/*
+ * One tracker per bucket, found by the bio path without an xarray walk:
+ * a device number has 20 bits of minor, so xa_load() of a disk's tracker
+ * descends four or five levels (and takes an RCU section of its own) for
+ * every write. A tracker is put in its bucket's slot at publish when the
+ * slot is free and taken out at unpublish, before the grace period its
+ * release waits for; trackers sharing a bucket with it are found in the
+ * xarray. Changed under registry_mutex, read under RCU.
+ */
+static struct tracker __rcu *registry_slots[1 << REGISTRY_BUCKET_BITS];
+
+static struct tracker __rcu **registry_slot(dev_t dev)
+{
+	return &registry_slots[hash_32(dev, REGISTRY_BUCKET_BITS)];
+}
+
+/* The tracker of @dev, or NULL. Context: rcu_read_lock() held. */
+static struct tracker *registry_lookup(dev_t dev)
+{
+	struct tracker *tracker = rcu_dereference(*registry_slot(dev));
+
+	if (likely(tracker && tracker->dev == dev))
+		return tracker;
+	if (!READ_ONCE(*registry_bucket(dev)))
+		return NULL;
+	return xa_load(&trackers, dev);
+}
+
 static void __registry_bucket_add(dev_t dev, int n)
 {
 	u16 *b = registry_bucket(dev);
@@ -276,7 +304,8 @@ static bool tracker_bio_parts(struct bio *bio, void **spare)
  * the partitions it overlaps. A disk with no tracker anywhere costs one read
  * of the bucket array.
  *
- * Context: any in which the bio may be submitted; does not sleep.
+ * Context: any in which the bio may be submitted, inside rcu_read_lock();
+ * does not sleep.
  * Return: false when a context for counting could not be had without
  * sleeping: the bio is then accounted in some trackers only, and must be
  * given again with a spare context (what is done is not done twice).
@@ -293,36 +322,27 @@ bool tracker_bio_account(struct bio *bio, void **spare)
 	 */
 	bool remapped = bio_flagged(bio, BIO_REMAPPED);
 	struct tracker *tracker;
-	bool done = true;
 
-	if (!registry_may_track(bdev))
-		return true;
-	rcu_read_lock();
-	tracker = xa_load(&trackers, bdev->bd_dev);
-	if (tracker && !(remapped && sector < start))
-		done = tracker_submit_bio(tracker, bio, bdev,
-					  remapped ? sector - start : sector,
-					  spare);
-	if (!done)
-		goto out_unlock;
+	tracker = registry_lookup(bdev->bd_dev);
+	if (tracker && !(remapped && sector < start) &&
+	    !tracker_submit_bio(tracker, bio, bdev,
+				remapped ? sector - start : sector, spare))
+		return false;
 	if (bdev_is_partition(bdev)) {
 		struct block_device *whole = bdev_whole(bdev);
 
-		tracker = xa_load(&trackers, whole->bd_dev);
+		tracker = registry_lookup(whole->bd_dev);
 		if (tracker)
-			done = tracker_submit_bio(tracker, bio, whole,
+			return tracker_submit_bio(tracker, bio, whole,
 						  remapped ? sector :
 						  sector + start, spare);
-	} else {
-		/*
-		 * Only bios of partitions are remapped, so the sector is the
-		 * whole disk's; tracked partitions take their part of it.
-		 */
-		done = tracker_bio_parts(bio, spare);
+		return true;
 	}
-out_unlock:
-	rcu_read_unlock();
-	return done;
+	/*
+	 * Only bios of partitions are remapped, so the sector is the whole
+	 * disk's; tracked partitions take their part of it.
+	 */
+	return tracker_bio_parts(bio, spare);
 }
 
 /*
@@ -403,7 +423,7 @@ static enum filter_verdict tracker_bio_visit_all(struct bio *bio,
 
 	if (!registry_may_track(bdev))
 		return FILTER_PASS;
-	tracker = xa_load(&trackers, bdev->bd_dev);
+	tracker = registry_lookup(bdev->bd_dev);
 	if (tracker && !(remapped && sector < start)) {
 		verdict = tracker_bio_visit_one(tracker, bio, bdev,
 						remapped ? sector - start :
@@ -416,7 +436,7 @@ static enum filter_verdict tracker_bio_visit_all(struct bio *bio,
 	if (bdev_is_partition(bdev)) {
 		struct block_device *whole = bdev_whole(bdev);
 
-		tracker = xa_load(&trackers, whole->bd_dev);
+		tracker = registry_lookup(whole->bd_dev);
 		if (!tracker)
 			return FILTER_PASS;
 		return tracker_bio_visit_one(tracker, bio, whole,
@@ -594,6 +614,8 @@ static int __tracker_publish(struct tracker *tracker)
 	}
 	__registry_bucket_add(tracker->dev, 1);
 	xa_store(&trackers, tracker->dev, tracker, GFP_KERNEL);
+	if (!rcu_access_pointer(*registry_slot(tracker->dev)))
+		rcu_assign_pointer(*registry_slot(tracker->dev), tracker);
 	return 0;
 }
 
@@ -712,6 +734,8 @@ static void __tracker_unpublish(struct tracker *tracker,
 				struct list_head *list)
 {
 	lockdep_assert_held(&registry_mutex);
+	if (rcu_access_pointer(*registry_slot(tracker->dev)) == tracker)
+		RCU_INIT_POINTER(*registry_slot(tracker->dev), NULL);
 	xa_erase(&trackers, tracker->dev);
 	__registry_bucket_add(tracker->dev, -1);
 	__tracker_unindex(tracker);

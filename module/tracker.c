@@ -35,6 +35,7 @@
 /* Bits of &tracker.flags. */
 #define TRACKER_RESIZE_PENDING 0
 #define TRACKER_RESTART 1
+#define TRACKER_HOLES 2
 
 /* Frees the trackers' memory and resizes maps outside the bio path. */
 static struct workqueue_struct *tracker_wq;
@@ -66,20 +67,38 @@ static void tracker_inflight_gone(struct inflight *inflight)
 	queue_work(tracker_wq, &tracker->free_work);
 }
 
-/*
- * A counted write or request is over. Its blocks hold data, so they are no
- * holes, unless it was a hole itself and did not fail. A command that may
- * have changed anything calls for another new generation, which clears
- * every hole a discard racing with it may have left.
+/**
+ * tracker_inflight_done() - a write or request the tracker counted is over
+ *	(&inflight.done, called directly by inflight.c's bio completion).
+ * @inflight: the tracker's counters.
+ * @span: what it changed.
+ * @status: its status.
+ *
+ * Its blocks hold data, so they are no holes, unless it was a hole itself
+ * and did not fail. A command that may have changed anything calls for
+ * another new generation, which clears every hole a discard racing with it
+ * may have left.
+ *
+ * Context: any, bi_end_io's included.
  */
-static void tracker_inflight_done(struct inflight *inflight,
-				  const struct inflight_span *span,
-				  blk_status_t status)
+void tracker_inflight_done(struct inflight *inflight,
+			   const struct inflight_span *span, blk_status_t status)
 {
 	struct tracker *tracker = container_of(inflight, struct tracker,
 					       inflight);
 
 	if (span->kind == INFLIGHT_HOLE && status == BLK_STS_OK)
+		return;
+	/*
+	 * No hole was ever marked on this tracker, so none can lie over this
+	 * write: a discard sets TRACKER_HOLES, then a full barrier, before it
+	 * sets a bit and goes down, so one that reached the device before
+	 * this write completed is seen here. Most trackers never see a
+	 * discard, and their writes' completions end here, without the RCU
+	 * section and the walk of the bits.
+	 */
+	if (span->kind == INFLIGHT_DATA &&
+	    !test_bit(TRACKER_HOLES, &tracker->flags))
 		return;
 	if (span->kind == INFLIGHT_UNKNOWN) {
 		tracker_restart_later(tracker,
@@ -411,14 +430,9 @@ static struct cbt_map *tracker_lock_fresh(struct tracker *tracker)
 	return tracker_lock_geometry(tracker, compat_bdev_get(tracker->dev));
 }
 
-/**
- * tracker_bio_sectors() - sectors of the device a bio changes.
- * @bio: the bio.
- * @bdev: the device the bio is accounted to.
- *
- * Return: the count, 0 for a bio that changes nothing.
- */
-sector_t tracker_bio_sectors(struct bio *bio, struct block_device *bdev)
+/* The bio path's copy of tracker_bio_sectors(), without the call. */
+static __always_inline sector_t
+__tracker_bio_sectors(struct bio *bio, struct block_device *bdev)
 {
 	switch (bio_op(bio)) {
 	case REQ_OP_WRITE:
@@ -445,6 +459,18 @@ sector_t tracker_bio_sectors(struct bio *bio, struct block_device *bdev)
 	}
 }
 
+/**
+ * tracker_bio_sectors() - sectors of the device a bio changes.
+ * @bio: the bio.
+ * @bdev: the device the bio is accounted to.
+ *
+ * Return: the count, 0 for a bio that changes nothing.
+ */
+sector_t tracker_bio_sectors(struct bio *bio, struct block_device *bdev)
+{
+	return __tracker_bio_sectors(bio, bdev);
+}
+
 /*
  * Whether a write leaves the blocks it covers whole without data: their
  * content is zeroes or undefined, so a backup need not read them.
@@ -461,6 +487,30 @@ static bool tracker_bio_is_hole(struct bio *bio)
 	default:
 		return false;
 	}
+}
+
+static __always_inline bool __tracker_account(struct tracker *tracker,
+					      struct bio *bio, sector_t sector,
+					      sector_t count, void **spare)
+{
+	bool hole = tracker_bio_is_hole(bio);
+	struct cbt_map *map;
+
+	if (!inflight_bio_count(&tracker->inflight, bio, sector, count,
+				hole ? INFLIGHT_HOLE : INFLIGHT_DATA, spare))
+		return false;
+	map = rcu_dereference(tracker->map);
+	if (likely(!hole)) {
+		cbt_map_mark(map, sector, count);
+		return true;
+	}
+	if (!test_bit(TRACKER_HOLES, &tracker->flags)) {
+		set_bit(TRACKER_HOLES, &tracker->flags);
+		/* Seen before any bit: see tracker_inflight_done(). */
+		smp_mb__after_atomic();
+	}
+	cbt_map_mark_hole(map, sector, count);
+	return true;
 }
 
 /**
@@ -486,37 +536,7 @@ static bool tracker_bio_is_hole(struct bio *bio)
 bool tracker_account(struct tracker *tracker, struct bio *bio,
 		     sector_t sector, sector_t count, void **spare)
 {
-	struct inflight_span span = {
-		.sector = sector,
-		.count = count,
-		.kind = tracker_bio_is_hole(bio) ? INFLIGHT_HOLE :
-						   INFLIGHT_DATA,
-	};
-	struct cbt_map *map;
-	struct percpu_ref *ref;
-	void *ctx;
-
-	if (!inflight_bio_counted(bio, &tracker->inflight)) {
-		ctx = *spare;
-		if (ctx)
-			*spare = NULL;
-		else
-			ctx = inflight_bio_alloc(GFP_NOWAIT);
-		if (!ctx)
-			return false;
-		/* Cannot fail while the tracker is in the registry. */
-		ref = inflight_get_rcu(&tracker->inflight);
-		if (likely(ref))
-			inflight_bio_attach(bio, ctx, ref, &span);
-		else
-			inflight_bio_free(ctx);
-	}
-	map = rcu_dereference(tracker->map);
-	if (span.kind == INFLIGHT_HOLE)
-		cbt_map_mark_hole(map, sector, count);
-	else
-		cbt_map_mark(map, sector, count);
-	return true;
+	return __tracker_account(tracker, bio, sector, count, spare);
 }
 
 /* The part of @r that lies in [@start, @start + @size), relative to @start. */
@@ -643,7 +663,7 @@ bool tracker_submit_bio(struct tracker *tracker, struct bio *bio,
 			struct block_device *bdev, sector_t sector,
 			void **spare)
 {
-	sector_t count = tracker_bio_sectors(bio, bdev);
+	sector_t count = __tracker_bio_sectors(bio, bdev);
 	struct tracker_geometry g;
 
 	if (!count)
@@ -662,7 +682,7 @@ bool tracker_submit_bio(struct tracker *tracker, struct bio *bio,
 		WRITE_ONCE(tracker->pending_bdev, bdev);
 		queue_work(tracker_wq, &tracker->resize_work);
 	}
-	return tracker_account(tracker, bio, sector, count, spare);
+	return __tracker_account(tracker, bio, sector, count, spare);
 }
 
 /**

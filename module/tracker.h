@@ -70,7 +70,9 @@ struct tracker_geometry {
  *	repartitioned); replaced with @geo.
  * @flags: TRACKER_RESIZE_PENDING, set by the bio path when it queued
  *	@resize_work; TRACKER_RESTART, a new generation is due (see
- *	tracker_restart_later()). Atomic bit operations, no lock.
+ *	tracker_restart_later()); TRACKER_HOLES, a hole was marked once
+ *	(never cleared; see tracker_inflight_done()). Atomic bit operations,
+ *	no lock.
  * @restart_reason: the reason of the due new generation.
  * @pending_bdev: the device with a different geometry the bio path saw,
  *	with a reference, for @resize_work; set only by the bio path that set
@@ -126,6 +128,8 @@ void tracker_put(struct tracker *tracker);
 int tracker_drain(struct tracker *tracker);
 void tracker_restart_later(struct tracker *tracker, u8 reason);
 sector_t tracker_bio_sectors(struct bio *bio, struct block_device *bdev);
+void tracker_inflight_done(struct inflight *inflight,
+			   const struct inflight_span *span, blk_status_t status);
 bool tracker_account(struct tracker *tracker, struct bio *bio,
 		     sector_t sector, sector_t count, void **spare);
 void tracker_rq_mark(struct tracker *tracker, enum passthrough_effect effect,
