@@ -8,7 +8,7 @@ import java.io.IOException;
  * apart from other I/O errors. Messages are one line and say what to do.
  */
 public sealed class BackupException extends IOException permits RepositoryLockedException, NoSuchPointException,
-		DamagedPointException, SnapshotBrokenException, DestinationFullException {
+		DamagedPointException, SnapshotBrokenException, DestinationFullException, ReplayFailedException {
 	private static final long serialVersionUID = 1L;
 
 	BackupException(String message, Throwable cause) {

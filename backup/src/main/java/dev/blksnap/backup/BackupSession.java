@@ -32,11 +32,13 @@ public final class BackupSession implements AutoCloseable {
 	private final Repository repo;
 	private final Repository.Lock lock;
 	private final BackupOptions options;
+	private final Mounter mounter;
 
-	BackupSession(Repository repo, Repository.Lock lock, BackupOptions options) {
+	BackupSession(Repository repo, Repository.Lock lock, BackupOptions options, Mounter mounter) {
 		this.repo = repo;
 		this.lock = lock;
 		this.options = options;
+		this.mounter = mounter;
 	}
 
 	/** What a device's point will be. */
@@ -76,8 +78,13 @@ public final class BackupSession implements AutoCloseable {
 		ExecutorService writePool = Executors.newFixedThreadPool(options.readers(),
 				Thread.ofPlatform().name("blksnap-write-", 0).daemon(true).factory());
 		try {
-			for (DeviceSource s : sources) {
-				Copied c = copy(s, id, snapshot, set, pool, writePool, progress, written);
+			// Every replay before the first copy: a mount that fails costs no copy.
+			List<Manifest.Replay> replays = new ArrayList<>();
+			for (DeviceSource s : sources)
+				replays.add(options.replayJournal() ? JournalReplay.replay(s, mounter) : null);
+			for (int i = 0; i < sources.size(); i++) {
+				Copied c = copy(sources.get(i), replays.get(i), id, snapshot, set, pool, writePool, progress,
+						written);
 				copied.add(c);
 			}
 			List<Point> points = new ArrayList<>();
@@ -101,11 +108,12 @@ public final class BackupSession implements AutoCloseable {
 		}
 	}
 
-	private Copied copy(DeviceSource source, String id, Instant snapshot, List<String> set, ExecutorService pool,
-			ExecutorService writePool, Progress progress, List<Path> written) throws IOException {
+	private Copied copy(DeviceSource source, Manifest.Replay replay, String id, Instant snapshot, List<String> set,
+			ExecutorService pool, ExecutorService writePool, Progress progress, List<Path> written)
+			throws IOException {
 		DeviceIdentity who = source.identity();
 		Optional<ChangeMap> map = source.changes();
-		Decision d = decide(who, map);
+		Decision d = decide(who, map, replay != null && replay.replayed());
 		Path deviceDir = repo.deviceDir(who.name());
 		Files.createDirectories(deviceDir);
 		Path tmp = deviceDir.resolve("." + id + ".qcow2.tmp");
@@ -171,7 +179,7 @@ public final class BackupSession implements AutoCloseable {
 						plan.clusters(ClusterPlan.Kind.UNCHANGED), (System.nanoTime() - t0) / 1_000_000),
 				new Manifest.Checksums(Manifest.Checksums.ALGORITHM, r.digest(),
 						d.base() == null ? null : d.base().manifest().checksums().data()),
-				new Manifest.Times(snapshot.toString(), started.toString(), Instant.now().toString()), set);
+				new Manifest.Times(snapshot.toString(), started.toString(), Instant.now().toString()), set, replay);
 		Path manifestFile = deviceDir.resolve(id + ".json");
 		written.add(manifestFile);
 		return new Copied(image, manifestFile, manifest);
@@ -218,7 +226,7 @@ public final class BackupSession implements AutoCloseable {
 	}
 
 	/** Full, incremental or differential, and why. */
-	private Decision decide(DeviceIdentity who, Optional<ChangeMap> map) throws IOException {
+	private Decision decide(DeviceIdentity who, Optional<ChangeMap> map, boolean replayed) throws IOException {
 		int bits = map.map(m -> Qcow2.clusterBitsFor(m.blockSize(), who.sizeBytes()))
 				.orElse(Qcow2.clusterBitsFor(1 << DEFAULT_CLUSTER_BITS, who.sizeBytes()));
 		List<Point> points = repo.points(who.name());
@@ -226,6 +234,9 @@ public final class BackupSession implements AutoCloseable {
 			return full("--full was asked for", bits);
 		if (points.isEmpty())
 			return full("first backup of this device", bits);
+		if (replayed)
+			return full("the journal was replayed in the image (--replay-journal), and the change map does not "
+					+ "know the blocks the replay wrote", bits);
 		if (map.isEmpty())
 			return full("the device has no change tracker", bits);
 		ChangeMap m = map.get();
@@ -240,6 +251,9 @@ public final class BackupSession implements AutoCloseable {
 				return full("the last full point " + fullId + " is missing", bits);
 		}
 		Manifest bm = base.manifest();
+		if (bm.replay() != null && bm.replay().replayed())
+			return full("point " + base.id() + " holds a journal replay the device never saw, so changes "
+					+ "since it cannot be added to it", bits);
 		if (bm.device().sizeBytes() != who.sizeBytes())
 			return full("the device size changed from " + bm.device().sizeBytes() + " to " + who.sizeBytes()
 					+ " bytes since point " + base.id(), bits);

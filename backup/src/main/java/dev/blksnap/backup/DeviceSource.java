@@ -2,6 +2,7 @@
 package dev.blksnap.backup;
 
 import java.io.IOException;
+import java.nio.file.Path;
 import java.util.Optional;
 
 /**
@@ -56,5 +57,15 @@ public interface DeviceSource {
 	 * @throws SnapshotBrokenException when the image can no longer be trusted
 	 */
 	default void checkNotBroken() throws SnapshotBrokenException {
+	}
+
+	/**
+	 * The image as a block device a file system can be mounted from, for
+	 * {@link BackupOptions#replayJournal()}.
+	 *
+	 * @return its path, or empty when the image is no such device
+	 */
+	default Optional<Path> imageDevice() {
+		return Optional.empty();
 	}
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 package dev.blksnap.backup;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.List;
 import java.util.Objects;
 import java.util.UUID;
@@ -22,9 +23,12 @@ import java.util.UUID;
  * @param checksums of the stored data, and of the backing point's
  * @param times     when
  * @param set       the devices backed up at the same instant (this run)
+ * @param replay    what {@link BackupOptions#replayJournal()} did to the image before the copy; absent
+ *                  without it
  */
 public record Manifest(int format, String id, PointType type, String reason, DeviceIdentity device, Image image,
-		Cbt cbt, Chain chain, Stats stats, Checksums checksums, Times times, List<String> set) {
+		Cbt cbt, Chain chain, Stats stats, Checksums checksums, Times times, List<String> set,
+		@JsonInclude(JsonInclude.Include.NON_NULL) Replay replay) {
 	/** The manifest format this library writes. */
 	public static final int FORMAT = 1;
 
@@ -122,5 +126,20 @@ public record Manifest(int format, String id, PointType type, String reason, Dev
 	 * @param finished when the point was committed
 	 */
 	public record Times(String snapshot, String started, String finished) {
+	}
+
+	/**
+	 * The journal replay asked for with {@link BackupOptions#replayJournal()}.
+	 * When {@code replayed}, the point holds the image after the kernel
+	 * replayed the journal in it: it differs from the device at the instant
+	 * by exactly what the replay wrote (journalled blocks in their home,
+	 * the superblock's needs_recovery flag cleared, orphans released, the
+	 * log's own blocks), and it is full.
+	 *
+	 * @param fileSystem ext3, ext4, xfs, ext2, or null when none of them
+	 * @param replayed   whether the image was mounted and its journal replayed
+	 * @param note       one line: what was done, or why not
+	 */
+	public record Replay(String fileSystem, boolean replayed, String note) {
 	}
 }

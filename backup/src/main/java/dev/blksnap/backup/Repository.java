@@ -210,11 +210,26 @@ public final class Repository {
 	 * @throws IOException               when the lock file cannot be written
 	 */
 	public BackupSession beginBackup(BackupOptions options) throws IOException {
+		return beginBackup(options, Mounter.system());
+	}
+
+	/**
+	 * As {@link #beginBackup(BackupOptions)}, with the mounts of
+	 * {@link BackupOptions#replayJournal()} made by {@code mounter}.
+	 *
+	 * @param options how to back up
+	 * @param mounter mounts and unmounts the images whose journal is replayed
+	 * @return the session, holding the lock until closed
+	 * @throws RepositoryLockedException when another backup holds the lock
+	 * @throws IOException               when the directory cannot be prepared
+	 */
+	public BackupSession beginBackup(BackupOptions options, Mounter mounter) throws IOException {
 		Objects.requireNonNull(options, "options");
+		Objects.requireNonNull(mounter, "mounter");
 		Lock lock = lock();
 		try {
 			removeLeftovers();
-			return new BackupSession(this, lock, options);
+			return new BackupSession(this, lock, options, mounter);
 		} catch (IOException | RuntimeException e) {
 			lock.close();
 			throw e;

@@ -159,6 +159,12 @@ final class FakeDevice {
 			};
 		}
 
+		/** The image file stands in for the image's block device (a {@link Mounter} in a test mounts nothing). */
+		@Override
+		public Optional<Path> imageDevice() {
+			return Optional.of(image);
+		}
+
 		@Override
 		public void checkIntact() throws IOException {
 			if (broken != null)

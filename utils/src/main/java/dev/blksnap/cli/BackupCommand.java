@@ -40,6 +40,12 @@ import picocli.CommandLine.Parameters;
 				+ "--extra-storage and says so (a line, or 'events' in --json). When the storage overflows or "
 				+ "the snapshot breaks otherwise, the copy stops at once: one line names the devices and the "
 				+ "errno, nothing is recorded, exit 7.",
+			"%nWith --replay-journal the snapshot's images are writable (the devices never change): after take, "
+				+ "each image whose ext3/ext4 journal needs recovery (its superblock says so; a freeze leaves none "
+				+ "to do), and each xfs image (xfs records no such flag), is mounted read-write in a private "
+				+ "temporary directory, so that the kernel replays the journal into the image, and unmounted before "
+				+ "its copy. Such a point is full, and so is the device's next point. A failed mount ends the "
+				+ "backup with one line, nothing mounted or recorded, exit 9.",
 			"%nA second backup into the same DIR while one runs is refused (exit 75). An interrupted backup "
 				+ "leaves every earlier point intact; the next one cleans up."})
 final class BackupCommand extends LeafCommand {
@@ -91,12 +97,16 @@ final class BackupCommand extends LeafCommand {
 			+ "that the device returns zeros for them, and all are read when one does not)")
 	boolean readHoles;
 
+	@Option(names = "--replay-journal", description = "replay the journal of ext3, ext4 and xfs images that need "
+			+ "it before copying them (a writable snapshot; the point is then full and records the replay)")
+	boolean replayJournal;
+
 	@Option(names = "--readers", paramLabel = "N", defaultValue = "4", description = "reads in flight (default: ${DEFAULT-VALUE})")
 	int readers;
 
 	/** JSON of {@code backup --json}. */
 	public record View(String id, String dir, long snapshot, long holdMicros, List<PointView> points,
-			List<EventView> events, long durationMillis) {
+			List<EventView> events, List<String> replayed, long durationMillis) {
 	}
 
 	/**
@@ -117,18 +127,24 @@ final class BackupCommand extends LeafCommand {
 		}
 	}
 
-	/** One point of {@code backup --json}. */
+	/** One point of {@code backup --json}; {@code replay}: what --replay-journal did, null without it. */
 	public record PointView(String device, String id, String type, String reason, String file, long bytesRead,
 			long bytesWritten, long holeBytes, long changedBlocks, long holeBlocks, String holes, long dataClusters,
-			long zeroClusters, long durationMillis) {
+			long zeroClusters, long durationMillis, Manifest.Replay replay) {
 		static PointView of(Point p) {
 			Manifest m = p.manifest();
 			return new PointView(p.device(), p.id(), m.type().label(), m.reason(), p.image().toString(),
 					m.stats().bytesRead(), m.stats().bytesWritten(), m.stats().holeBytes(),
 					m.cbt() == null ? -1 : m.cbt().changedBlocks(), m.cbt() == null ? -1 : m.cbt().zeroedBlocks(),
 					m.cbt() == null ? null : m.cbt().holes(), m.stats().dataClusters(), m.stats().zeroClusters(),
-					m.stats().durationMillis());
+					m.stats().durationMillis(), m.replay());
 		}
+	}
+
+	/** The devices whose image had its journal replayed before the copy. */
+	static List<String> replayed(BackupResult result) {
+		return result.points().stream().filter(p -> p.manifest().replay() != null
+				&& p.manifest().replay().replayed()).map(Point::device).toList();
 	}
 
 	@Override
@@ -151,7 +167,7 @@ final class BackupCommand extends LeafCommand {
 		try {
 			options = new BackupOptions(full ? BackupOptions.Mode.FULL
 					: differential ? BackupOptions.Mode.DIFFERENTIAL : BackupOptions.Mode.AUTO, readers,
-					BackupOptions.DEFAULT_CHUNK, readHoles);
+					BackupOptions.DEFAULT_CHUNK, readHoles, replayJournal);
 		} catch (IllegalArgumentException e) {
 			throw new ParameterException(spec.commandLine(), e.getMessage(), e);
 		}
@@ -167,8 +183,12 @@ final class BackupCommand extends LeafCommand {
 		TakeResult take;
 		List<StorageWatcher.Answer> answers = List.of();
 		// The lock first: a second backup is refused before it touches the devices.
-		try (BackupSession session = repo.beginBackup(options); Control control = openControl()) {
+		try (BackupSession session = repo.beginBackup(options, env().mounter()); Control control = openControl()) {
 			ModuleVersion version = control.version();
+			if (replayJournal && !version.hasWritableImages())
+				throw new NotSupportedException("backup --replay-journal", 25, "this module's snapshot images "
+						+ "cannot be written", "load a blksnap module of contract 1.6 or later, or leave out "
+						+ "--replay-journal");
 			if (!more.isEmpty() && !version.hasAddStorage())
 				throw new NotSupportedException("backup --extra-storage", 25, "this module cannot add storage to "
 						+ "a live snapshot", "load a blksnap module of contract 1.5 or later, or leave out "
@@ -181,7 +201,7 @@ final class BackupCommand extends LeafCommand {
 			for (ExtraStorage e : more)
 				extra.add(new StorageWatcher.Extra(e.path,
 						e.limit != null ? e.limit : Files.isDirectory(e.path) ? bytes : 0));
-			snapshotId = control.createSnapshot(storage != null ? storage : dir, bytes, false);
+			snapshotId = control.createSnapshot(storage != null ? storage : dir, bytes, false, replayJournal);
 			StorageWatcher watch = null;
 			try {
 				// Before take: the copies that take starts may fill the storage at once.
@@ -211,7 +231,7 @@ final class BackupCommand extends LeafCommand {
 		if (json()) {
 			Output.json(out(), new View(result.id(), dir.toString(), snapshotId, take.holdNanos() / 1000,
 					result.points().stream().map(PointView::of).toList(),
-					answers.stream().map(EventView::of).toList(), result.durationMillis()));
+					answers.stream().map(EventView::of).toList(), replayed(result), result.durationMillis()));
 			return ExitCodes.OK;
 		}
 		for (Point p : result.points()) {
@@ -220,6 +240,8 @@ final class BackupCommand extends LeafCommand {
 					m.type().label(), m.reason(), Output.human(m.stats().bytesRead()),
 					Output.human(m.stats().bytesWritten()), Output.human(m.stats().holeBytes()),
 					m.stats().durationMillis() / 1000.0, p.image());
+			if (m.replay() != null)
+				out().printf("%s: %s%n", p.device(), m.replay().note());
 		}
 		return ExitCodes.OK;
 	}

@@ -36,6 +36,7 @@ import picocli.CommandLine.IVersionProvider;
 			" 6:verify found a damaged or missing point (the next backup will be full)",
 			" 7:the snapshot broke during the backup (storage overflow, device gone): nothing was recorded",
 			" 8:snapshot wait-event: no event within --timeout",
+			" 9:backup --replay-journal: mounting an image to replay its journal failed: nothing was recorded",
 			"65:the module rejected the request (EINVAL, ERANGE, E2BIG, EFAULT), e.g. a range past the end of the device",
 			"66:no such block device (ENODEV), snapshot, backup directory or point",
 			"69:the blksnap module is not loaded (no /dev/blksnap-control)",

@@ -17,6 +17,7 @@ import dev.blksnap.NotSupportedException;
 import dev.blksnap.SnapshotStateException;
 import dev.blksnap.backup.DamagedPointException;
 import dev.blksnap.backup.NoSuchPointException;
+import dev.blksnap.backup.ReplayFailedException;
 import dev.blksnap.backup.RepositoryLockedException;
 import dev.blksnap.backup.SnapshotBrokenException;
 import java.io.IOException;
@@ -43,6 +44,8 @@ public final class ExitCodes {
 	public static final int SNAPSHOT_BROKEN = 7;
 	/** snapshot wait-event: no event within --timeout. */
 	public static final int NO_EVENT = 8;
+	/** backup --replay-journal: mounting an image to replay its journal failed. */
+	public static final int REPLAY_FAILED = 9;
 	public static final int INVALID_REQUEST = 65; // EX_DATAERR
 	public static final int NO_SUCH_DEVICE = 66; // EX_NOINPUT
 	public static final int MODULE_NOT_LOADED = 69; // EX_UNAVAILABLE
@@ -62,6 +65,7 @@ public final class ExitCodes {
 			case BlksnapException e -> of(e);
 			case MapUnusableException _ -> MAP_UNUSABLE;
 			case SnapshotBrokenException _ -> SNAPSHOT_BROKEN;
+			case ReplayFailedException _ -> REPLAY_FAILED;
 			case DamagedPointException _ -> VERIFY_FAILED;
 			case RepositoryLockedException _ -> BUSY;
 			case NoSuchPointException _, NoSuchFileException _, NotDirectoryException _ -> NO_SUCH_DEVICE;

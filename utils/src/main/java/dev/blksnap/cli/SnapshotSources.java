@@ -98,6 +98,11 @@ final class SnapshotSources {
 		}
 
 		@Override
+		public Optional<Path> imageDevice() {
+			return Optional.of(image);
+		}
+
+		@Override
 		public void checkNotBroken() throws SnapshotBrokenException {
 			if (watch != null)
 				watch.checkNotBroken();

@@ -10,6 +10,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.blksnap.DeviceId;
 import dev.blksnap.backup.BackupOptions;
 import dev.blksnap.backup.BackupSession;
+import dev.blksnap.backup.Mounter;
+import dev.blksnap.ModuleVersion;
 import dev.blksnap.backup.Repository;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -77,9 +79,13 @@ class BackupCliTest {
 	}
 
 	Cli.Result run(String... args) {
+		return run(Mounter.system(), args);
+	}
+
+	Cli.Result run(Mounter mounter, String... args) {
 		StringWriter out = new StringWriter();
 		StringWriter err = new StringWriter();
-		int code = BlksnapCommand.run(new Environment(control.opener(), new SysBlock(sysfs), dev),
+		int code = BlksnapCommand.run(new Environment(control.opener(), new SysBlock(sysfs), dev, mounter),
 				new PrintWriter(out), new PrintWriter(err), args);
 		return new Cli.Result(code, out.toString(), err.toString());
 	}
@@ -309,5 +315,78 @@ class BackupCliTest {
 		assertFalse(ok("snapshot", "info", plain, "--json").get("writable").asBoolean());
 		assertFalse(run("snapshot", "info", plain).out().contains("writable"));
 		assertOneLine(run("snapshot", "take", "--id", created, "--writable"), 2);
+	}
+
+	/** An ext4 superblock on the device whose journal needs recovery. */
+	void dirtyExt4() throws IOException {
+		ByteBuffer sb = ByteBuffer.allocate(1024).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+		sb.putShort(0x38, (short) 0xEF53);
+		sb.putInt(0x5c, 0x4);
+		sb.putInt(0x60, 0x40 | 0x2 | 0x4);
+		sb.putInt(0xe0, 8);
+		try (FileChannel ch = FileChannel.open(content, StandardOpenOption.WRITE)) {
+			ch.write(sb, 1024);
+		}
+		control.write(SDB, 1024, 1024);
+	}
+
+	@Test
+	void replayJournalMountsADirtyImageBeforeTheCopyAndSaysWhichDevices() throws IOException {
+		dirtyExt4();
+		List<String> calls = new java.util.ArrayList<>();
+		String[] failMount = {null};
+		Path[] mounted = {null};
+		Mounter mounter = new Mounter() {
+			@Override
+			public void mount(Path device, String type, List<String> options, Path at) throws IOException {
+				assertTrue(device.getFileName().toString().startsWith("blksnap-image") && device.startsWith(dev),
+						"the image device: " + device);
+				mounted[0] = device;
+				calls.add("mount " + type + " writable " + control.snapshots.values().iterator().next().writable);
+				if (failMount[0] != null)
+					throw new IOException(failMount[0]);
+				// What the kernel's replay does to the superblock: needs_recovery cleared, in the image only.
+				try (FileChannel ch = FileChannel.open(device, StandardOpenOption.WRITE)) {
+					ch.write(ByteBuffer.allocate(4).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(0, 0x40 | 0x2),
+							1024 + 0x60);
+				}
+			}
+
+			@Override
+			public void unmount(Path at) {
+				calls.add("unmount");
+			}
+		};
+		String[] args = {"backup", "8:16", "--to", dir.toString(), "--replay-journal", "--json"};
+		Cli.Result old = run(mounter, args);
+		assertOneLine(old, ExitCodes.INVALID_REQUEST);
+		assertTrue(old.err().contains("--replay-journal"), old.err());
+		assertEquals(List.of(), calls);
+		assertTrue(control.snapshots.isEmpty());
+
+		control.version = new ModuleVersion(1, 6, 0, 1L | 1L << 5);
+		JsonNode j = MAPPER.readTree(run(mounter, args).out());
+		assertEquals(List.of("mount ext4 writable true", "unmount"), calls);
+		assertEquals("[\"sdb\"]", j.get("replayed").toString());
+		JsonNode replay = j.get("points").get(0).get("replay");
+		assertEquals("ext4", replay.get("fileSystem").asText());
+		assertTrue(replay.get("replayed").asBoolean());
+		assertTrue(control.snapshots.isEmpty());
+
+		calls.clear();
+		String text = run(mounter, "backup", "8:16", "--to", dir.toString(), "--replay-journal").out();
+		assertTrue(text.contains("\nsdb: ext4 journal replayed in the image before the copy\n"), text);
+		assertTrue(text.contains("full (the journal was replayed in the image"), text);
+		assertEquals(List.of("mount ext4 writable true", "unmount"), calls);
+
+		failMount[0] = "mount: /tmp/x: wrong fs type";
+		Cli.Result failed = run(mounter, args);
+		assertOneLine(failed, ExitCodes.REPLAY_FAILED);
+		assertEquals("blksnap: 8:16: mounting its image " + mounted[0] + " (ext4) to replay the journal failed: "
+				+ "mount: /tmp/x: wrong fs type; nothing was recorded (without --replay-journal the image is "
+				+ "copied as it is)\n", failed.err());
+		assertTrue(control.snapshots.isEmpty(), "the snapshot is destroyed");
+		assertEquals(2, ok("list", dir.toString(), "--json").get("points").size(), "nothing recorded");
+		assertTrue(ok("verify", dir.toString(), "--json").toString().contains("\"ok\":true"));
 	}
 }
