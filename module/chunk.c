@@ -6,7 +6,8 @@
  * The life of a chunk, written for the first time after take:
  *
  *   chunk_copy()       COPYING: buffer taken (may wait for the memory cap),
- *                      read of the original sent to the device
+ *                      read of the original sent to the device (one bio
+ *                      for a run of consecutive chunks a write needs)
  *   read completes     queued for the pass (nothing done in completion context)
  *   pass               CAPTURED under the diff_area's readers lock; waits
  *                      for image reads sent to the device before that; PASS:
@@ -136,20 +137,19 @@ void chunk_free(struct chunk *c)
 }
 
 /*
- * Queue a chunk whose read is over for its device's pass worker: letting
- * writes pass may sleep (image readers), and resubmits them. The reference
- * keeps the diff_area until queue_work() returns: the worker may be done
- * with the chunk, and the diff_area destroyed, before.
+ * Queue chunks whose read is over (@done, emptied) for their device's pass
+ * worker: letting writes pass may sleep (image readers), and resubmits
+ * them. The reference keeps the diff_area until queue_work() returns: the
+ * worker may be done with the chunks, and the diff_area destroyed, before.
  * Context: any.
  */
-static void chunk_read_done(struct chunk *c)
+static void chunk_reads_done(struct diff_area *da, struct list_head *done)
 {
-	struct diff_area *da = c->da;
 	unsigned long flags;
 
 	diff_area_io_get(da);
 	spin_lock_irqsave(&da->store_lock, flags);
-	list_add_tail(&c->link, &da->reads_done);
+	list_splice_tail_init(done, &da->reads_done);
 	spin_unlock_irqrestore(&da->store_lock, flags);
 	queue_work(chunk_cow_wq, &da->pass_work);
 	diff_area_io_put(da);
@@ -158,10 +158,15 @@ static void chunk_read_done(struct chunk *c)
 static void chunk_read_endio(struct bio *bio)
 {
 	struct chunk *c = bio->bi_private;
+	struct diff_area *da = c->da;
+	LIST_HEAD(done);
 
-	c->read_status = bio->bi_status;
+	/* The chunks read: a ring through &chunk.link, @c first. Head it. */
+	list_add_tail(&done, &c->link);
+	list_for_each_entry(c, &done, link)
+		c->read_status = bio->bi_status;
 	bio_put(bio);
-	chunk_read_done(c);
+	chunk_reads_done(da, &done);
 }
 
 /* Drops the chunk's buffer, if any; the original is lost. */
@@ -179,50 +184,91 @@ static void chunk_lose(struct chunk *c)
 		diff_buffer_put(buf);
 }
 
+/*
+ * A buffer for each chunk of @run (@nr_pages in all), charged at once.
+ * Return: false if the snapshot no longer copies or broke.
+ */
+static bool chunk_buffers_alloc(struct diff_area *da, struct list_head *run,
+				u32 nr_pages)
+{
+	struct diff_buffer *buf;
+	struct chunk *c;
+	int ret;
+
+	if (!diff_area_cows(da))
+		return false;
+	ret = diff_buffer_charge(nr_pages);
+	if (ret) {
+		diff_area_broken(da, -ret);
+		return false;
+	}
+	list_for_each_entry(c, run, link) {
+		buf = diff_buffer_alloc(c->size);
+		if (!buf) {
+			diff_buffer_uncharge(nr_pages);
+			diff_area_broken(da, ENOMEM);
+			return false;
+		}
+		nr_pages -= buf->nr_pages;
+		/* Image reads look at @buf only from CHUNK_CAPTURED on. */
+		c->buf = buf;
+	}
+	return true;
+}
+
 /**
- * chunk_copy() - start copying a new chunk's original.
- * @c: a chunk from chunk_alloc(), just inserted into its diff_area.
+ * chunk_copy() - start copying the originals of new chunks.
+ * @run: chunks from chunk_alloc(), just inserted into their diff_area, in
+ *	order, with consecutive numbers and BIO_MAX_VECS pages at most in
+ *	all, linked through &chunk.link; emptied.
  *
- * Waits while chunk buffers exceed the memory cap, at most
- * cow_memory_timeout_ms (then the snapshot breaks with ETIMEDOUT). The chunk reaches
- * CHUNK_PASS later in any case (if the snapshot no longer copies, or no
- * buffer can be had, at once and without its original).
+ * Their originals are read with one bio: a 1 MiB write's chunks cost one
+ * allocation, submission and completion, not one each. Waits while chunk
+ * buffers exceed the memory cap, at most cow_memory_timeout_ms (then the
+ * snapshot breaks with ETIMEDOUT). The chunks reach CHUNK_PASS later in any
+ * case (if the snapshot no longer copies, or buffers cannot be had, at
+ * once and without their originals).
  *
  * Context: the diff_area's park worker, in a memalloc_noio scope.
  */
-void chunk_copy(struct chunk *c)
+void chunk_copy(struct list_head *run)
 {
-	struct diff_area *da = c->da;
-	struct diff_buffer *buf;
+	struct chunk *first = list_first_entry_or_null(run, struct chunk, link);
+	struct diff_area *da;
+	struct chunk *c;
 	struct bio *bio;
-	u32 i, left;
+	u32 nr_pages = 0, i, left;
 
-	/* Held until the original is stored or lost. */
-	diff_area_io_get(da);
-	if (!diff_area_cows(da))
-		goto out_lost;
-	buf = diff_buffer_alloc(c->size);
-	if (IS_ERR(buf)) {
-		diff_area_broken(da, -PTR_ERR(buf));
-		goto out_lost;
+	if (!first)
+		return;
+	da = first->da;
+	list_for_each_entry(c, run, link) {
+		/* Held until the original is stored or lost. */
+		diff_area_io_get(da);
+		nr_pages += DIV_ROUND_UP(c->size, PAGE_SIZE);
 	}
-	/* Image reads look at @buf only from CHUNK_CAPTURED on. */
-	c->buf = buf;
-	bio = bio_alloc_bioset(da->origin.bdev, buf->nr_pages, REQ_OP_READ,
+	if (!chunk_buffers_alloc(da, run, nr_pages)) {
+		list_for_each_entry(c, run, link) {
+			c->read_status = BLK_STS_IOERR;
+			chunk_lose(c);
+		}
+		chunk_reads_done(da, run);
+		return;
+	}
+	bio = bio_alloc_bioset(da->origin.bdev, nr_pages, REQ_OP_READ,
 			       GFP_NOIO, &chunk_io_bioset);
-	bio->bi_iter.bi_sector = diff_area_chunk_sector(da, c->number);
-	for (i = 0, left = c->size; i < buf->nr_pages; i++, left -= PAGE_SIZE)
-		__bio_add_page(bio, buf->bvec[i].bv_page,
-			       min_t(u32, left, PAGE_SIZE), 0);
-	bio->bi_private = c;
+	bio->bi_iter.bi_sector = diff_area_chunk_sector(da, first->number);
+	list_for_each_entry(c, run, link) {
+		for (i = 0, left = c->size; i < c->buf->nr_pages;
+		     i++, left -= PAGE_SIZE)
+			__bio_add_page(bio, c->buf->bvec[i].bv_page,
+				       min_t(u32, left, PAGE_SIZE), 0);
+	}
+	bio->bi_private = first;
 	bio->bi_end_io = chunk_read_endio;
+	/* The completion finds the chunks as a ring, the head taken out. */
+	list_del_init(run);
 	submit_bio(bio);
-	return;
-
-out_lost:
-	c->read_status = BLK_STS_IOERR;
-	chunk_lose(c);
-	chunk_read_done(c);
 }
 
 /*
@@ -302,7 +348,7 @@ void chunk_pass_work(struct work_struct *work)
 		blk_finish_plug(&plug);
 		if (list_empty(&stored))
 			continue;
-		/* As in chunk_read_done(): the store may be done first. */
+		/* As in chunk_reads_done(): the store may be done first. */
 		diff_area_io_get(da);
 		spin_lock_irq(&da->store_lock);
 		list_splice_tail_init(&stored, &da->stores);

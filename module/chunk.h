@@ -46,7 +46,8 @@ enum chunk_cow {
  * @offset: position of the original in the storage (its area and byte
  *	offset, from diff_storage_alloc()), once @stored.
  * @waiters: parked writes waiting for CHUNK_PASS (&struct diff_area_req).
- * @link: entry in &diff_area.reads_done once the read is over, then in
+ * @link: entry in the run of chunks read with one bio (chunk_copy()),
+ *	then in &diff_area.reads_done once the read is over, then in
  *	&diff_area.stores until the original is stored.
  */
 struct chunk {
@@ -78,7 +79,7 @@ int chunk_init(void);
 void chunk_exit(void);
 struct chunk *chunk_alloc(struct diff_area *da, unsigned long number);
 void chunk_free(struct chunk *c);
-void chunk_copy(struct chunk *c);
+void chunk_copy(struct list_head *run);
 bool chunk_wait(struct chunk *c, struct list_head *link);
 void chunk_image_read(struct chunk *c, struct image_io *io, u32 offset);
 void chunk_pass_work(struct work_struct *work);

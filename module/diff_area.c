@@ -510,6 +510,9 @@ void diff_area_run_waiters(struct list_head *waiters)
  * @first: the first chunk.
  * @last: the last chunk.
  *
+ * Each run of consecutive chunks not started yet is read with one bio (of
+ * BIO_MAX_VECS pages at most).
+ *
  * Context: a worker in a memalloc_noio scope (the park worker, or the
  * image writes' worker, which may race it: the chunk inserted first wins).
  * Return: false if the snapshot broke (no memory for a chunk).
@@ -517,27 +520,39 @@ void diff_area_run_waiters(struct list_head *waiters)
 bool diff_area_copy_chunks(struct diff_area *da, unsigned long first,
 			   unsigned long last)
 {
+	u32 pages = 0, chunk_pages;
+	LIST_HEAD(run);
 	struct chunk *c;
 	unsigned long n;
 	int ret;
 
 	for (n = first; n <= last; n++) {
-		if (xa_load(&da->chunks, n))
-			continue;
-		c = chunk_alloc(da, n);
-		ret = c ? xa_insert(&da->chunks, n, c, GFP_NOIO) : -ENOMEM;
-		if (ret == -EBUSY) {
-			kfree(c);
-			continue;
+		c = NULL;
+		ret = -EEXIST;
+		if (!xa_load(&da->chunks, n)) {
+			c = chunk_alloc(da, n);
+			ret = c ? xa_insert(&da->chunks, n, c, GFP_NOIO) :
+				  -ENOMEM;
+		}
+		chunk_pages = ret ? 0 : DIV_ROUND_UP(c->size, PAGE_SIZE);
+		/* A chunk not added, or one page too many, ends the run. */
+		if (ret || pages + chunk_pages > BIO_MAX_VECS) {
+			chunk_copy(&run);
+			pages = 0;
 		}
 		if (ret) {
 			kfree(c);
+			/* Started before, or by the other worker meanwhile. */
+			if (ret == -EEXIST || ret == -EBUSY)
+				continue;
 			diff_area_broken(da, ENOMEM);
 			return false;
 		}
-		chunk_copy(c);
+		list_add_tail(&c->link, &run);
+		pages += chunk_pages;
 		cond_resched();
 	}
+	chunk_copy(&run);
 	return true;
 }
 

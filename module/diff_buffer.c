@@ -9,7 +9,7 @@
  *    (they come back when earlier chunks reach the storage), even when the
  *    allocator fails;
  *  - the bytes of all buffers alive are capped (cow_memory_limit_mib). Above
- *    the cap, diff_buffer_alloc() sleeps, holding no lock, until buffers are
+ *    the cap, diff_buffer_charge() sleeps, holding no lock, until buffers are
  *    freed. Its callers are copy workers; freeing is done by the storage
  *    workers, which never wait for a buffer, so the wait ends as soon as
  *    the storage answers. Storage that does not answer for
@@ -46,38 +46,46 @@ static DEFINE_SPINLOCK(diff_buffer_cache_lock);
 static LIST_HEAD(diff_buffer_cache);
 static unsigned long diff_buffer_cached;
 
-/* A kept page, or one from the pool. Context: process, may sleep. */
-static struct page *diff_buffer_page_get(void)
+/*
+ * Fill @bvec with @n pages: kept ones first (under one lock for all), then
+ * from the pool. Context: process, may sleep.
+ */
+static void diff_buffer_pages_get(struct bio_vec *bvec, u32 n)
 {
 	struct page *page;
 	unsigned long flags;
+	u32 i;
 
 	spin_lock_irqsave(&diff_buffer_cache_lock, flags);
-	page = list_first_entry_or_null(&diff_buffer_cache, struct page, lru);
-	if (page) {
+	for (i = 0; i < n && diff_buffer_cached; i++) {
+		page = list_first_entry(&diff_buffer_cache, struct page, lru);
 		list_del(&page->lru);
 		diff_buffer_cached--;
+		bvec_set_page(&bvec[i], page, PAGE_SIZE, 0);
 	}
 	spin_unlock_irqrestore(&diff_buffer_cache_lock, flags);
-	return page ?: mempool_alloc(diff_buffer_page_pool, GFP_NOIO);
+	for (; i < n; i++)
+		bvec_set_page(&bvec[i],
+			      mempool_alloc(diff_buffer_page_pool, GFP_NOIO),
+			      PAGE_SIZE, 0);
 }
 
-/* Keep @page for reuse, or give it back. Context: any. */
-static void diff_buffer_page_put(struct page *page)
+/* Keep the @n pages of @bvec for reuse, up to the cap; give back the rest. */
+static void diff_buffer_pages_put(const struct bio_vec *bvec, u32 n)
 {
+	unsigned long keep = (unsigned long)cow_memory_limit_mib <<
+			     (20 - PAGE_SHIFT);
 	unsigned long flags;
-	bool kept = false;
+	u32 i;
 
 	spin_lock_irqsave(&diff_buffer_cache_lock, flags);
-	if (diff_buffer_cached < (unsigned long)cow_memory_limit_mib <<
-				 (20 - PAGE_SHIFT)) {
-		list_add(&page->lru, &diff_buffer_cache);
+	for (i = 0; i < n && diff_buffer_cached < keep; i++) {
+		list_add(&bvec[i].bv_page->lru, &diff_buffer_cache);
 		diff_buffer_cached++;
-		kept = true;
 	}
 	spin_unlock_irqrestore(&diff_buffer_cache_lock, flags);
-	if (!kept)
-		mempool_free(page, diff_buffer_page_pool);
+	for (; i < n; i++)
+		mempool_free(bvec[i].bv_page, diff_buffer_page_pool);
 }
 
 /**
@@ -128,7 +136,7 @@ static long diff_buffer_limit(void)
 	return (long)cow_memory_limit_mib << 20;
 }
 
-/* A buffer larger than the cap is let through when nothing else is alive. */
+/* A charge larger than the cap is let through when nothing else is alive. */
 static bool diff_buffer_try_charge(long bytes)
 {
 	long old = atomic_long_read(&diff_buffer_bytes);
@@ -141,9 +149,39 @@ static bool diff_buffer_try_charge(long bytes)
 	return true;
 }
 
-static void diff_buffer_uncharge(long bytes)
+/**
+ * diff_buffer_charge() - take room under the cap for buffers of @nr_pages.
+ * @nr_pages: pages of the buffers to allocate, all at once.
+ *
+ * Waits while the buffers alive exceed cow_memory_limit_mib, at most
+ * cow_memory_timeout_ms: buffers are freed by storage writes, and storage
+ * that stops answering must not hold the origin's writes for ever. The
+ * room for all the buffers of one read is taken at once: holding some
+ * while waiting for the rest could wait for ever, as they are freed only
+ * once read and stored.
+ *
+ * Context: process (a copy worker), may sleep; no lock held.
+ * Return: 0, or -ETIMEDOUT when the cap stayed full for the whole wait.
+ */
+int diff_buffer_charge(u32 nr_pages)
 {
-	atomic_long_sub(bytes, &diff_buffer_bytes);
+	long bytes = (long)nr_pages << PAGE_SHIFT;
+
+	if (!wait_event_timeout(diff_buffer_wait, diff_buffer_try_charge(bytes),
+				msecs_to_jiffies(cow_memory_timeout_ms)))
+		return -ETIMEDOUT;
+	return 0;
+}
+
+/**
+ * diff_buffer_uncharge() - give back room taken and not used.
+ * @nr_pages: pages of it.
+ *
+ * Context: any.
+ */
+void diff_buffer_uncharge(u32 nr_pages)
+{
+	atomic_long_sub((long)nr_pages << PAGE_SHIFT, &diff_buffer_bytes);
 	wake_up_all(&diff_buffer_wait);
 }
 
@@ -169,16 +207,13 @@ long diff_buffer_charged(void)
  */
 struct bio_vec *diff_buffer_pages_alloc(u32 size, u32 *nr_pages)
 {
-	u32 n = DIV_ROUND_UP(size, PAGE_SIZE), i;
+	u32 n = DIV_ROUND_UP(size, PAGE_SIZE);
 	struct bio_vec *bvec;
 
 	bvec = kmalloc_array(n, sizeof(*bvec), GFP_NOIO);
 	if (!bvec)
 		return NULL;
-	for (i = 0; i < n; i++)
-		bvec_set_page(&bvec[i],
-			      diff_buffer_page_get(),
-			      PAGE_SIZE, 0);
+	diff_buffer_pages_get(bvec, n);
 	*nr_pages = n;
 	return bvec;
 }
@@ -192,10 +227,7 @@ struct bio_vec *diff_buffer_pages_alloc(u32 size, u32 *nr_pages)
  */
 void diff_buffer_pages_free(struct bio_vec *bvec, u32 nr_pages)
 {
-	u32 i;
-
-	for (i = 0; i < nr_pages; i++)
-		diff_buffer_page_put(bvec[i].bv_page);
+	diff_buffer_pages_put(bvec, nr_pages);
 	kfree(bvec);
 }
 
@@ -203,36 +235,25 @@ void diff_buffer_pages_free(struct bio_vec *bvec, u32 nr_pages)
  * diff_buffer_alloc() - a buffer for a chunk of @size bytes.
  * @size: bytes, 1 to 1 MiB.
  *
- * Waits while the buffers alive exceed cow_memory_limit_mib, at most
- * cow_memory_timeout_ms: buffers are freed by storage writes, and storage
- * that stops answering must not hold the origin's writes for ever.
+ * Its pages were charged before (diff_buffer_charge()); the buffer holds
+ * that charge until its last reference goes.
  *
  * Context: process (a copy worker), may sleep; no lock held.
- * Return: the buffer with one reference, ERR_PTR(-ETIMEDOUT) when the cap
- * stayed full for the whole wait, or ERR_PTR(-ENOMEM) when its descriptor
- * could not be allocated (the caller breaks the snapshot either way).
+ * Return: the buffer with one reference, or NULL when its descriptor could
+ * not be allocated (the charge is still the caller's).
  */
 struct diff_buffer *diff_buffer_alloc(u32 size)
 {
-	u32 n = DIV_ROUND_UP(size, PAGE_SIZE), i, tail;
-	long bytes = (long)n << PAGE_SHIFT;
+	u32 n = DIV_ROUND_UP(size, PAGE_SIZE), tail;
 	struct diff_buffer *buf;
 
-	if (!wait_event_timeout(diff_buffer_wait, diff_buffer_try_charge(bytes),
-				msecs_to_jiffies(cow_memory_timeout_ms)))
-		return ERR_PTR(-ETIMEDOUT);
 	buf = kmalloc(struct_size(buf, bvec, n), GFP_NOIO);
-	if (!buf) {
-		diff_buffer_uncharge(bytes);
-		return ERR_PTR(-ENOMEM);
-	}
+	if (!buf)
+		return NULL;
 	kref_init(&buf->kref);
 	buf->size = size;
 	buf->nr_pages = n;
-	for (i = 0; i < n; i++)
-		bvec_set_page(&buf->bvec[i],
-			      diff_buffer_page_get(),
-			      PAGE_SIZE, 0);
+	diff_buffer_pages_get(buf->bvec, n);
 	/* The tail of a short last chunk reaches the storage: no stale data. */
 	tail = size & (PAGE_SIZE - 1);
 	if (tail)
@@ -243,13 +264,11 @@ struct diff_buffer *diff_buffer_alloc(u32 size)
 static void diff_buffer_release(struct kref *kref)
 {
 	struct diff_buffer *buf = container_of(kref, struct diff_buffer, kref);
-	long bytes = (long)buf->nr_pages << PAGE_SHIFT;
-	u32 i;
+	u32 nr_pages = buf->nr_pages;
 
-	for (i = 0; i < buf->nr_pages; i++)
-		diff_buffer_page_put(buf->bvec[i].bv_page);
+	diff_buffer_pages_put(buf->bvec, nr_pages);
 	kfree(buf);
-	diff_buffer_uncharge(bytes);
+	diff_buffer_uncharge(nr_pages);
 }
 
 /**

@@ -16,7 +16,8 @@ struct bio;
  *	a whole page, so the buffer can be written with direct I/O.
  * @bvec: the pages, each used from offset 0.
  *
- * Buffers are charged against cow_memory_limit_mib from allocation until
+ * Buffers are charged against cow_memory_limit_mib (diff_buffer_charge())
+ * before they are allocated until
  * the last reference goes.
  */
 struct diff_buffer {
@@ -29,6 +30,8 @@ struct diff_buffer {
 int diff_buffer_init(void);
 void diff_buffer_exit(void);
 void diff_buffer_trim(void);
+int diff_buffer_charge(u32 nr_pages);
+void diff_buffer_uncharge(u32 nr_pages);
 struct diff_buffer *diff_buffer_alloc(u32 size);
 void diff_buffer_put(struct diff_buffer *buf);
 long diff_buffer_charged(void);
