@@ -47,7 +47,7 @@ final class Call {
     boolean mayExist;
     /** The last count-like field: list capacity, read length, mark-dirty count. */
     long count;
-    /** CREATE, ADD_STORAGE: the real storage sent ("directory", "file"), or null. */
+    /** CREATE, ADD_STORAGE: the real storage sent ("directory", "file", "device"), or null. */
     String storage;
     /** The snapshot identifier sent. */
     long snapshotId;

@@ -64,7 +64,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * ones the run kept alive with BLKSNAP_SNAPSHOT_FLAG_KEEP (the others went
  * with their control files), an identifier destroyed once is refused ever
  * after, and no write to a read-only image succeeds (writable ones, created
- * with BLKSNAP_SNAPSHOT_FLAG_WRITABLE, take theirs) (the VM bench also judges it: an
+ * with BLKSNAP_SNAPSHOT_FLAG_WRITABLE, take theirs: bursts of direct and
+ * buffered writes, aligned or not, and flushes, each write read back) (the VM bench also judges it: an
  * oops fails the lane; on the debug lane the per-class kmemleak check,
  * dev.blksnap.it.kernel.KmemleakCheck, sees what the run and the unload
  * left behind).
@@ -403,6 +404,7 @@ class IoctlFuzzTest {
         snapshots.close();
         assertEquals(expected, listed, "the snapshots left after the run are not the ones the fuzzer kept alive");
         assertEquals(List.of(), snapshots.imageWritesAccepted, "writes to a read-only snapshot image succeeded");
+        assertEquals(List.of(), snapshots.imageWritesWrong, "writes to writable snapshot images");
         try (BlksnapControl ctl = BlksnapControl.open()) {
             List<DeviceId> left = ctl.trackers();
             System.out.println("[fuzz] trackers after the run: " + left);

@@ -315,6 +315,17 @@ final class IoctlTable {
         }
     };
 
+    /** TAKE's identifier: a success is followed by writes to a writable image, if there is one. */
+    static final Gen TAKEN_ID = (c, s, off, size) -> {
+        SNAPSHOT_ID.put(c, s, off, size);
+        long seed = c.rnd.nextLong();
+        c.after = (call, rc) -> {
+            if (rc == 0) {
+                call.snapshots.taken(seed);
+            }
+        };
+    };
+
     /** DESTROY's identifier: a success takes the snapshot out of the live ones. */
     static final Gen DESTROYED_ID = (c, s, off, size) -> {
         SNAPSHOT_ID.put(c, s, off, size);
@@ -330,15 +341,23 @@ final class IoctlTable {
 
     /**
      * A storage descriptor: often the run's directory or regular file on
-     * its small tmpfs, else one that names no open file. Never another
+     * its small tmpfs or its loop device, else one that names no open file. Never another
      * small number: the JVM's own descriptors include writable files (its
      * standard output), which a module that accepts the call would
      * overwrite as difference storage.
      */
     private static int storage(Call c, boolean real) {
         if (real) {
-            c.storage = c.rnd.nextBoolean() ? "directory" : "file";
-            return c.storage.equals("directory") ? c.snapshots.storageDir : c.snapshots.storageFile;
+            c.storage = switch (c.rnd.nextInt(5)) {
+                case 0, 1 -> "directory";
+                case 2, 3 -> "file";
+                default -> "device";
+            };
+            return switch (c.storage) {
+                case "directory" -> c.snapshots.storageDir;
+                case "file" -> c.snapshots.storageFile;
+                default -> c.snapshots.storageDevice;
+            };
         }
         int fd = switch (c.rnd.nextInt(5)) {
             case 0 -> -1;
@@ -351,7 +370,7 @@ final class IoctlTable {
         return fd;
     }
 
-    /** ADD_STORAGE's storage: more room for a snapshot, on the run's tmpfs or nowhere. */
+    /** ADD_STORAGE's storage: more room for a snapshot, on the run's tmpfs or loop device, or nowhere. */
     static final Gen STORAGE_FD = (c, s, off, size) -> s.set(JAVA_INT_UNALIGNED, off,
             storage(c, c.oneIn(5)));
 
@@ -370,11 +389,23 @@ final class IoctlTable {
                 if (rc == 0 && call.placed != null) {
                     call.snapshots.created(call.placed.get(JAVA_LONG_UNALIGNED, CREATE_ID), call.worker,
                             (call.placed.get(JAVA_INT_UNALIGNED, CREATE_FLAGS) & Uapi.SNAPSHOT_FLAG_KEEP) != 0,
-                            call.storage.equals("directory"));
+                            call.storage);
                 } else {
                     call.snapshots.release();
                 }
             };
+        }
+    };
+
+    /**
+     * CREATE's flags; with real storage, writable half the time besides, so
+     * that images are there to write while the fuzzer runs (the flags
+     * alone make one in six writable).
+     */
+    static final Gen CREATE_FLAGS_GEN = (c, s, off, size) -> {
+        flags(Uapi.SNAPSHOT_FLAG_KEEP | Uapi.SNAPSHOT_FLAG_WRITABLE).put(c, s, off, size);
+        if (c.storage != null && c.rnd.nextBoolean()) {
+            s.set(JAVA_INT_UNALIGNED, off, s.get(JAVA_INT_UNALIGNED, off) | Uapi.SNAPSHOT_FLAG_WRITABLE);
         }
     };
 
@@ -724,8 +755,7 @@ final class IoctlTable {
             new IoctlSpec("SNAPSHOT_CREATE", header("SNAPSHOT_CREATE"), Layouts.SNAPSHOT_CREATE,
                     errnos(EBADF, EOPNOTSUPP, EINVAL, ENOSPC, EFBIG, EBUSY, EDEADLK, EROFS, EINTR, EIO, ENOMEM), 6,
                     List.of(f(Layouts.SNAPSHOT_CREATE, "storage_fd", CREATE_STORAGE),
-                            f(Layouts.SNAPSHOT_CREATE, "flags",
-                                    flags(Uapi.SNAPSHOT_FLAG_KEEP | Uapi.SNAPSHOT_FLAG_WRITABLE)),
+                            f(Layouts.SNAPSHOT_CREATE, "flags", CREATE_FLAGS_GEN),
                             f(Layouts.SNAPSHOT_CREATE, "limit", STORAGE_LIMIT),
                             f(Layouts.SNAPSHOT_CREATE, "id", GARBAGE),
                             f(Layouts.SNAPSHOT_CREATE, "reserved", RESERVED)),
@@ -744,7 +774,7 @@ final class IoctlTable {
                     NONE),
             new IoctlSpec("SNAPSHOT_TAKE", header("SNAPSHOT_TAKE"), Layouts.SNAPSHOT_TAKE,
                     errnos(EINVAL, ENOENT, EALREADY, EINTR, ENOSPC, ENOMEM), 4,
-                    List.of(f(Layouts.SNAPSHOT_TAKE, "id", SNAPSHOT_ID),
+                    List.of(f(Layouts.SNAPSHOT_TAKE, "id", TAKEN_ID),
                             f(Layouts.SNAPSHOT_TAKE, "flags", flags(Uapi.TAKE_FLAG_NO_FREEZE)),
                             f(Layouts.SNAPSHOT_TAKE, "reserved", RESERVED),
                             f(Layouts.SNAPSHOT_TAKE, "hold_ns", GARBAGE),

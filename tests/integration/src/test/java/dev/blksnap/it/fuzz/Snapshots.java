@@ -4,6 +4,9 @@ package dev.blksnap.it.fuzz;
 import dev.blksnap.internal.RawIoctl;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryStream;
@@ -23,7 +26,8 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * The snapshots the fuzzer makes with real storage: a small tmpfs of its
  * own holding a directory (the module makes an O_TMPFILE there) and one
- * regular file, open for the whole run; which snapshots are alive, whose
+ * regular file, and a loop device (block-device storage, which one
+ * snapshot at a time can hold), open for the whole run; which snapshots are alive, whose
  * control file owns them, and which are gone (identifiers are never
  * reused, so a call naming a gone one must fail). At most {@link #MAX_LIVE}
  * exist at once, so the run's cost per call stays that of the error paths:
@@ -35,6 +39,8 @@ final class Snapshots {
     static final int MAX_LIVE = 4;
     /** The storage tmpfs: small, so a snapshot can also fill it (LOW_FREE_SPACE, OVERFLOW). */
     private static final String TMPFS_SIZE = "48m";
+    /** The storage loop device: sparse, as small as the tmpfs's storages. */
+    private static final long STORAGE_DEVICE_SIZE = 16L << 20;
 
     /**
      * A create gets real storage one time in this many. A real snapshot's
@@ -49,6 +55,10 @@ final class Snapshots {
     private final Path mount;
     final int storageDir;
     final int storageFile;
+    /** A loop device over a file outside the storage tmpfs, as block-device storage (one snapshot at a time). */
+    final int storageDevice;
+    private final Path deviceFile;
+    private final Path deviceNode;
     /** Live snapshots made here: id -> owning worker, or -1 for BLKSNAP_SNAPSHOT_FLAG_KEEP. */
     private final Map<Long, Integer> live = new ConcurrentHashMap<>();
     /** Destroyed by SNAPSHOT_DESTROY. */
@@ -57,6 +67,7 @@ final class Snapshots {
     private final AtomicInteger slots = new AtomicInteger();
     final AtomicLong createdInDirectory = new AtomicLong();
     final AtomicLong createdInFile = new AtomicLong();
+    final AtomicLong createdOnDevice = new AtomicLong();
     final AtomicLong destroyedByIoctl = new AtomicLong();
     final AtomicLong destroyedByClose = new AtomicLong();
     final AtomicInteger peakLive = new AtomicInteger();
@@ -67,6 +78,27 @@ final class Snapshots {
     final AtomicLong imageWritesToWritable = new AtomicLong();
     /** Writes to a read-only image that succeeded: any is a broken contract. */
     final List<String> imageWritesAccepted = java.util.Collections.synchronizedList(new ArrayList<>());
+    /** Bursts of writes to writable images, and what their writes, reads and flushes answered. */
+    final AtomicLong writeBursts = new AtomicLong();
+    final AtomicLong directWrites = new AtomicLong();
+    final AtomicLong bufferedWrites = new AtomicLong();
+    final AtomicLong flushes = new AtomicLong();
+    final AtomicLong writesVerified = new AtomicLong();
+    final AtomicLong misalignedRefused = new AtomicLong();
+    /** Image writes, reads or flushes that failed (the snapshot broke or went meanwhile). */
+    final AtomicLong burstErrors = new AtomicLong();
+    /**
+     * Image writes that succeeded and then read back otherwise (the read
+     * succeeding), and misaligned direct writes answered otherwise than
+     * EINVAL: any is a broken contract.
+     */
+    final List<String> imageWritesWrong = java.util.Collections.synchronizedList(new ArrayList<>());
+    /**
+     * Held while writing to an image: one writer at a time, so a write read
+     * back finds its own bytes (workers write after a take, the writer
+     * thread when it meets a writable image).
+     */
+    private final Object imageWriter = new Object();
 
     Snapshots(Path dir, long calls) throws IOException {
         realCreateOneIn = (int) Math.max(5, calls / 40000);
@@ -75,10 +107,17 @@ final class Snapshots {
         Path files = Files.createDirectories(mount.resolve("dir"));
         Path file = mount.resolve("storage.img");
         Files.write(file, new byte[0]);
+        deviceFile = dir.resolve("storage-device.img");
+        try (var f = new java.io.RandomAccessFile(deviceFile.toFile(), "rw")) {
+            f.setLength(STORAGE_DEVICE_SIZE);
+        }
+        deviceNode = Path.of(Native.runOk("losetup", "-f", "--show", deviceFile.toString()).trim());
         storageDir = RawIoctl.open(files, RawIoctl.O_RDONLY);
         storageFile = RawIoctl.open(file, RawIoctl.O_RDWR);
-        if (storageDir < 0 || storageFile < 0) {
-            throw new IOException("cannot open the storage in " + mount + ": " + storageDir + ", " + storageFile);
+        storageDevice = RawIoctl.open(deviceNode, RawIoctl.O_RDWR);
+        if (storageDir < 0 || storageFile < 0 || storageDevice < 0) {
+            throw new IOException("cannot open the storage in " + mount + " and " + deviceNode + ": " + storageDir
+                    + ", " + storageFile + ", " + storageDevice);
         }
     }
 
@@ -101,8 +140,12 @@ final class Snapshots {
     }
 
     /** A create that held a slot made {@code id}. */
-    synchronized void created(long id, int owner, boolean keep, boolean inDirectory) {
-        (inDirectory ? createdInDirectory : createdInFile).incrementAndGet();
+    synchronized void created(long id, int owner, boolean keep, String storage) {
+        (switch (storage) {
+            case "directory" -> createdInDirectory;
+            case "file" -> createdInFile;
+            default -> createdOnDevice;
+        }).incrementAndGet();
         if (gone.contains(id)) { // destroyed by a guessed id before this thread saw its answer
             release();
             return;
@@ -160,17 +203,53 @@ final class Snapshots {
      * or the storage) run while the fuzzer adds, takes and destroys.
      */
     void touchImage(SplittableRandom rnd, ByteBuffer page) {
-        List<Path> images = new ArrayList<>();
-        try (DirectoryStream<Path> d = Files.newDirectoryStream(Path.of("/dev"), "blksnap-image*")) {
-            d.forEach(images::add);
-        } catch (IOException e) {
+        List<Path> images = images();
+        if (images.isEmpty()) {
             return;
         }
-        if (images.isEmpty()) {
+        List<Path> writable = images.stream().filter(i -> !readOnly(i)).toList();
+        if (!writable.isEmpty() && rnd.nextBoolean()) {
+            writeBurst(rnd, writable.get(rnd.nextInt(writable.size())));
             return;
         }
         Path image = images.get(rnd.nextInt(images.size()));
         boolean write = rnd.nextInt(8) == 0;
+        if (write) {
+            synchronized (imageWriter) {
+                touch(image, true, rnd, page);
+            }
+        } else {
+            touch(image, false, rnd, page);
+        }
+    }
+
+    /**
+     * A SNAPSHOT_TAKE succeeded: a burst of writes to a writable image,
+     * if there is one (most likely the one just taken). Images live for
+     * a few hundred milliseconds between take and destroy, so the
+     * writer thread alone rarely meets a writable one. The burst draws from
+     * {@code seed} (drawn by the call's generator whatever the answer), so
+     * the calling thread's own sequence does not depend on what it met.
+     */
+    void taken(long seed) {
+        List<Path> writable = images().stream().filter(i -> !readOnly(i)).toList();
+        if (!writable.isEmpty()) {
+            SplittableRandom rnd = new SplittableRandom(seed);
+            writeBurst(rnd, writable.get(rnd.nextInt(writable.size())));
+        }
+    }
+
+    private static List<Path> images() {
+        List<Path> images = new ArrayList<>();
+        try (DirectoryStream<Path> d = Files.newDirectoryStream(Path.of("/dev"), "blksnap-image*")) {
+            d.forEach(images::add);
+        } catch (IOException e) {
+            return List.of();
+        }
+        return images;
+    }
+
+    private void touch(Path image, boolean write, SplittableRandom rnd, ByteBuffer page) {
         boolean readOnly = readOnly(image);
         try (FileChannel ch = FileChannel.open(image, write ? StandardOpenOption.WRITE : StandardOpenOption.READ)) {
             long pages = Math.max(1, ch.size() / 4096);
@@ -192,6 +271,136 @@ final class Snapshots {
         }
     }
 
+    /**
+     * A few writes to a writable image (one burst at a time), each one of: a direct write of
+     * 1-128 logical blocks at a block boundary (mostly not a page one),
+     * read back at once; a direct write off the block boundary, which the
+     * block layer must refuse with EINVAL; a buffered write of 1-8192 bytes
+     * at any byte (the page cache reads the pages it covers in part), then
+     * flushed and read back directly; a flush. A read back that succeeds
+     * must show what was written (this thread is the images' only writer);
+     * anything may fail once the snapshot broke or went.
+     */
+    private void writeBurst(SplittableRandom rnd, Path image) {
+        synchronized (imageWriter) {
+            burst(rnd, image);
+        }
+    }
+
+    private void burst(SplittableRandom rnd, Path image) {
+        String name = image.getFileName().toString();
+        long block;
+        long bytes;
+        try {
+            block = Long.parseLong(Files.readString(Path.of("/sys/class/block", name, "queue",
+                    "logical_block_size")).trim());
+            bytes = Long.parseLong(Files.readString(Path.of("/sys/class/block", name, "size")).trim()) * 512;
+        } catch (IOException | NumberFormatException gone) {
+            return;
+        }
+        if (bytes < 128 * block + Native.PAGE) {
+            return;
+        }
+        int direct = Native.open(image, Native.O_RDWR | Native.O_DIRECT);
+        int buffered = Native.open(image, Native.O_RDWR);
+        try (Arena a = Arena.ofConfined()) {
+            if (direct < 0 || buffered < 0) {
+                return; // gone meanwhile
+            }
+            writeBursts.incrementAndGet();
+            MemorySegment data = a.allocate(128 * block + Native.PAGE, Native.PAGE);
+            MemorySegment back = a.allocate(128 * block + 2 * Native.PAGE, Native.PAGE);
+            for (int ops = 1 + rnd.nextInt(4); ops > 0; ops--) {
+                switch (rnd.nextInt(4)) {
+                    case 0 -> {
+                        long len = block * (1 + rnd.nextInt(128));
+                        long off = block * rnd.nextLong((bytes - len) / block + 1);
+                        MemorySegment w = fill(data.asSlice(0, len), rnd);
+                        long rc = Native.pwrite(direct, w, off);
+                        directWrites.incrementAndGet();
+                        readBack(direct, w, off, off, back, image, rc, "direct");
+                    }
+                    case 1 -> {
+                        long off = block * rnd.nextLong(bytes / block - 1) + 1 + rnd.nextLong(block - 1);
+                        long rc = Native.pwrite(direct, data.asSlice(0, block), off);
+                        if (rc == -22) { // EINVAL
+                            misalignedRefused.incrementAndGet();
+                        } else if (rc >= 0) {
+                            imageWritesWrong.add(image + ": a direct write of " + block + " bytes at byte " + off
+                                    + " answered " + rc + ", want EINVAL");
+                        } else {
+                            burstErrors.incrementAndGet(); // gone meanwhile (ENOSPC past a zeroed capacity...)
+                        }
+                    }
+                    case 2 -> {
+                        long len = 1 + rnd.nextInt(8192);
+                        long off = rnd.nextLong(bytes - len + 1);
+                        MemorySegment w = fill(data.asSlice(0, len), rnd);
+                        long rc = Native.pwrite(buffered, w, off);
+                        bufferedWrites.incrementAndGet();
+                        if (rc == len) {
+                            rc = Native.fsync(buffered);
+                            flushes.incrementAndGet();
+                            rc = rc == 0 ? len : rc;
+                        }
+                        // Read back the pages around the bytes, directly.
+                        long from = off / Native.PAGE * Native.PAGE;
+                        readBack(direct, w, off, from, back, image, rc, "buffered");
+                    }
+                    default -> {
+                        burstErrors.addAndGet(Native.fsync(direct) == 0 ? 0 : 1);
+                        flushes.incrementAndGet();
+                    }
+                }
+            }
+        } finally {
+            if (direct >= 0) {
+                RawIoctl.close(direct);
+            }
+            if (buffered >= 0) {
+                RawIoctl.close(buffered);
+            }
+        }
+    }
+
+    private static MemorySegment fill(MemorySegment seg, SplittableRandom rnd) {
+        for (long i = 0; i < seg.byteSize(); i += 8) {
+            long v = rnd.nextLong();
+            for (long j = i; j < Math.min(i + 8, seg.byteSize()); j++) {
+                seg.set(ValueLayout.JAVA_BYTE, j, (byte) (v >>> (8 * (j - i))));
+            }
+        }
+        return seg;
+    }
+
+    /**
+     * After a write of {@code w} at byte {@code off} that answered
+     * {@code rc}: reads the image directly from {@code from} (a block
+     * boundary at or before {@code off}) past the write's end, and checks
+     * the written bytes when both succeeded.
+     */
+    private void readBack(int direct, MemorySegment w, long off, long from, MemorySegment back, Path image, long rc,
+            String how) {
+        if (rc != w.byteSize()) {
+            burstErrors.incrementAndGet();
+            return;
+        }
+        long len = (off + w.byteSize() - from + Native.PAGE - 1) / Native.PAGE * Native.PAGE;
+        MemorySegment r = back.asSlice(0, len);
+        long got = Native.pread(direct, r, from);
+        if (got < off + w.byteSize() - from) {
+            burstErrors.incrementAndGet(); // broken or gone since, or the read ended at the image's end
+            return;
+        }
+        long at = r.asSlice(off - from, w.byteSize()).mismatch(w);
+        if (at >= 0) {
+            imageWritesWrong.add(image + ": a " + how + " write of " + w.byteSize() + " bytes at byte " + off
+                    + " reads back otherwise from byte " + (off + at));
+        } else {
+            writesVerified.incrementAndGet();
+        }
+    }
+
     /** Whether an image is read-only (true when it is gone: not writable as far as anyone knows). */
     private static boolean readOnly(Path image) {
         try {
@@ -204,19 +413,26 @@ final class Snapshots {
 
     /** One line for the log: what the run did with snapshots. */
     String summary() {
-        return String.format("snapshots with real storage (one create in %d): %d created (%d in the directory, %d in the file),"
-                + " %d destroyed by ioctl, %d by closing their control file, at most %d alive at once;"
-                + " image reads %d (%d failed), image writes refused %d, to writable images %d",
-                realCreateOneIn, createdInDirectory.get()
-                + createdInFile.get(), createdInDirectory.get(), createdInFile.get(), destroyedByIoctl.get(),
+        return String.format("snapshots with real storage (one create in %d): %d created (%d in the directory, %d in the file,"
+                + " %d on the device), %d destroyed by ioctl, %d by closing their control file, at most %d alive at"
+                + " once; image reads %d (%d failed), image writes refused %d, to writable images %d;"
+                + " %d write bursts to writable images: %d direct and %d buffered writes, %d flushes, %d read back"
+                + " right, %d misaligned direct writes refused, %d failed (broken or gone)",
+                realCreateOneIn, createdInDirectory.get() + createdInFile.get() + createdOnDevice.get(),
+                createdInDirectory.get(), createdInFile.get(), createdOnDevice.get(), destroyedByIoctl.get(),
                 destroyedByClose.get(), peakLive.get(), imageReads.get(), imageReadErrors.get(),
-                imageWritesRefused.get(), imageWritesToWritable.get());
+                imageWritesRefused.get(), imageWritesToWritable.get(), writeBursts.get(), directWrites.get(),
+                bufferedWrites.get(), flushes.get(), writesVerified.get(), misalignedRefused.get(),
+                burstErrors.get());
     }
 
     /** Closes the storage and unmounts its tmpfs: every snapshot must be gone by now. */
-    void close() {
+    void close() throws IOException {
         RawIoctl.close(storageDir);
         RawIoctl.close(storageFile);
+        RawIoctl.close(storageDevice);
         Native.runOk("umount", mount.toString());
+        Native.runOk("losetup", "-d", deviceNode.toString());
+        Files.deleteIfExists(deviceFile);
     }
 }
