@@ -64,9 +64,11 @@ final class Guest {
     /**
      * Parameters the suite loads the module with: 4 KiB tracking blocks by
      * default, so that the exactness tests resolve single pages (the
-     * module's default, 64 KiB, would hide off-by-one-page errors). The
-     * unload test reloads with no parameters, so the tests after it run with
-     * the default geometry. Override with BLKSNAP_IT_INSMOD_ARGS.
+     * module's default, 64 KiB, would hide off-by-one-page errors). A test
+     * that loads the module otherwise (the unload test loads it with no
+     * parameters, to check the default geometry) loads it with these again
+     * when it is done, so every test runs with them whatever ran before.
+     * Override with BLKSNAP_IT_INSMOD_ARGS.
      */
     static List<String> insmodArgs() {
         String v = System.getenv("BLKSNAP_IT_INSMOD_ARGS");
@@ -138,6 +140,15 @@ final class Guest {
         if (load != null && load.sysfsInode().equals(moduleInode())) {
             return load.args();
         }
+        return reportedParameters();
+    }
+
+    /**
+     * The geometry parameters as the loaded module reports them in
+     * /sys/module/blksnap/parameters: the values it was given, or its
+     * defaults.
+     */
+    static List<String> reportedParameters() {
         List<String> found = new ArrayList<>();
         for (String p : List.of(MIN_SHIFT, MAX_SHIFT, MAX_COUNT)) {
             found.add(p + "=" + sysfsLong(Path.of("/sys/module/blksnap/parameters", p)));
@@ -158,10 +169,19 @@ final class Guest {
      * and 4096..2^30. Never read back from the module.
      */
     static int expectedBlockSize(long sectors) {
+        return expectedBlockSize(sectors, loadedWith());
+    }
+
+    /**
+     * The tracking block size for a device of {@code sectors} by the rule
+     * of module/README.md, for a module loaded with {@code args} (the
+     * README's defaults for the parameters they leave out).
+     */
+    static int expectedBlockSize(long sectors, List<String> args) {
         long minShift = 16;
         long maxShift = 30;
         long maxCount = 16L << 20;
-        for (String a : loadedWith()) {
+        for (String a : args) {
             String[] kv = a.split("=", 2);
             switch (kv[0]) {
                 case MIN_SHIFT -> minShift = Long.parseLong(kv[1]);

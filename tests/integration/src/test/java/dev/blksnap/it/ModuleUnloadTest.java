@@ -4,6 +4,7 @@ package dev.blksnap.it;
 import dev.blksnap.BlksnapControl;
 import dev.blksnap.CbtInfo;
 import dev.blksnap.DeviceId;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
@@ -29,8 +30,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * rmmod while two disks are tracked and written to: the unload succeeds,
- * no write fails, every write lands intact, and the module loads and
- * tracks again afterwards.
+ * no write fails, every write lands intact, and the module loads again
+ * with no parameters and tracks with its default geometry. The tests after
+ * it get the module loaded with the suite's parameters again.
  */
 @Order(7)
 class ModuleUnloadTest {
@@ -86,6 +88,14 @@ class ModuleUnloadTest {
         }
     }
 
+    /** The suite's parameters again, not the defaults the test loaded last. */
+    @AfterAll
+    static void restoreSuiteParameters() {
+        if (!Guest.moduleLoaded() || !Guest.loadedWith().equals(Guest.insmodArgs())) {
+            Guest.reloadModule(Guest.insmodArgs());
+        }
+    }
+
     @Test
     void rmmodWhileTrackedDisksAreWritten(TestInfo ti) throws Exception {
         SplittableRandom rnd = Seeds.forTest(ti);
@@ -137,8 +147,9 @@ class ModuleUnloadTest {
                 }
             }
         }
-        // Load again and track: a clean start.
+        // Load again, with no parameters, and track: a clean start with the module's defaults.
         Guest.loadModule(List.of());
+        List<String> defaults = Guest.reportedParameters();
         try (BlksnapControl c = BlksnapControl.open()) {
             assertEquals(List.of(), c.trackers(), "trackers survived a reload");
             Path d = disks.get(0);
@@ -147,6 +158,12 @@ class ModuleUnloadTest {
             c.attach(id);
             try {
                 CbtInfo info = c.cbtInfo(id);
+                System.out.println("[unload] loaded with no parameters, the module reports " + defaults + "; " + d
+                        + " gets " + info.blockSize() + "-byte blocks");
+                assertEquals(Guest.expectedBlockSize(info.capacitySectors(), List.of()), info.blockSize(),
+                        "block size of " + d + " with no module parameters (module/README.md's defaults)");
+                assertEquals(Guest.expectedBlockSize(info.capacitySectors(), defaults), info.blockSize(),
+                        "block size of " + d + " for the defaults the module reports: " + defaults);
                 assertTrue(Blocks.changed(c.readMap(id), 0).isEmpty(), "map after reload is not empty");
                 try (DiskIo io = new DiskIo(d)) {
                     io.direct(5L * info.blockSize(), DiskIo.PAGE, rnd);
