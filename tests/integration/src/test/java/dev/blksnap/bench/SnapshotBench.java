@@ -32,14 +32,19 @@ import java.util.Set;
  * <li>a blksnap snapshot just taken: writes go to chunks not copied yet;
  * <li>a blksnap snapshot whose every chunk was copied (and stored) before;
  * <li>a transient dm-snapshot (Debian's kernel) with the same chunk size,
- * its COW store on the second disk, written through its origin device.
+ * its COW store on the second disk, written through its origin device;
+ * <li>no snapshot, the copy's I/O alone: what a first write costs either
+ * snapshot, issued by fio with nothing between its parts (see
+ * {@link #ceiling}), an upper bound on what (b) or (d) can reach.
  * </ol>
  * The jobs write the first three quarters of the origin, so that neither
  * store fills; in (b) and (d) each chunk at most once, so that they
  * measure first writes only (see {@link #fio}). Each state is checked: the
- * chunk size; (b) and (d) print the share of 4k writes that found their
- * chunk not copied; (c) waits until every chunk is copied and stored, and
- * fails if a write copied one; (d) fails if dm-snapshot became invalid.
+ * chunk size; (b) and (d) print the share of the chunks the writes covered
+ * that they copied; (c) waits until every chunk is copied and stored, and
+ * fails if a write copied one; (d) fails if dm-snapshot became invalid or
+ * copied fewer chunks than the writes covered; (e) fails unless each of
+ * its three fio jobs did all its I/Os.
  * Rounds run the states in turn, forward on odd rounds and backward on even
  * ones, so host drift within a round cancels. Also: a sequential read of a
  * fresh image against one of the device, and how long take holds writes to
@@ -52,10 +57,10 @@ import java.util.Set;
  * {@link SlabDebugging}).
  */
 public final class SnapshotBench {
-	private enum State { NONE, FRESH, COPIED, DM }
+	private enum State { NONE, FRESH, COPIED, DM, CEILING }
 
 	private static final String[] NAMES = { "(a) no snapshot", "(b) blksnap, fresh chunks",
-			"(c) blksnap, chunks copied", "(d) dm-snapshot, fresh chunks" };
+			"(c) blksnap, chunks copied", "(d) dm-snapshot, fresh chunks", "(e) the copy's I/O alone" };
 
 	private record Job(String name, String unit) {
 	}
@@ -79,10 +84,13 @@ public final class SnapshotBench {
 	private final int runtime;
 	private final Set<Part> parts;
 	private final ObjectMapper json = new ObjectMapper();
-	/** Of the 4k writes in state (b): chunks copied over writes, per round. */
-	private final List<Double> fresh = new ArrayList<>();
-	/** The same for (d): chunks dm-snapshot allocated over writes. */
-	private final List<Double> dmFresh = new ArrayList<>();
+	/**
+	 * By job (4k, 1M), in state (b): chunks copied over the chunks the
+	 * writes covered, per round.
+	 */
+	private final List<List<Double>> fresh = List.of(new ArrayList<>(), new ArrayList<>());
+	/** The same for (d): chunks dm-snapshot allocated. */
+	private final List<List<Double>> dmFresh = List.of(new ArrayList<>(), new ArrayList<>());
 	/** Writes the last fio run completed. */
 	private long lastWrites;
 	/** The 4k job's offsets: one in each chunk of the covered share, in random order. */
@@ -161,15 +169,26 @@ public final class SnapshotBench {
 			double[] bd = ratios(rate[j][State.FRESH.ordinal()], rate[j][State.DM.ordinal()]);
 			System.out.printf("  (b) / (d): median %.2f x  [%.2f .. %.2f]   target >= 1.5 x%n", Spread.median(bd),
 					Spread.min(bd), Spread.max(bd));
+			double[] de = ratios(rate[j][State.DM.ordinal()], rate[j][State.CEILING.ordinal()]);
+			System.out.printf("  (d) / (e): median %.2f x  [%.2f .. %.2f]%n", Spread.median(de), Spread.min(de),
+					Spread.max(de));
+			double[] be = ratios(rate[j][State.FRESH.ordinal()], rate[j][State.CEILING.ordinal()]);
+			System.out.printf("  (b) / (e): median %.2f x  [%.2f .. %.2f]%n", Spread.median(be), Spread.min(be),
+					Spread.max(be));
+			double[] ed = ratios(rate[j][State.CEILING.ordinal()], rate[j][State.DM.ordinal()]);
+			System.out.printf("  (e) / (d), the ceiling on (b) / (d): median %.2f x  [%.2f .. %.2f]   target of (b)"
+					+ " / (d) >= 1.5 x%n", Spread.median(ed), Spread.min(ed), Spread.max(ed));
 			double[] ca = ratios(rate[j][State.COPIED.ordinal()], rate[j][0]);
 			System.out.printf("  (c) / (a): median %.1f %%   target >= 95 %%%n", 100 * Spread.median(ca));
 		}
 		if (!jobs.isEmpty()) {
-			for (List<Double> share : List.of(fresh, dmFresh)) {
-				double[] fr = share.stream().mapToDouble(Double::doubleValue).toArray();
-				System.out.printf("%s 4k: writes that found their chunk not copied yet: median %.1f %%  [%.1f .. %.1f]%n",
-						share == fresh ? "(b)" : "(d)", 100 * Spread.median(fr), 100 * Spread.min(fr),
-						100 * Spread.max(fr));
+			for (int j = 0; j < jobs.size(); j++) {
+				for (List<Double> share : List.of(fresh.get(j), dmFresh.get(j))) {
+					double[] fr = share.stream().mapToDouble(Double::doubleValue).toArray();
+					System.out.printf("%s %s: chunks copied over chunks written: median %.1f %%  [%.1f .. %.1f]%n",
+							share == fresh.get(j) ? "(b)" : "(d)", j == 0 ? "4k" : "1M", 100 * Spread.median(fr),
+							100 * Spread.min(fr), 100 * Spread.max(fr));
+				}
 			}
 		}
 		if (parts.contains(Part.READ)) {
@@ -198,6 +217,8 @@ public final class SnapshotBench {
 		switch (state) {
 		case NONE:
 			return fio(origin, job, true);
+		case CEILING:
+			return ceiling(job, sectors);
 		case DM:
 			String size = Long.toString(sectors);
 			exec("dmsetup", "create", "bench-origin", "--table",
@@ -205,6 +226,14 @@ public final class SnapshotBench {
 			exec("dmsetup", "create", "bench-snap", "--table",
 					"0 " + size + " snapshot " + origin + " " + storage + " N " + CHUNK / 512);
 			try {
+				/*
+				 * The origin splits writes at the smallest chunk of the
+				 * snapshots it had at its last resume: none here yet, so it
+				 * would not split, and dm-snapshot would copy only the first
+				 * chunk of a 1M write. Resumed with the snapshot, as LVM does.
+				 */
+				exec("dmsetup", "suspend", "bench-origin");
+				exec("dmsetup", "resume", "bench-origin");
 				// No udev makes /dev/mapper links: the node devtmpfs made, by minor.
 				double v = fio(Path.of("/dev/dm-" + exec("dmsetup", "info", "-c", "--noheadings", "-o", "minor",
 						"bench-origin").trim()), job, false);
@@ -213,8 +242,11 @@ public final class SnapshotBench {
 				String[] f = status.split("\\s+");
 				if (f.length < 4 || !f[3].matches("\\d+/\\d+"))
 					throw new IllegalStateException("dm-snapshot did not stay valid: " + status);
-				if (job == RAND4K)
-					dmFresh.add((double) Long.parseLong(f[3].split("/")[0]) * 512 / CHUNK / lastWrites);
+				long allocated = Long.parseLong(f[3].split("/")[0]) * 512 / CHUNK;
+				if (allocated < lastWrites * chunksPerWrite(job))
+					throw new IllegalStateException("dm-snapshot copied " + allocated + " chunks for " + lastWrites
+							+ " writes of " + chunksPerWrite(job) + " chunks each");
+				dmFresh.get(job == RAND4K ? 0 : 1).add((double) allocated / (lastWrites * chunksPerWrite(job)));
 				return v;
 			} finally {
 				exec("dmsetup", "remove", "bench-snap");
@@ -239,8 +271,9 @@ public final class SnapshotBench {
 				if (state == State.COPIED && after.chunksCopied() != before.chunksCopied())
 					throw new IllegalStateException("(c) copied " + (after.chunksCopied() - before.chunksCopied())
 							+ " chunks: not every chunk was copied before");
-				if (state == State.FRESH && job == RAND4K)
-					fresh.add((double) after.chunksCopied() / lastWrites);
+				if (state == State.FRESH)
+					fresh.get(job == RAND4K ? 0 : 1)
+							.add((double) after.chunksCopied() / (lastWrites * chunksPerWrite(job)));
 				return v;
 			} finally {
 				try (BlksnapControl ctl = BlksnapControl.open()) {
@@ -250,6 +283,11 @@ public final class SnapshotBench {
 				Thread.sleep(3000);
 			}
 		}
+	}
+
+	/** Chunks one write of {@code job} covers: a 4k write one, a 1M write sixteen. */
+	private static long chunksPerWrite(Job job) {
+		return job == RAND4K ? 1 : (1 << 20) / CHUNK;
 	}
 
 	/**
@@ -310,11 +348,7 @@ public final class SnapshotBench {
 			if (job == RAND4K)
 				cmd.add("--blockalign=" + CHUNK);
 		} else if (job == RAND4K) {
-			Path log = Path.of("/tmp/bench-snapshot-4k.iolog");
-			StringBuilder sb = new StringBuilder("fio version 2 iolog\n" + dev + " add\n" + dev + " open\n");
-			for (long chunk : randomChunks)
-				sb.append(dev).append(" write ").append(chunk * CHUNK).append(" 4096\n");
-			Files.writeString(log, sb.append(dev).append(" close\n"));
+			Path log = chunkLog(dev, "write", 4096);
 			cmd.addAll(List.of("--read_iolog=" + log, "--replay_no_stall=1"));
 		} else {
 			cmd.addAll(List.of("--rw=write", "--bs=1M", "--size=" + Math.round(COVERED * 100) + "%"));
@@ -324,6 +358,70 @@ public final class SnapshotBench {
 			throw new IOException("fio printed no write rate");
 		lastWrites = write.path("total_ios").asLong();
 		return job == RAND4K ? write.get("iops").asDouble() : write.get("bw_bytes").asDouble() / 1e6;
+	}
+
+	/**
+	 * A fio iolog of one {@code op} of {@code bytes} at the start of each
+	 * chunk of {@link #randomChunks}, in their order.
+	 */
+	private Path chunkLog(Path dev, String op, int bytes) throws IOException {
+		Path log = Path.of("/tmp/bench-snapshot-4k-" + op + ".iolog");
+		StringBuilder sb = new StringBuilder("fio version 2 iolog\n" + dev + " add\n" + dev + " open\n");
+		for (long chunk : randomChunks)
+			sb.append(dev).append(' ').append(op).append(' ').append(chunk * CHUNK).append(' ').append(bytes)
+					.append('\n');
+		Files.writeString(log, sb.append(dev).append(" close\n"));
+		return log;
+	}
+
+	/**
+	 * State (e): the I/O that the first writes of (b) and (d) cost, with no
+	 * snapshot and no dependency between its parts, so an upper bound on
+	 * their rate. One fio run of three jobs started together, over the
+	 * whole covered share (the most (b) and (d) write): the reads of the
+	 * chunks' originals from the origin (4k: 64 KiB at each chunk of (b)'s
+	 * log, in its order; 1M: 1M in sequence), their writes to the storage
+	 * disk in sequence from its start, and the writes themselves as (b)
+	 * does them (its iolog; 1M in sequence), N of each. The store is
+	 * written 1M at a time in both jobs, the same bytes in N / 16 writes
+	 * for 4k: blksnap's store bios are of up to 1 MiB, and a bound takes
+	 * the cheaper of the two snapshots' ways. The reads and the store
+	 * writes are what the snapshots do in the kernel: fio submits and reaps
+	 * them in batches, its jobs are threads of one process, so that fio's
+	 * own cost per I/O weighs as little as it can. No runtime cap, so that
+	 * the three do all their work. The rate is N writes over the time
+	 * until the last of the three ended.
+	 */
+	private double ceiling(Job job, long sectors) throws IOException, InterruptedException {
+		long covered = job == RAND4K ? (long) randomChunks.length * CHUNK : (long) (sectors * 512 * COVERED);
+		long n = job == RAND4K ? randomChunks.length : covered >> 20;
+		String batch = "--iodepth_batch_submit=8";
+		List<String> cmd = new ArrayList<>(List.of("fio", "--output-format=json", "--thread", "--direct=1",
+				"--ioengine=libaio", "--iodepth=16", "--name=original", "--filename=" + origin, batch));
+		if (job == RAND4K)
+			cmd.addAll(List.of("--read_iolog=" + chunkLog(origin, "read", CHUNK), "--replay_no_stall=1"));
+		else
+			cmd.addAll(List.of("--rw=read", "--bs=1M", "--size=" + n * (1 << 20)));
+		cmd.addAll(List.of("--name=store", "--filename=" + storage, batch, "--rw=write", "--bs=1M",
+				"--size=" + (covered >> 20 << 20), "--name=write", "--filename=" + origin));
+		if (job == RAND4K)
+			cmd.addAll(List.of("--read_iolog=" + chunkLog(origin, "write", 4096), "--replay_no_stall=1"));
+		else
+			cmd.addAll(List.of("--rw=write", "--bs=1M", "--size=" + n * (1 << 20)));
+		JsonNode jobs = json.readTree(exec(cmd.toArray(String[]::new))).path("jobs");
+		long elapsedMs = 0;
+		String[] dirs = { "read", "write", "write" };
+		long[] ios = { n, covered >> 20, n };
+		for (int i = 0; i < dirs.length; i++) {
+			JsonNode d = jobs.path(i).path(dirs[i]);
+			if (d.path("total_ios").asLong() != ios[i])
+				throw new IOException("(e): fio job " + jobs.path(i).path("jobname").asText() + " did "
+						+ d.path("total_ios").asLong() + " " + dirs[i] + "s of " + ios[i]);
+			elapsedMs = Math.max(elapsedMs, d.path("runtime").asLong());
+		}
+		if (elapsedMs == 0)
+			throw new IOException("(e): fio printed no runtime");
+		return job == RAND4K ? n * 1000.0 / elapsedMs : n * (double) (1 << 20) / elapsedMs / 1000;
 	}
 
 	/**
