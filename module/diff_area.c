@@ -377,17 +377,32 @@ static void diff_area_release(struct diff_area *da, struct bio *bio)
 	diff_area_io_put(da);
 }
 
+/*
+ * Whether writes to chunks [@first, @last] may go to the device now: each
+ * has a chunk that reached CHUNK_PASS. One walk of the tree for the range
+ * (a 1 MiB write spans 16 chunks of 64 KiB), not one per chunk.
+ */
 static bool diff_area_chunks_pass(struct diff_area *da, unsigned long first,
 				  unsigned long last)
 {
+	XA_STATE(xas, &da->chunks, first);
+	unsigned long next = first;
+	bool pass = true;
 	struct chunk *c;
 
-	for (; first <= last; first++) {
-		c = xa_load(&da->chunks, first);
-		if (!c || !chunk_passes(c))
-			return false;
+	rcu_read_lock();
+	xas_for_each(&xas, c, last) {
+		if (xas_retry(&xas, c))
+			continue;
+		/* The walk skips chunks with no entry: not copied. */
+		if (xas.xa_index != next || !chunk_passes(c)) {
+			pass = false;
+			break;
+		}
+		next++;
 	}
-	return true;
+	rcu_read_unlock();
+	return pass && next == last + 1;
 }
 
 /**
