@@ -1,6 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 package dev.blksnap.it.fuzz;
 
+import dev.blksnap.BlksnapControl;
+import dev.blksnap.BlksnapException;
+import dev.blksnap.DeviceId;
+import dev.blksnap.NoSuchSnapshotException;
+import dev.blksnap.SnapshotDevice;
+import dev.blksnap.SnapshotInfo;
+import dev.blksnap.SnapshotState;
+import dev.blksnap.internal.Errno;
 import dev.blksnap.internal.RawIoctl;
 
 import java.io.IOException;
@@ -16,6 +24,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.TreeSet;
@@ -80,17 +89,32 @@ final class Snapshots {
     final List<String> imageWritesAccepted = java.util.Collections.synchronizedList(new ArrayList<>());
     /** Bursts of writes to writable images, and what their writes, reads and flushes answered. */
     final AtomicLong writeBursts = new AtomicLong();
+    /** Bursts given up before their first write: the image went, or no snapshot had it any more. */
+    final AtomicLong burstsMissed = new AtomicLong();
     final AtomicLong directWrites = new AtomicLong();
     final AtomicLong bufferedWrites = new AtomicLong();
     final AtomicLong flushes = new AtomicLong();
     final AtomicLong writesVerified = new AtomicLong();
     final AtomicLong misalignedRefused = new AtomicLong();
-    /** Image writes, reads or flushes that failed (the snapshot broke or went meanwhile). */
+    /**
+     * Image writes, reads or flushes that failed, the snapshot being
+     * broken, or gone, when the failure was seen; of the broken ones, those
+     * that broke only once a tracker call made the module look at an origin
+     * resized meanwhile (ERANGE).
+     */
     final AtomicLong burstErrors = new AtomicLong();
+    final AtomicLong burstErrorsBroken = new AtomicLong();
+    final AtomicLong burstErrorsGone = new AtomicLong();
+    final AtomicLong burstErrorsResized = new AtomicLong();
+    /** Direct image writes or reads answered ENOMEM (the module had no pages for them: not a break). */
+    final AtomicLong burstNoMemory = new AtomicLong();
+    /** Failures whose snapshot's state could not be read (SNAPSHOT_INFO failed otherwise than ENOENT). */
+    final AtomicLong burstErrorsUnverified = new AtomicLong();
     /**
      * Image writes that succeeded and then read back otherwise (the read
-     * succeeding), and misaligned direct writes answered otherwise than
-     * EINVAL: any is a broken contract.
+     * succeeding), misaligned direct writes answered otherwise than EINVAL,
+     * and image writes, reads or flushes that failed while their snapshot
+     * was neither broken nor gone: any is a broken contract.
      */
     final List<String> imageWritesWrong = java.util.Collections.synchronizedList(new ArrayList<>());
     /**
@@ -99,6 +123,8 @@ final class Snapshots {
      * thread when it meets a writable image).
      */
     private final Object imageWriter = new Object();
+    /** Reads the snapshots' state for the bursts; creates none, so closing it destroys nothing. */
+    private final BlksnapControl ctl;
 
     Snapshots(Path dir, long calls) throws IOException {
         realCreateOneIn = (int) Math.max(5, calls / 40000);
@@ -112,6 +138,7 @@ final class Snapshots {
             f.setLength(STORAGE_DEVICE_SIZE);
         }
         deviceNode = Path.of(Native.runOk("losetup", "-f", "--show", deviceFile.toString()).trim());
+        ctl = BlksnapControl.open();
         storageDir = RawIoctl.open(files, RawIoctl.O_RDONLY);
         storageFile = RawIoctl.open(file, RawIoctl.O_RDWR);
         storageDevice = RawIoctl.open(deviceNode, RawIoctl.O_RDWR);
@@ -291,11 +318,14 @@ final class Snapshots {
         String name = image.getFileName().toString();
         long block;
         long bytes;
+        String diskseq;
         try {
             block = Long.parseLong(Files.readString(Path.of("/sys/class/block", name, "queue",
                     "logical_block_size")).trim());
             bytes = Long.parseLong(Files.readString(Path.of("/sys/class/block", name, "size")).trim()) * 512;
+            diskseq = diskseq(name);
         } catch (IOException | NumberFormatException gone) {
+            burstsMissed.incrementAndGet();
             return;
         }
         if (bytes < 128 * block + Native.PAGE) {
@@ -305,7 +335,13 @@ final class Snapshots {
         int buffered = Native.open(image, Native.O_RDWR);
         try (Arena a = Arena.ofConfined()) {
             if (direct < 0 || buffered < 0) {
-                return; // gone meanwhile
+                burstsMissed.incrementAndGet(); // gone meanwhile
+                return;
+            }
+            long owner = owner(image, diskseq);
+            if (owner == 0) {
+                burstsMissed.incrementAndGet(); // gone meanwhile, the name perhaps another image's now
+                return;
             }
             writeBursts.incrementAndGet();
             MemorySegment data = a.allocate(128 * block + Native.PAGE, Native.PAGE);
@@ -318,7 +354,7 @@ final class Snapshots {
                         MemorySegment w = fill(data.asSlice(0, len), rnd);
                         long rc = Native.pwrite(direct, w, off);
                         directWrites.incrementAndGet();
-                        readBack(direct, w, off, off, back, image, rc, "direct");
+                        readBack(direct, w, off, off, back, image, owner, rc, "direct");
                     }
                     case 1 -> {
                         long off = block * rnd.nextLong(bytes / block - 1) + 1 + rnd.nextLong(block - 1);
@@ -329,7 +365,10 @@ final class Snapshots {
                             imageWritesWrong.add(image + ": a direct write of " + block + " bytes at byte " + off
                                     + " answered " + rc + ", want EINVAL");
                         } else {
-                            burstErrors.incrementAndGet(); // gone meanwhile (ENOSPC past a zeroed capacity...)
+                            // The block layer refuses it before the image sees it, unless the image went
+                            // (ENOSPC past its capacity, zeroed by the removal).
+                            failed(owner, image, rc, "a misaligned direct write of " + block + " bytes at byte "
+                                    + off);
                         }
                     }
                     case 2 -> {
@@ -345,11 +384,14 @@ final class Snapshots {
                         }
                         // Read back the pages around the bytes, directly.
                         long from = off / Native.PAGE * Native.PAGE;
-                        readBack(direct, w, off, from, back, image, rc, "buffered");
+                        readBack(direct, w, off, from, back, image, owner, rc, "buffered");
                     }
                     default -> {
-                        burstErrors.addAndGet(Native.fsync(direct) == 0 ? 0 : 1);
+                        int rc = Native.fsync(direct);
                         flushes.incrementAndGet();
+                        if (rc != 0) {
+                            failed(owner, image, rc, "a flush");
+                        }
                     }
                 }
             }
@@ -377,19 +419,22 @@ final class Snapshots {
      * After a write of {@code w} at byte {@code off} that answered
      * {@code rc}: reads the image directly from {@code from} (a block
      * boundary at or before {@code off}) past the write's end, and checks
-     * the written bytes when both succeeded.
+     * the written bytes when both succeeded. The read covers only chunks
+     * the write covered (chunks are whole pages), so it ends inside the
+     * image.
      */
-    private void readBack(int direct, MemorySegment w, long off, long from, MemorySegment back, Path image, long rc,
-            String how) {
+    private void readBack(int direct, MemorySegment w, long off, long from, MemorySegment back, Path image,
+            long owner, long rc, String how) {
+        String what = "a " + how + " write of " + w.byteSize() + " bytes at byte " + off;
         if (rc != w.byteSize()) {
-            burstErrors.incrementAndGet();
+            failed(owner, image, rc, what);
             return;
         }
         long len = (off + w.byteSize() - from + Native.PAGE - 1) / Native.PAGE * Native.PAGE;
         MemorySegment r = back.asSlice(0, len);
         long got = Native.pread(direct, r, from);
         if (got < off + w.byteSize() - from) {
-            burstErrors.incrementAndGet(); // broken or gone since, or the read ended at the image's end
+            failed(owner, image, got, "the direct read of " + len + " bytes at byte " + from + " after " + what);
             return;
         }
         long at = r.asSlice(off - from, w.byteSize()).mismatch(w);
@@ -399,6 +444,102 @@ final class Snapshots {
         } else {
             writesVerified.incrementAndGet();
         }
+    }
+
+    /** The disk sequence number of the disk named {@code name}: a new one for every disk ever made. */
+    private static String diskseq(String name) throws IOException {
+        return Files.readString(Path.of("/sys/class/block", name, "diskseq")).trim();
+    }
+
+    /**
+     * The snapshot whose image {@code image} is, found by its device
+     * number; 0 when none has it now, or when the name no longer names the
+     * disk of {@code diskseq} (read before the burst opened it). The name
+     * naming the same disk before the descriptors were opened and after
+     * the snapshot was found means that the snapshot's image is the disk
+     * the descriptors reach: a destroyed image's minor goes to the next
+     * image made, and the burst's writes would fail on a disk that is no
+     * longer that snapshot's.
+     */
+    private long owner(Path image, String diskseq) {
+        try {
+            Optional<DeviceId> dev = Optional.of(DeviceId.of(image));
+            for (long id : ctl.snapshots()) {
+                SnapshotInfo info;
+                try {
+                    info = ctl.snapshotInfo(id);
+                } catch (NoSuchSnapshotException gone) {
+                    continue;
+                }
+                if (info.devices().stream().anyMatch(d -> d.image().equals(dev))) {
+                    return diskseq.equals(diskseq(image.getFileName().toString())) ? id : 0;
+                }
+            }
+        } catch (IOException | IllegalArgumentException gone) {
+            // the node or its sysfs directory went meanwhile
+        }
+        return 0;
+    }
+
+    /**
+     * An image write, read or flush of snapshot {@code owner} answered
+     * {@code rc}: the snapshot must be broken or gone now. The module
+     * marks a snapshot broken before it fails an image I/O for it, and
+     * takes it off the list before it removes its images. One exception:
+     * an origin resized meanwhile (the fuzzer's hot-plug resizes loop
+     * devices) fails the image reads that reach it past its new end, and
+     * the snapshot breaks (ERANGE) only once the module looks at the
+     * origin, on its next write or tracker call; so a CBT_INFO of each
+     * origin, and a second look. ENOMEM from a direct transfer is allowed:
+     * the module could not get pages for it, which breaks nothing.
+     */
+    private void failed(long owner, Path image, long rc, String what) {
+        if (rc == -Errno.ENOMEM) {
+            burstNoMemory.incrementAndGet();
+            return;
+        }
+        burstErrors.incrementAndGet();
+        try {
+            String state = brokenOrGone(owner);
+            if (state == null) {
+                for (SnapshotDevice d : ctl.snapshotInfo(owner).devices()) {
+                    try {
+                        ctl.cbtInfo(d.origin());
+                    } catch (BlksnapException notTracked) {
+                        // detached meanwhile: the second look tells
+                    }
+                }
+                state = brokenOrGone(owner);
+                if ("broken".equals(state)) {
+                    burstErrorsResized.incrementAndGet();
+                }
+            }
+            if (state == null) {
+                imageWritesWrong.add(image + ": " + what + " answered " + rc + ", but snapshot " + owner
+                        + " is neither broken nor gone: " + ctl.snapshotInfo(owner));
+            } else {
+                (state.equals("gone") ? burstErrorsGone : burstErrorsBroken).incrementAndGet();
+            }
+        } catch (NoSuchSnapshotException gone) {
+            burstErrorsGone.incrementAndGet(); // destroyed between the looks
+        } catch (BlksnapException e) {
+            burstErrorsUnverified.incrementAndGet();
+            System.out.println("[fuzz] " + image + ": " + what + " answered " + rc + "; snapshot " + owner
+                    + "'s state unknown: " + e.getMessage());
+        }
+    }
+
+    /** "broken", "gone", or null while the snapshot is taken and whole. */
+    private String brokenOrGone(long id) throws BlksnapException {
+        SnapshotInfo info;
+        try {
+            info = ctl.snapshotInfo(id);
+        } catch (NoSuchSnapshotException gone) {
+            return "gone";
+        }
+        boolean broken = info.state() == SnapshotState.BROKEN || info.error() != 0
+                || info.devices().stream().anyMatch(d -> d.error() != 0);
+        return broken ? "broken" : null;
     }
 
     /** Whether an image is read-only (true when it is gone: not writable as far as anyone knows). */
@@ -416,18 +557,22 @@ final class Snapshots {
         return String.format("snapshots with real storage (one create in %d): %d created (%d in the directory, %d in the file,"
                 + " %d on the device), %d destroyed by ioctl, %d by closing their control file, at most %d alive at"
                 + " once; image reads %d (%d failed), image writes refused %d, to writable images %d;"
-                + " %d write bursts to writable images: %d direct and %d buffered writes, %d flushes, %d read back"
-                + " right, %d misaligned direct writes refused, %d failed (broken or gone)",
+                + " %d write bursts to writable images (%d more given up: the image went first): %d direct and %d buffered writes, %d flushes, %d read back"
+                + " right, %d misaligned direct writes refused, %d failed (%d on a broken snapshot, %d of them"
+                + " broken by a resize seen late; %d on a gone one; %d unverified), %d answered ENOMEM",
                 realCreateOneIn, createdInDirectory.get() + createdInFile.get() + createdOnDevice.get(),
                 createdInDirectory.get(), createdInFile.get(), createdOnDevice.get(), destroyedByIoctl.get(),
                 destroyedByClose.get(), peakLive.get(), imageReads.get(), imageReadErrors.get(),
-                imageWritesRefused.get(), imageWritesToWritable.get(), writeBursts.get(), directWrites.get(),
+                imageWritesRefused.get(), imageWritesToWritable.get(), writeBursts.get(), burstsMissed.get(),
+                directWrites.get(),
                 bufferedWrites.get(), flushes.get(), writesVerified.get(), misalignedRefused.get(),
-                burstErrors.get());
+                burstErrors.get(), burstErrorsBroken.get(), burstErrorsResized.get(), burstErrorsGone.get(),
+                burstErrorsUnverified.get(), burstNoMemory.get());
     }
 
     /** Closes the storage and unmounts its tmpfs: every snapshot must be gone by now. */
     void close() throws IOException {
+        ctl.close();
         RawIoctl.close(storageDir);
         RawIoctl.close(storageFile);
         RawIoctl.close(storageDevice);
