@@ -19,6 +19,7 @@ import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
 
@@ -93,15 +94,24 @@ public final class SnapshotBench {
 	private final List<List<Double>> dmFresh = List.of(new ArrayList<>(), new ArrayList<>());
 	/** Writes the last fio run completed. */
 	private long lastWrites;
+	/** QEMU's threads on the host, when the guest can see the host's /proc. */
+	private final Optional<HostCpu> host;
+	/**
+	 * Host CPU time per I/O of the last {@link #fio} or {@link #readRate}
+	 * run, in microseconds; NaN without {@link #host}.
+	 */
+	private double lastHostMicrosPerIo = Double.NaN;
 	/** The 4k job's offsets: one in each chunk of the covered share, in random order. */
 	private long[] randomChunks;
 
-	private SnapshotBench(Path origin, Path storage, int rounds, int runtime, Set<Part> parts) {
+	private SnapshotBench(Path origin, Path storage, int rounds, int runtime, Set<Part> parts, Path hostProc)
+			throws IOException {
 		this.origin = origin;
 		this.storage = storage;
 		this.rounds = rounds;
 		this.runtime = runtime;
 		this.parts = parts;
+		this.host = HostCpu.find(hostProc);
 	}
 
 	public static void main(String[] args) throws Exception {
@@ -111,7 +121,8 @@ public final class SnapshotBench {
 		new SnapshotBench(Path.of(disks[0]), Path.of(disks[1]),
 				Integer.parseInt(System.getenv().getOrDefault("BENCH_ROUNDS", "5")),
 				Integer.parseInt(System.getenv().getOrDefault("BENCH_RUNTIME", "4")),
-				parts(System.getenv().getOrDefault("BENCH_PARTS", "writes,read,take,growth,loaded_read"))).run();
+				parts(System.getenv().getOrDefault("BENCH_PARTS", "writes,read,take,growth,loaded_read")),
+				System.getenv("BENCH_HOST_PROC") == null ? null : Path.of(System.getenv("BENCH_HOST_PROC"))).run();
 	}
 
 	private static Set<Part> parts(String list) {
@@ -132,7 +143,11 @@ public final class SnapshotBench {
 		if (!jobs.isEmpty())
 			randomChunks = shuffledChunks(sectors);
 		double[][][] rate = new double[jobs.size()][State.values().length][rounds];
+		double[][][] cpu = new double[jobs.size()][State.values().length][rounds];
 		double[][] read = new double[2][rounds];
+		double[][] readCpu = new double[2][rounds];
+		System.out.println(host.map(h -> "host CPU measured: QEMU with " + h.threads() + " threads, accel "
+				+ h.accelerator()).orElse("host CPU not measured: the host's /proc is not visible"));
 		// Not measured: the first read in the VM ran at half speed whatever it read.
 		if (parts.contains(Part.READ) && jobs.isEmpty())
 			readRate(origin);
@@ -141,8 +156,11 @@ public final class SnapshotBench {
 			if (round % 2 == 1)
 				order = order.reversed();
 			for (State state : order) {
-				for (int j = 0; j < jobs.size(); j++)
+				for (int j = 0; j < jobs.size(); j++) {
+					lastHostMicrosPerIo = Double.NaN;
 					rate[j][state.ordinal()][round] = measure(state, jobs.get(j), sectors);
+					cpu[j][state.ordinal()][round] = lastHostMicrosPerIo;
+				}
 			}
 			StringBuilder line = new StringBuilder("round " + (round + 1) + ":");
 			if (!jobs.isEmpty())
@@ -151,6 +169,8 @@ public final class SnapshotBench {
 				double[] r = readImageAndOrigin(round % 2 == 1);
 				read[0][round] = r[0];
 				read[1][round] = r[1];
+				readCpu[0][round] = r[2];
+				readCpu[1][round] = r[3];
 				line.append(String.format(" seq read MB/s image %.0f origin %.0f", r[0], r[1]));
 			}
 			System.out.println(line);
@@ -180,6 +200,8 @@ public final class SnapshotBench {
 					+ " / (d) >= 1.5 x%n", Spread.median(ed), Spread.min(ed), Spread.max(ed));
 			double[] ca = ratios(rate[j][State.COPIED.ordinal()], rate[j][0]);
 			System.out.printf("  (c) / (a): median %.1f %%   target >= 95 %%%n", 100 * Spread.median(ca));
+			if (host.isPresent())
+				printHostCpu(cpu[j]);
 		}
 		if (!jobs.isEmpty()) {
 			for (int j = 0; j < jobs.size(); j++) {
@@ -196,6 +218,10 @@ public final class SnapshotBench {
 			System.out.printf("sequential 1M read: image %.0f MB/s, origin %.0f MB/s (medians); image / origin %.1f %%"
 					+ "  [%.1f .. %.1f]   target >= 95 %%%n", Spread.median(read[0]), Spread.median(read[1]),
 					100 * Spread.median(ir), 100 * Spread.min(ir), 100 * Spread.max(ir));
+			if (host.isPresent())
+				System.out.printf("  by host CPU per MB read: image %.1f us, origin %.1f us (medians); origin's over the"
+						+ " image's, median of rounds %s   target >= 95 %%%n", Spread.median(readCpu[0]),
+						Spread.median(readCpu[1]), percent(ratios(readCpu[1], readCpu[0])));
 		}
 		if (parts.contains(Part.TAKE))
 			holdAtTake();
@@ -203,6 +229,31 @@ public final class SnapshotBench {
 			loadedRead(sectors);
 		if (parts.contains(Part.GROWTH))
 			growth();
+	}
+
+	/**
+	 * Host CPU time per write of each state and (c)'s cost against (a)'s:
+	 * the host's run time of QEMU's threads grows only while QEMU runs, so
+	 * other work on the host does not inflate it as it does rates (see
+	 * {@link HostCpu}). (a) over (c) is what (c)'s rate would be, as a share
+	 * of (a)'s, were the guest bound by that CPU alone.
+	 */
+	private static void printHostCpu(double[][] cpuByState) {
+		StringBuilder sb = new StringBuilder("  host CPU per write (us, medians):");
+		for (State s : State.values()) {
+			double median = Spread.median(cpuByState[s.ordinal()]);
+			if (!Double.isNaN(median)) // (e) runs its own fio jobs: not measured
+				sb.append(String.format(" %s %.1f", NAMES[s.ordinal()].substring(0, 3), median));
+		}
+		System.out.println(sb);
+		System.out.printf("  (c) / (a) by host CPU per write ((a)'s over (c)'s), median of rounds %s   target >= 95 %%%n",
+				percent(ratios(cpuByState[0], cpuByState[State.COPIED.ordinal()])));
+	}
+
+	/** A per-round ratio as "median % [bootstrap 95 % interval]". */
+	private static String percent(double[] perRound) {
+		Spread.Interval i = Spread.medianWithInterval(perRound);
+		return String.format("%.1f %% [%.1f, %.1f]", 100 * i.estimate(), 100 * i.low(), 100 * i.high());
 	}
 
 	private static String row(double[][] byState, int round) {
@@ -353,10 +404,12 @@ public final class SnapshotBench {
 		} else {
 			cmd.addAll(List.of("--rw=write", "--bs=1M", "--size=" + Math.round(COVERED * 100) + "%"));
 		}
+		HostCpu.Reading before = hostReading();
 		JsonNode write = json.readTree(exec(cmd.toArray(String[]::new))).path("jobs").path(0).path("write");
 		if (!write.has("iops"))
 			throw new IOException("fio printed no write rate");
 		lastWrites = write.path("total_ios").asLong();
+		lastHostMicrosPerIo = hostMicrosPerIo(before, lastWrites);
 		return job == RAND4K ? write.get("iops").asDouble() : write.get("bw_bytes").asDouble() / 1e6;
 	}
 
@@ -426,28 +479,48 @@ public final class SnapshotBench {
 
 	/**
 	 * Sequential 1M reads of a fresh image (its chunks not copied) and of the
-	 * origin, in MB/s; the origin first when {@code originFirst}.
+	 * origin, in MB/s, then the host CPU microseconds per 1M read of each
+	 * (NaN when not measured); the origin first when {@code originFirst}.
 	 */
 	private double[] readImageAndOrigin(boolean originFirst) throws Exception {
 		double image, device = originFirst ? readRate(origin) : 0;
+		double imageCpu, deviceCpu = lastHostMicrosPerIo;
 		try (BlksnapControl ctl = BlksnapControl.open(); Snapshot snap = ctl.createSnapshot(storage, 0, false)) {
 			snap.add(DeviceId.of(origin));
 			snap.take(true);
 			DeviceId img = snap.info().devices().get(0).image().orElseThrow();
 			image = readRate(devNode(img));
+			imageCpu = lastHostMicrosPerIo;
 		} finally {
 			try (BlksnapControl ctl = BlksnapControl.open()) {
 				ctl.detach(DeviceId.of(origin));
 			}
 		}
-		return new double[] { image, originFirst ? device : readRate(origin) };
+		if (!originFirst) {
+			device = readRate(origin);
+			deviceCpu = lastHostMicrosPerIo;
+		}
+		return new double[] { image, device, imageCpu, deviceCpu };
 	}
 
 	private double readRate(Path dev) throws IOException, InterruptedException {
+		HostCpu.Reading before = hostReading();
 		JsonNode r = json.readTree(exec("fio", "--name=read", "--filename=" + dev, "--direct=1",
 				"--ioengine=libaio", "--iodepth=16", "--rw=read", "--bs=1M", "--time_based",
 				"--runtime=" + runtime, "--output-format=json")).path("jobs").path(0).path("read");
+		lastHostMicrosPerIo = hostMicrosPerIo(before, r.path("total_ios").asLong());
 		return r.get("bw_bytes").asDouble() / 1e6;
+	}
+
+	private HostCpu.Reading hostReading() throws IOException {
+		return host.isPresent() ? host.get().read() : null;
+	}
+
+	/** Host CPU microseconds per I/O since {@code before}, for {@code ios} I/Os; NaN when not measured. */
+	private double hostMicrosPerIo(HostCpu.Reading before, long ios) throws IOException {
+		if (before == null || ios <= 0)
+			return Double.NaN;
+		return host.get().read().minus(before).runNanos() / 1e3 / ios;
 	}
 
 	private static Path devNode(DeviceId id) throws IOException {
