@@ -71,7 +71,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * left behind).
  *
  * <p>Environment: BLKSNAP_FUZZ_CALLS (ioctl calls in all, default 20000;
- * 0 skips), BLKSNAP_FUZZ_THREADS (default 16:
+ * 0 skips), BLKSNAP_FUZZ_MINUTES (a time budget: the calls stop when it is
+ * spent, and the run says how many were made; default none, so that a
+ * slow machine keeps CI's time in bounds without a fast one making fewer
+ * calls), BLKSNAP_FUZZ_THREADS (default 16:
  * most calls that succeed wait for an RCU grace period, so threads beyond
  * the CPU count still add calls per second), BLKSNAP_FUZZ_SEED (default
  * random). Every thread draws from its own generator split off the seed, so
@@ -94,6 +97,8 @@ class IoctlFuzzTest {
 
     private final List<IoctlSpec> table = IoctlTable.ALL;
     private final AtomicBoolean stop = new AtomicBoolean();
+    /** BLKSNAP_FUZZ_MINUTES spent: the workers end before their share of the calls. */
+    private final AtomicBoolean timeUp = new AtomicBoolean();
     private final AtomicLong done = new AtomicLong();
     private final AtomicLong violationCount = new AtomicLong();
     private final ConcurrentLinkedQueue<String> violations = new ConcurrentLinkedQueue<>();
@@ -132,7 +137,7 @@ class IoctlFuzzTest {
                 Call c = new Call(rnd, devices, snapshots, index, arg, buf);
                 int fd = open();
                 try {
-                    for (long i = 0; i < calls && !stop.get(); i++) {
+                    for (long i = 0; i < calls && !stop.get() && !timeUp.get(); i++) {
                         if (c.oneIn(5000)) { // a fresh descriptor now and then: its snapshots without KEEP go
                             RawIoctl.close(fd);
                             snapshots.closed(index);
@@ -297,6 +302,7 @@ class IoctlFuzzTest {
     @Timeout(value = 12, unit = TimeUnit.HOURS) // the VM's own timeout is the real limit
     void ioctlsWithRandomAndBoundaryInputFromManyThreads() throws Exception {
         long calls = envLong("BLKSNAP_FUZZ_CALLS", 20000);
+        long minutes = envLong("BLKSNAP_FUZZ_MINUTES", 0);
         int threads = (int) envLong("BLKSNAP_FUZZ_THREADS", 16);
         long seed = envLong("BLKSNAP_FUZZ_SEED", new SplittableRandom().nextLong() & Long.MAX_VALUE);
         assumeTrue(calls > 0, "BLKSNAP_FUZZ_CALLS=0: fuzzing skipped");
@@ -365,6 +371,11 @@ class IoctlFuzzTest {
         long lastPrint = start;
         for (Thread t : running) {
             while (!t.join(Duration.ofSeconds(5))) {
+                if (minutes > 0 && !timeUp.get() && System.nanoTime() - start > minutes * 60_000_000_000L) {
+                    timeUp.set(true);
+                    System.out.printf("[fuzz] the time budget (BLKSNAP_FUZZ_MINUTES=%d) is spent after %d of %d"
+                            + " calls: the workers stop%n", minutes, done.get(), calls);
+                }
                 if (System.nanoTime() - lastPrint > 30_000_000_000L) {
                     lastPrint = System.nanoTime();
                     System.out.printf("[fuzz] %d of %d calls, %.0f calls/s, %d unplugs, %d resizes, %d writes%n",
@@ -449,7 +460,7 @@ class IoctlFuzzTest {
             fail(why + "replay: tests/run-vm-suite --lanes " + lane + " --fuzz-calls " + calls + " --fuzz-seed "
                     + seed);
         }
-        assertTrue(done.get() >= calls, "only " + done.get() + " of " + calls + " calls ran");
+        assertTrue(done.get() >= calls || timeUp.get(), "only " + done.get() + " of " + calls + " calls ran");
     }
 
     /** Calls of the ioctl {@code name} that returned 0, over all workers. */
