@@ -76,8 +76,8 @@ vm-selftest: deps
 # one): past them the fuzzer stops, classes not started are skipped, and
 # the lane's closing line says how many calls ran and classes did not.
 # make check-debug runs the debug lane with neither.
-FUZZ_MINUTES ?= 25
-DEBUG_MINUTES ?= 35
+FUZZ_MINUTES ?= 20
+DEBUG_MINUTES ?= 25
 vm-suite: deps modules java
 	tests/run-vm-suite --lanes "$(LANES)" --fuzz-minutes $(FUZZ_MINUTES) --debug-minutes $(DEBUG_MINUTES)
 
