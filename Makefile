@@ -13,7 +13,7 @@ JAVA_HOME := $(shell scripts/find-jdk 2>/dev/null)
 MVN = JAVA_HOME=$(JAVA_HOME) MAVEN_OPTS="--sun-misc-unsafe-memory-access=allow" mvn -B --no-transfer-progress
 
 .PHONY: all help deps java-home module modules java java-test vm-selftest vm-suite check debug-kernel check-debug soak demo \
-	bench-cbt bench-cbt-nullb bench-snapshot bench-backup install uninstall clean
+	bench-cbt bench-cbt-nullb bench-snapshot bench-backup bench-icount install uninstall clean
 
 # The preflight (scripts/deps: installs what is missing as root, else prints
 # the apt-get line and stops) runs once, before anything is built or booted,
@@ -24,7 +24,7 @@ GOALS := $(or $(MAKECMDGOALS),all)
 DEPS := $(sort \
 	$(if $(filter all install java java-test,$(GOALS)),java) \
 	$(if $(filter modules,$(GOALS)),build) \
-	$(if $(filter deps check demo vm-selftest vm-suite check-debug soak bench-cbt bench-cbt-nullb bench-snapshot bench-backup,$(GOALS)),all) \
+	$(if $(filter deps check demo vm-selftest vm-suite check-debug soak bench-cbt bench-cbt-nullb bench-snapshot bench-backup bench-icount,$(GOALS)),all) \
 	$(if $(filter debug-kernel check-debug soak,$(GOALS)),debug))
 
 all: module java
@@ -40,6 +40,7 @@ help:
 	@echo "make bench-cbt-nullb  the same on null_blk: the CPU cost per bio, no device time"
 	@echo "make bench-snapshot  fio with a snapshot (fresh and copied chunks) vs none vs dm-snapshot; image reads; hold at take"
 	@echo "make bench-backup  full backup vs dd of the same snapshot image; incremental bytes read vs what changed"
+	@echo "make bench-icount  exact guest instructions per write: not loaded, loaded, tracked, snapshot (copied chunks)"
 	@echo "make modules    build build/lanes/{$(LANES)}/blksnap.ko with W=1 (warnings fail)"
 	@echo "make deps       install what the targets above need (as root), or print the apt-get line"
 	@echo "make install    module into /lib/modules/\$$(uname -r)/extra, launcher into $(PREFIX)/bin"
@@ -141,6 +142,21 @@ bench-snapshot: deps modules java
 bench-backup: deps modules java
 	tests/vm/run --kernel 6.1 --disks 1x256M,1x1G --timeout 3600 \
 		--module build/lanes/6.1/blksnap.ko -- tests/bench/guest-bench-backup
+
+# Exact guest instructions per 4k write in each state of the module (not
+# loaded, loaded, tracked, in a snapshot whose chunks are all copied), and
+# the kernel functions that differ: a QEMU plugin counts them
+# (tests/bench/icount), so the host's load cannot blur a cost of a few per
+# cent as it blurs times. BENCH_DEVICE=nullb counts on null_blk.
+build/icount.so: tests/bench/icount/icount.c
+	mkdir -p build
+	$(CC) -O2 -Wall -Wextra -shared -fPIC -fvisibility=hidden -o $@ $< -lpthread
+
+bench-icount: deps modules java build/icount.so
+	out="$(CURDIR)/build/bench-icount/$$(date +%Y%m%d-%H%M%S)" && mkdir -p "$$out" && \
+	BLKSNAP_VM_PLUGIN="$(CURDIR)/build/icount.so,dir=$$out" tests/vm/run --kernel 6.1 \
+		--append "slub_debug=- kfence.sample_interval=0" --disks 2x512M --timeout 3600 --out "$$out" \
+		--module build/lanes/6.1/blksnap.ko -- tests/bench/guest-bench-icount
 
 install: module java
 	install -D -m 0644 module/blksnap.ko $(DESTDIR)/lib/modules/$(KREL)/extra/blksnap.ko
