@@ -83,7 +83,10 @@ static long filter_inflight_sum(void)
  *
  * The hold test and the count are in one RCU read-side section: take
  * publishes the hold, waits for a grace period, then drains the writes
- * counted before (snapshot.c), so a write is either held or drained.
+ * counted before (snapshot_take.c), so a write is either held or drained.
+ * Outside a take the hold test is skipped (tracker_any_holding()): a write
+ * that reads no take holding either began its section before the take's
+ * grace period, and is drained, or began after the take was over.
  *
  * A write with REQ_NOWAIT that would be held or parked is ended instead
  * (FILTER_AGAIN): held, it is not counted nor marked; parked, it was
@@ -95,7 +98,7 @@ filter_bio(struct bio *bio, void **spare)
 	enum filter_verdict verdict = FILTER_PASS;
 
 	rcu_read_lock();
-	if (unlikely(tracker_any_bound()))
+	if (unlikely(tracker_any_holding()))
 		verdict = tracker_bio_hold(bio);
 	if (verdict != FILTER_PASS)
 		goto out_unlock;

@@ -80,6 +80,9 @@ static LIST_HEAD(dying_disks);
 /* Trackers with a &tracker.diff_area; written under registry_mutex. */
 int tracker_bound_count;
 
+/* Takes holding writes: see tracker_any_holding() and snapshot_activate(). */
+atomic_t tracker_holding_count = ATOMIC_INIT(0);
+
 /**
  * registry_lock() - take the registry lock, to change a tracker's geometry.
  *

@@ -46,6 +46,23 @@ static inline bool tracker_any_bound(void)
 	return READ_ONCE(tracker_bound_count);
 }
 
+/* Takes between their hold and their end; the bio path skips the hold walk while 0. */
+extern atomic_t tracker_holding_count;
+
+/**
+ * tracker_any_holding() - whether a take may be holding writes.
+ *
+ * Read with acquire ordering: a write that sees a take's hold over also
+ * sees the state take left its devices in (snapshot_take.c).
+ *
+ * Context: inside the RCU read-side section of the tests it guards.
+ * Return: true when the hold test of the bio path is needed.
+ */
+static inline bool tracker_any_holding(void)
+{
+	return atomic_read_acquire(&tracker_holding_count);
+}
+
 /*
  * How many trackers, and whole disks with tracked partitions, hash to each
  * bucket: a bio whose device's bucket is 0 reaches no tracker, which the

@@ -24,6 +24,7 @@
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 #include "diff_area.h"
+#include "registry.h"
 #include "snapimage.h"
 #include "snapshot.h"
 #include "tracker.h"
@@ -98,6 +99,11 @@ static int snapshot_activate(struct snapshot *snap,
 	int ret = 0;
 	u32 i;
 
+	/*
+	 * Published before the states, under the same grace period: the bio
+	 * path tests the hold only while this is non-zero.
+	 */
+	atomic_inc(&tracker_holding_count);
 	for (i = 0; i < snap->nr_devices; i++)
 		diff_area_set_state(snap->devices[i], DIFF_AREA_HOLD);
 	/*
@@ -119,6 +125,7 @@ static int snapshot_activate(struct snapshot *snap,
 		/* A fatal signal: give up, and let the held writes go. */
 		for (i = 0; i < snap->nr_devices; i++)
 			diff_area_set_state(snap->devices[i], DIFF_AREA_IDLE);
+		atomic_dec_return_release(&tracker_holding_count);
 		return ret;
 	}
 	for (i = 0; i < snap->nr_devices; i++) {
@@ -129,6 +136,12 @@ static int snapshot_activate(struct snapshot *snap,
 	}
 	for (i = 0; i < snap->nr_devices; i++)
 		diff_area_set_state(snap->devices[i], DIFF_AREA_ACTIVE);
+	/*
+	 * After the states, with release ordering: a write that reads the
+	 * count's decrement, and so skips the hold test, reads them active
+	 * and is copied-on-write.
+	 */
+	atomic_dec_return_release(&tracker_holding_count);
 	return 0;
 }
 
