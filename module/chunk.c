@@ -307,6 +307,8 @@ static bool chunk_pass(struct chunk *c)
 	spin_unlock_irqrestore(&c->lock, flags);
 
 	diff_area_run_waiters(&waiters);
+	/* After the waiters: its allocation may wait for reclaim. */
+	diff_area_chunk_passed(da, c->number);
 	if (lost) {
 		/* Image writes waiting for it fail (image_write.c). */
 		wake_up_all(&da->stored_wq);

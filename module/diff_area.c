@@ -137,8 +137,12 @@ static u32 diff_area_chunk_shift(struct block_device *bdev)
 /* Free a diff_area whose device is closed (or was never opened). */
 static void diff_area_free(struct diff_area *da)
 {
-	int i;
+	unsigned long i;
 
+	for (i = 0; da->passed && i < DIV_ROUND_UP(da->chunk_count,
+						   DIFF_AREA_PASSED_BITS); i++)
+		free_page((unsigned long)da->passed[i]);
+	kvfree(da->passed);
 	for (i = 0; i < DIFF_AREA_STORES; i++)
 		kfree(da->store[i].bvec);
 	kfree(da);
@@ -196,6 +200,14 @@ struct diff_area *diff_area_create(struct snapshot *snapshot, dev_t dev)
 	da->chunk_shift = diff_area_chunk_shift(bdev);
 	da->chunk_count = DIV_ROUND_UP_SECTOR_T(da->capacity,
 						1U << da->chunk_shift);
+	da->passed = kvcalloc(DIV_ROUND_UP(da->chunk_count,
+					   DIFF_AREA_PASSED_BITS),
+			      sizeof(*da->passed), GFP_KERNEL);
+	if (!da->passed) {
+		compat_bdev_close(&da->origin);
+		diff_area_free(da);
+		return ERR_PTR(-ENOMEM);
+	}
 	da->state = DIFF_AREA_IDLE;
 	xa_init(&da->chunks);
 	spin_lock_init(&da->park_lock);
@@ -377,10 +389,56 @@ static void diff_area_release(struct diff_area *da, struct bio *bio)
 	diff_area_io_put(da);
 }
 
+/**
+ * diff_area_chunk_passed() - note that a chunk reached CHUNK_PASS.
+ * @da: the device.
+ * @chunk: the chunk's number.
+ *
+ * Without memory for its page of bits the chunk is only found passing in
+ * &diff_area.chunks, which the bio path looks in when a bit is not set.
+ *
+ * Context: a worker; may sleep (the allocation does no I/O).
+ */
+void diff_area_chunk_passed(struct diff_area *da, unsigned long chunk)
+{
+	unsigned long **slot = &da->passed[chunk / DIFF_AREA_PASSED_BITS];
+	unsigned long *bits = READ_ONCE(*slot), *fresh;
+
+	if (!bits) {
+		fresh = (unsigned long *)get_zeroed_page(GFP_NOIO |
+							  __GFP_NOWARN);
+		if (!fresh)
+			return;
+		/* Another chunk of the page may have passed meanwhile. */
+		bits = cmpxchg(slot, NULL, fresh);
+		if (bits)
+			free_page((unsigned long)fresh);
+		else
+			bits = fresh;
+	}
+	set_bit(chunk % DIFF_AREA_PASSED_BITS, bits);
+}
+
+/* Whether &diff_area.passed has the bits of chunks [@first, @last] set. */
+static bool diff_area_passed(struct diff_area *da, unsigned long first,
+			     unsigned long last)
+{
+	unsigned long n, *bits;
+
+	for (n = first; n <= last; n++) {
+		/* The page was zeroed before it was published (cmpxchg). */
+		bits = READ_ONCE(da->passed[n / DIFF_AREA_PASSED_BITS]);
+		if (!bits || !test_bit(n % DIFF_AREA_PASSED_BITS, bits))
+			return false;
+	}
+	return true;
+}
+
 /*
  * Whether writes to chunks [@first, @last] may go to the device now: each
- * has a chunk that reached CHUNK_PASS. One walk of the tree for the range
- * (a 1 MiB write spans 16 chunks of 64 KiB), not one per chunk.
+ * has a chunk that reached CHUNK_PASS. The bits first; else one walk of
+ * the tree for the range (a 1 MiB write spans 16 chunks of 64 KiB), not
+ * one per chunk.
  */
 static bool diff_area_chunks_pass(struct diff_area *da, unsigned long first,
 				  unsigned long last)
@@ -390,6 +448,8 @@ static bool diff_area_chunks_pass(struct diff_area *da, unsigned long first,
 	bool pass = true;
 	struct chunk *c;
 
+	if (likely(diff_area_passed(da, first, last)))
+		return true;
 	rcu_read_lock();
 	xas_for_each(&xas, c, last) {
 		if (xas_retry(&xas, c))

@@ -55,6 +55,9 @@ struct diff_area_store {
 /* Chunk ranges that refused REQ_NOWAIT writes asked to be copied. */
 #define DIFF_AREA_WANTED 16
 
+/* Chunks per page of &diff_area.passed. */
+#define DIFF_AREA_PASSED_BITS (PAGE_SIZE * BITS_PER_BYTE)
+
 /**
  * struct diff_area_range - chunks [@first, @last] of a device.
  * @first: the first chunk.
@@ -82,6 +85,11 @@ struct diff_area_range {
  *	take (on the device or the image). Inserted by @park_work and
  *	@image_write_work (the loser of a race frees its chunk unused), read
  *	under RCU by the bio path; freed with the diff_area.
+ * @passed: a bit per chunk that reached CHUNK_PASS, in pages of
+ *	DIFF_AREA_PASSED_BITS bits, each allocated when the first of its
+ *	chunks passes (NULL until then, or if that allocation failed). The
+ *	bio path tests these bits before it looks in @chunks: a write to
+ *	copied chunks costs a few loads instead of a walk of the tree.
  * @park_lock: protects @held, @parked, @wanted, @nr_wanted, @image_writes
  *	and the changes of @state.
  * @held: writes held during take, not counted by the tracker yet; sent on
@@ -145,6 +153,7 @@ struct diff_area {
 	unsigned long chunk_count;
 	int state;
 	struct xarray chunks;
+	unsigned long **passed;
 	spinlock_t park_lock; /* see @park_lock above */
 	struct bio_list held;
 	struct bio_list parked;
@@ -219,6 +228,7 @@ void diff_area_run_waiters(struct list_head *waiters);
 bool diff_area_has_readers(struct diff_area *da, unsigned long chunk);
 bool diff_area_cows(struct diff_area *da);
 void diff_area_broken(struct diff_area *da, int error);
+void diff_area_chunk_passed(struct diff_area *da, unsigned long chunk);
 
 static inline void diff_area_io_get(struct diff_area *da)
 {
