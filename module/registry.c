@@ -383,6 +383,9 @@ static enum filter_verdict tracker_bio_parts_visit(struct bio *bio,
 	struct tracker_part *part;
 	u64 diskseq;
 
+	/* As in tracker_bio_parts(): no tracked partition, no lookup. */
+	if (xa_empty(&parts_index))
+		return FILTER_PASS;
 	parts = xa_load(&parts_index, whole->bd_dev);
 	if (!parts)
 		return FILTER_PASS;
