@@ -420,7 +420,7 @@ void diff_area_chunk_passed(struct diff_area *da, unsigned long chunk)
 }
 
 /* Whether &diff_area.passed has the bits of chunks [@first, @last] set. */
-static bool diff_area_passed(struct diff_area *da, unsigned long first,
+static __always_inline bool diff_area_passed(struct diff_area *da, unsigned long first,
 			     unsigned long last)
 {
 	unsigned long n, *bits;
@@ -435,21 +435,19 @@ static bool diff_area_passed(struct diff_area *da, unsigned long first,
 }
 
 /*
- * Whether writes to chunks [@first, @last] may go to the device now: each
- * has a chunk that reached CHUNK_PASS. The bits first; else one walk of
- * the tree for the range (a 1 MiB write spans 16 chunks of 64 KiB), not
- * one per chunk.
+ * Whether each of chunks [@first, @last] has a chunk that reached
+ * CHUNK_PASS in the tree: one walk for the range (a 1 MiB write spans 16
+ * chunks of 64 KiB), not one lookup per chunk.
  */
-static bool diff_area_chunks_pass(struct diff_area *da, unsigned long first,
-				  unsigned long last)
+static noinline bool diff_area_chunks_found_passing(struct diff_area *da,
+						    unsigned long first,
+						    unsigned long last)
 {
 	XA_STATE(xas, &da->chunks, first);
 	unsigned long next = first;
 	bool pass = true;
 	struct chunk *c;
 
-	if (likely(diff_area_passed(da, first, last)))
-		return true;
 	rcu_read_lock();
 	xas_for_each(&xas, c, last) {
 		if (xas_retry(&xas, c))
@@ -463,6 +461,18 @@ static bool diff_area_chunks_pass(struct diff_area *da, unsigned long first,
 	}
 	rcu_read_unlock();
 	return pass && next == last + 1;
+}
+
+/*
+ * Whether writes to chunks [@first, @last] may go to the device now: the
+ * bits, else the tree (a bit not set yet, or not allocated).
+ */
+static __always_inline bool diff_area_chunks_pass(struct diff_area *da,
+						  unsigned long first,
+						  unsigned long last)
+{
+	return likely(diff_area_passed(da, first, last)) ||
+	       diff_area_chunks_found_passing(da, first, last);
 }
 
 /**
