@@ -420,8 +420,9 @@ void diff_area_chunk_passed(struct diff_area *da, unsigned long chunk)
 }
 
 /* Whether &diff_area.passed has the bits of chunks [@first, @last] set. */
-static __always_inline bool diff_area_passed(struct diff_area *da, unsigned long first,
-			     unsigned long last)
+static __always_inline bool diff_area_passed(struct diff_area *da,
+					     unsigned long first,
+					     unsigned long last)
 {
 	unsigned long n, *bits;
 

@@ -96,16 +96,25 @@ static __always_inline enum filter_verdict
 filter_bio(struct bio *bio, void **spare)
 {
 	enum filter_verdict verdict = FILTER_PASS;
+	struct tracker_cows cows;
+	bool bound;
 
 	rcu_read_lock();
 	if (unlikely(tracker_any_holding()))
 		verdict = tracker_bio_hold(bio);
 	if (verdict != FILTER_PASS)
 		goto out_unlock;
-	if (!tracker_bio_account(bio, spare))
+	/*
+	 * Read before counting, in the same section: a snapshot's devices
+	 * are bound before its take, whose grace period and drain separate
+	 * the writes that read none bound from those its copies must see.
+	 */
+	bound = tracker_any_bound();
+	cows.nr = 0;
+	if (!tracker_bio_account(bio, spare, bound ? &cows : NULL))
 		verdict = FILTER_RETRY;
-	else if (unlikely(tracker_any_bound()))
-		verdict = tracker_bio_cow(bio);
+	else if (unlikely(bound))
+		verdict = tracker_bio_cows(bio, &cows);
 out_unlock:
 	rcu_read_unlock();
 	return verdict;

@@ -255,7 +255,8 @@ int __registry_reindex(struct tracker *tracker)
  * to the partition or the next ioctl on its tracker starts a new
  * generation, in which none of the misplaced marks survive.
  */
-static bool tracker_bio_parts(struct bio *bio, void **spare)
+static bool tracker_bio_parts(struct bio *bio, void **spare,
+			      struct tracker_cows *cows)
 {
 	struct block_device *whole = bio->bi_bdev;
 	struct gendisk *disk = whole->bd_disk;
@@ -291,7 +292,7 @@ static bool tracker_bio_parts(struct bio *bio, void **spare)
 		from = max(first, start);
 		to = min(last, end);
 		if (!tracker_account(tracker, bio, from - start, to - from + 1,
-				     spare))
+				     spare, cows))
 			return false;
 	}
 	return true;
@@ -301,6 +302,8 @@ static bool tracker_bio_parts(struct bio *bio, void **spare)
  * tracker_bio_account() - account a write in every tracker it changes.
  * @bio: the bio, about to be submitted; any operation.
  * @spare: as for tracker_account().
+ * @cows: where to note the trackers in a snapshot for tracker_bio_cows(),
+ *	or NULL when no tracker is in one.
  *
  * A bio sent to a partition reaches the partition's tracker and the whole
  * disk's; one sent to a whole disk reaches the disk's tracker and those of
@@ -313,7 +316,8 @@ static bool tracker_bio_parts(struct bio *bio, void **spare)
  * sleeping: the bio is then accounted in some trackers only, and must be
  * given again with a spare context (what is done is not done twice).
  */
-bool tracker_bio_account(struct bio *bio, void **spare)
+bool tracker_bio_account(struct bio *bio, void **spare,
+			 struct tracker_cows *cows)
 {
 	struct block_device *bdev = bio->bi_bdev;
 	sector_t sector = bio->bi_iter.bi_sector;
@@ -329,7 +333,8 @@ bool tracker_bio_account(struct bio *bio, void **spare)
 	tracker = registry_lookup(bdev->bd_dev);
 	if (tracker && !(remapped && sector < start) &&
 	    !tracker_submit_bio(tracker, bio, bdev,
-				remapped ? sector - start : sector, spare))
+				remapped ? sector - start : sector, spare,
+				cows))
 		return false;
 	if (bdev_is_partition(bdev)) {
 		struct block_device *whole = bdev_whole(bdev);
@@ -338,14 +343,14 @@ bool tracker_bio_account(struct bio *bio, void **spare)
 		if (tracker)
 			return tracker_submit_bio(tracker, bio, whole,
 						  remapped ? sector :
-						  sector + start, spare);
+						  sector + start, spare, cows);
 		return true;
 	}
 	/*
 	 * Only bios of partitions are remapped, so the sector is the whole
 	 * disk's; tracked partitions take their part of it.
 	 */
-	return tracker_bio_parts(bio, spare);
+	return tracker_bio_parts(bio, spare, cows);
 }
 
 /*
@@ -504,6 +509,35 @@ enum filter_verdict tracker_bio_hold(struct bio *bio)
 enum filter_verdict tracker_bio_cow(struct bio *bio)
 {
 	return tracker_bio_visit_all(bio, tracker_visit_cow);
+}
+
+/**
+ * tracker_bio_cows() - copy-on-write of a write in the snapshots that
+ *	tracker_bio_account() noted: tracker_bio_cow() without its walk.
+ * @bio: the write, counted.
+ * @cows: what tracker_bio_account() noted for it.
+ *
+ * Context: the RCU read-side section in which the bio was counted; does
+ * not sleep.
+ * Return: as tracker_bio_cow().
+ */
+enum filter_verdict tracker_bio_cows(struct bio *bio,
+				     const struct tracker_cows *cows)
+{
+	enum filter_verdict verdict;
+	unsigned int i;
+
+	if (cows->nr > TRACKER_COWS)
+		return tracker_bio_cow(bio);
+	for (i = 0; i < cows->nr; i++) {
+		const struct tracker_cow *c = &cows->v[i];
+
+		verdict = diff_area_submit_bio(c->da, bio, c->bdev, c->sector,
+					       c->count);
+		if (verdict != FILTER_PASS)
+			return verdict;
+	}
+	return FILTER_PASS;
 }
 
 /**

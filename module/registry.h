@@ -25,10 +25,15 @@ struct tracker_dying_disk {
 	struct gendisk *disk;
 };
 
-bool tracker_bio_account(struct bio *bio, void **spare);
+struct tracker_cows;
+
+bool tracker_bio_account(struct bio *bio, void **spare,
+			 struct tracker_cows *cows);
 void tracker_rq_account(struct request *rq, struct inflight_rq_refs *refs);
 enum filter_verdict tracker_bio_hold(struct bio *bio);
 enum filter_verdict tracker_bio_cow(struct bio *bio);
+enum filter_verdict tracker_bio_cows(struct bio *bio,
+				     const struct tracker_cows *cows);
 int tracker_bind(dev_t dev, struct diff_area *da, struct tracker **tracker);
 void tracker_unbind(struct tracker *tracker);
 

@@ -489,6 +489,29 @@ static bool tracker_bio_is_hole(struct bio *bio)
 	}
 }
 
+/*
+ * Note @tracker for the copy-on-write decision if it is in a snapshot.
+ * Read after the write was counted, as tracker_bio_cow() reads it.
+ */
+static __always_inline void tracker_cows_note(struct tracker_cows *cows,
+					      struct tracker *tracker,
+					      struct block_device *bdev,
+					      sector_t sector, sector_t count)
+{
+	struct diff_area *da;
+
+	if (!cows)
+		return;
+	da = rcu_dereference(tracker->diff_area);
+	if (!da)
+		return;
+	if (cows->nr < TRACKER_COWS)
+		cows->v[cows->nr] = (struct tracker_cow){
+			.da = da, .bdev = bdev, .sector = sector, .count = count,
+		};
+	cows->nr++;
+}
+
 static __always_inline bool __tracker_account(struct tracker *tracker,
 					      struct bio *bio, sector_t sector,
 					      sector_t count, void **spare)
@@ -521,6 +544,7 @@ static __always_inline bool __tracker_account(struct tracker *tracker,
  * @count: sectors it changes, non-zero.
  * @spare: a context from inflight_bio_alloc() to use first, or NULL; taken
  *	(set to NULL) when used.
+ * @cows: where to note the tracker if it is in a snapshot, or NULL.
  *
  * The write is counted in the tracker's open epoch before its change
  * number is read (see inflight.c), so that a drain after a checkpoint waits
@@ -534,9 +558,14 @@ static __always_inline bool __tracker_account(struct tracker *tracker,
  * sleeping: give the bio again with a spare context.
  */
 bool tracker_account(struct tracker *tracker, struct bio *bio,
-		     sector_t sector, sector_t count, void **spare)
+		     sector_t sector, sector_t count, void **spare,
+		     struct tracker_cows *cows)
 {
-	return __tracker_account(tracker, bio, sector, count, spare);
+	if (!__tracker_account(tracker, bio, sector, count, spare))
+		return false;
+	/* Sent to the whole disk: the snapshot's device is not named. */
+	tracker_cows_note(cows, tracker, NULL, sector, count);
+	return true;
 }
 
 /* The part of @r that lies in [@start, @start + @size), relative to @start. */
@@ -650,6 +679,7 @@ void tracker_rq_mark(struct tracker *tracker, enum passthrough_effect effect,
  *	to one of its partitions).
  * @sector: first sector of the bio relative to @bdev.
  * @spare: as for tracker_account().
+ * @cows: as for tracker_account().
  *
  * Writes, discards, secure erases, write-zeroes, zone appends, resets and
  * finishes mark the blocks they change, with or without FUA/PREFLUSH; reads,
@@ -661,7 +691,7 @@ void tracker_rq_mark(struct tracker *tracker, enum passthrough_effect effect,
  */
 bool tracker_submit_bio(struct tracker *tracker, struct bio *bio,
 			struct block_device *bdev, sector_t sector,
-			void **spare)
+			void **spare, struct tracker_cows *cows)
 {
 	sector_t count = __tracker_bio_sectors(bio, bdev);
 	struct tracker_geometry g;
@@ -682,7 +712,10 @@ bool tracker_submit_bio(struct tracker *tracker, struct bio *bio,
 		WRITE_ONCE(tracker->pending_bdev, bdev);
 		queue_work(tracker_wq, &tracker->resize_work);
 	}
-	return __tracker_account(tracker, bio, sector, count, spare);
+	if (!__tracker_account(tracker, bio, sector, count, spare))
+		return false;
+	tracker_cows_note(cows, tracker, bdev, sector, count);
+	return true;
 }
 
 /**

@@ -130,15 +130,39 @@ void tracker_restart_later(struct tracker *tracker, u8 reason);
 sector_t tracker_bio_sectors(struct bio *bio, struct block_device *bdev);
 void tracker_inflight_done(struct inflight *inflight,
 			   const struct inflight_span *span, blk_status_t status);
+/* Trackers in a snapshot that tracker_bio_account() may note for a write. */
+#define TRACKER_COWS 2
+
+/**
+ * struct tracker_cows - the trackers in a snapshot a write reached, noted
+ *	while it was counted, for the copy-on-write decision after that
+ *	(tracker_bio_cows()) without a second walk of the registry.
+ * @nr: how many were found; above TRACKER_COWS (a write to a whole disk
+ *	over more tracked partitions in snapshots) only the first are noted,
+ *	and the decision walks the registry instead.
+ * @v: each one's copy-on-write and what the write changes of its device,
+ *	as tracker_bio_cow() would find them.
+ */
+struct tracker_cows {
+	unsigned int nr;
+	struct tracker_cow {
+		struct diff_area *da;
+		struct block_device *bdev;
+		sector_t sector;
+		sector_t count;
+	} v[TRACKER_COWS];
+};
+
 bool tracker_account(struct tracker *tracker, struct bio *bio,
-		     sector_t sector, sector_t count, void **spare);
+		     sector_t sector, sector_t count, void **spare,
+		     struct tracker_cows *cows);
 void tracker_rq_mark(struct tracker *tracker, enum passthrough_effect effect,
 		     const struct passthrough_range *ranges, unsigned int nr,
 		     sector_t start, sector_t size,
 		     struct inflight_rq_refs *refs);
 bool tracker_submit_bio(struct tracker *tracker, struct bio *bio,
 			struct block_device *bdev, sector_t sector,
-			void **spare);
+			void **spare, struct tracker_cows *cows);
 void tracker_info(struct tracker *tracker, struct blksnap_cbt_info *info);
 long tracker_read(struct tracker *tracker, u32 offset, u32 length,
 		  void __user *buf, u8 *generation, bool holes);
