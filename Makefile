@@ -144,10 +144,11 @@ bench-backup: deps modules java
 		--module build/lanes/6.1/blksnap.ko -- tests/bench/guest-bench-backup
 
 # Exact guest instructions per 4k write in each state of the module (not
-# loaded, loaded, tracked, in a snapshot whose chunks are all copied), and
-# the kernel functions that differ: a QEMU plugin counts them
-# (tests/bench/icount), so the host's load cannot blur a cost of a few per
-# cent as it blurs times. BENCH_DEVICE=nullb counts on null_blk.
+# loaded, loaded, the other disk tracked, tracked, in a snapshot whose
+# chunks are all copied), what TCG does besides (blocks run, translations,
+# vCPU halts), and the kernel functions that differ: a QEMU plugin counts
+# them (tests/bench/icount), so the host's load cannot blur a cost of a few
+# per cent as it blurs times. BENCH_DEVICE=nullb counts on null_blk.
 build/icount.so: tests/bench/icount/icount.c
 	mkdir -p build
 	$(CC) -O2 -Wall -Wextra -shared -fPIC -fvisibility=hidden -o $@ $< -lpthread

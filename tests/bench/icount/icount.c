@@ -13,11 +13,20 @@
  *
  * Usage: qemu ... -plugin icount.so,dir=DIR. The guest (which sees DIR
  * through 9p) writes a label into DIR/request; the plugin, polling every
- * 50 ms, writes DIR/counts.LABEL ("total user kernel" on the first line,
- * then "address count" for every kernel block executed since the VM
- * started) and removes DIR/request. One counter per block, added inline by
- * the translated code: with one TCG thread for all vCPUs (tests/vm/run)
- * the counts are exact.
+ * 50 ms, writes DIR/counts.LABEL and removes DIR/request. Its first line:
+ * "total user kernel user-blocks kernel-blocks translations idles": the
+ * instructions executed since the VM started (in all, user, kernel), the
+ * translation blocks executed (user, kernel), the blocks translated and the
+ * times the TCG thread went idle (with one thread for all vCPUs, QEMU
+ * reports only that: every vCPU halted); then "address instructions
+ * blocks" for every kernel block executed. Counters are added inline by the translated
+ * code: with one TCG thread for all vCPUs (tests/vm/run) they are exact.
+ *
+ * Instructions are the guest's work; blocks executed, translations and
+ * idle periods are what TCG pays besides: each block executed is one dispatch
+ * (chained, or looked up after an indirect jump, call or return), a
+ * translation costs thousands of host instructions, and an idle thread
+ * must be woken.
  *
  * Only the few declarations of QEMU's plugin API (version 1, QEMU 7.2) this
  * file needs are written below, so that it builds without QEMU's headers,
@@ -42,6 +51,8 @@ struct qemu_plugin_tb;
 enum qemu_plugin_op { QEMU_PLUGIN_INLINE_ADD_U64 };
 typedef void (*qemu_plugin_tb_trans_cb)(qemu_plugin_id_t id, struct qemu_plugin_tb *tb);
 typedef void (*qemu_plugin_udata_cb)(qemu_plugin_id_t id, void *userdata);
+typedef void (*qemu_plugin_vcpu_simple_cb_t)(qemu_plugin_id_t id, unsigned int vcpu_index);
+void qemu_plugin_register_vcpu_idle_cb(qemu_plugin_id_t id, qemu_plugin_vcpu_simple_cb_t cb);
 void qemu_plugin_register_vcpu_tb_trans_cb(qemu_plugin_id_t id, qemu_plugin_tb_trans_cb cb);
 void qemu_plugin_register_vcpu_tb_exec_inline(struct qemu_plugin_tb *tb, enum qemu_plugin_op op,
 					      void *ptr, uint64_t imm);
@@ -63,6 +74,7 @@ EXPORT int qemu_plugin_version = 1;
 struct block {
 	uint64_t addr;
 	uint64_t count;
+	uint64_t execs;
 };
 
 #define TABLE_BITS 20
@@ -70,7 +82,12 @@ struct block {
 
 static struct block *table;
 static uint64_t user_insns;
+static uint64_t user_execs;
 static uint64_t overflow_insns; /* kernel blocks past a full table */
+static uint64_t overflow_execs;
+/* Written by the one TCG thread, read by the dump: no lock needed for a count. */
+static uint64_t translations;
+static uint64_t idles;
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static char dir[4096];
 
@@ -94,9 +111,10 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
 	uint64_t addr = qemu_plugin_tb_vaddr(tb);
 	uint64_t n = qemu_plugin_tb_n_insns(tb);
-	uint64_t *counter = &user_insns;
+	uint64_t *counter = &user_insns, *execs = &user_execs;
 
 	(void)id;
+	__atomic_add_fetch(&translations, 1, __ATOMIC_RELAXED);
 	if (addr >= KERNEL_START) {
 		struct block *b;
 
@@ -104,14 +122,23 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 		b = block_of(addr);
 		pthread_mutex_unlock(&table_lock);
 		counter = b ? &b->count : &overflow_insns;
+		execs = b ? &b->execs : &overflow_execs;
 	}
 	qemu_plugin_register_vcpu_tb_exec_inline(tb, QEMU_PLUGIN_INLINE_ADD_U64, counter, n);
+	qemu_plugin_register_vcpu_tb_exec_inline(tb, QEMU_PLUGIN_INLINE_ADD_U64, execs, 1);
+}
+
+static void on_idle(qemu_plugin_id_t id, unsigned int vcpu_index)
+{
+	(void)id;
+	(void)vcpu_index;
+	__atomic_add_fetch(&idles, 1, __ATOMIC_RELAXED);
 }
 
 static void dump(const char *label)
 {
 	char path[4200], tmp[4300];
-	uint64_t kernel = overflow_insns;
+	uint64_t kernel = overflow_insns, kernel_execs = overflow_execs;
 	unsigned int i;
 	FILE *f;
 
@@ -121,12 +148,17 @@ static void dump(const char *label)
 	if (!f)
 		return;
 	pthread_mutex_lock(&table_lock);
-	for (i = 0; i < TABLE_SIZE; i++)
+	for (i = 0; i < TABLE_SIZE; i++) {
 		kernel += table[i].count;
-	fprintf(f, "%" PRIu64 " %" PRIu64 " %" PRIu64 "\n", user_insns + kernel, user_insns, kernel);
+		kernel_execs += table[i].execs;
+	}
+	fprintf(f, "%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+		user_insns + kernel, user_insns, kernel, user_execs, kernel_execs,
+		__atomic_load_n(&translations, __ATOMIC_RELAXED), __atomic_load_n(&idles, __ATOMIC_RELAXED));
 	for (i = 0; i < TABLE_SIZE; i++) {
 		if (table[i].count)
-			fprintf(f, "%" PRIx64 " %" PRIu64 "\n", table[i].addr, table[i].count);
+			fprintf(f, "%" PRIx64 " %" PRIu64 " %" PRIu64 "\n", table[i].addr, table[i].count,
+				table[i].execs);
 	}
 	pthread_mutex_unlock(&table_lock);
 	fclose(f);
@@ -188,6 +220,7 @@ EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int
 		return -1;
 	pthread_detach(thread);
 	qemu_plugin_register_vcpu_tb_trans_cb(id, on_translate);
+	qemu_plugin_register_vcpu_idle_cb(id, on_idle);
 	qemu_plugin_register_atexit_cb(id, at_exit, NULL);
 	return 0;
 }

@@ -16,7 +16,9 @@ import java.util.TreeMap;
  * The report of {@code make bench-icount} (tests/bench/guest-bench-icount):
  * from the icount plugin's counters before and after each round of writes,
  * the kernel instructions per write in each state of the module, the share
- * of them in blksnap.ko and in ftrace's trampolines, and the kernel
+ * of them in blksnap.ko and in ftrace's trampolines, what TCG pays besides
+ * (blocks executed, translations, and the times every vCPU was idle, per
+ * write), and the kernel
  * functions whose instructions per write differ most from the first state.
  *
  * <p>Exact counts, not times: the host's load does not change them. What
@@ -27,8 +29,11 @@ import java.util.TreeMap;
  * counters are there.
  *
  * <p>Arguments: the directory of the counters (counts.STATE.ROUND.0 and .1,
- * kallsyms), writes per round, rounds, then the states in order; the first
- * is the reference.
+ * writes.STATE.ROUND: the writes completed in between; kallsyms), rounds,
+ * then the states in order; the first is the reference. The bench fails
+ * unless the states are real: blksnap.ko runs in none of the writes of the
+ * states before the first one with "tracked" in its name, and in every
+ * write from that state on.
  */
 public final class IcountReport {
 	private IcountReport() {
@@ -67,23 +72,37 @@ public final class IcountReport {
 		}
 	}
 
-	/** One dump of the plugin: user and kernel totals, and per block start address. */
-	private record Counts(long user, long kernel, Map<Long, Long> blocks) {
+	/**
+	 * One dump of the plugin: instructions (user, kernel), blocks executed
+	 * (user, kernel), blocks translated, times all vCPUs were idle, and the instructions
+	 * per kernel block start address.
+	 */
+	private record Counts(long user, long kernel, long blocksRun, long translations, long idles,
+			Map<Long, Long> blocks) {
 		static Counts read(Path file) throws IOException {
 			List<String> lines = Files.readAllLines(file);
 			String[] head = lines.getFirst().split(" ");
+			if (head.length < 7) {
+				throw new IOException(file + ": an icount plugin older than this report");
+			}
 			Map<Long, Long> blocks = new HashMap<>(lines.size() * 2);
 			for (String line : lines.subList(1, lines.size())) {
-				int space = line.indexOf(' ');
-				blocks.put(Long.parseUnsignedLong(line, 0, space, 16), Long.parseLong(line.substring(space + 1)));
+				String[] f = line.split(" ");
+				blocks.put(Long.parseUnsignedLong(f[0], 16), Long.parseLong(f[1]));
 			}
-			return new Counts(Long.parseLong(head[1]), Long.parseLong(head[2]), blocks);
+			return new Counts(Long.parseLong(head[1]), Long.parseLong(head[2]),
+					Long.parseLong(head[3]) + Long.parseLong(head[4]), Long.parseLong(head[5]),
+					Long.parseLong(head[6]), blocks);
 		}
 	}
 
-	/** One round: instructions per write, in all and per function. */
-	private record Round(double user, double kernel, Map<String, Double> functions) {
+	/** One round, per write: instructions (in all and per function) and TCG's other work. */
+	private record Round(long writes, double user, double kernel, double blocksRun, double translations,
+			double idles, Map<String, Double> functions) {
 		static Round of(Counts before, Counts after, long writes, Symbols symbols) {
+			if (writes <= 0) {
+				throw new IllegalStateException("a round with " + writes + " writes completed");
+			}
 			Map<String, Double> functions = new HashMap<>();
 			after.blocks().forEach((address, count) -> {
 				long delta = count - before.blocks().getOrDefault(address, 0L);
@@ -91,8 +110,10 @@ public final class IcountReport {
 					functions.merge(symbols.name(address), (double) delta / writes, Double::sum);
 				}
 			});
-			return new Round((double) (after.user() - before.user()) / writes,
-					(double) (after.kernel() - before.kernel()) / writes, functions);
+			double w = writes;
+			return new Round(writes, (after.user() - before.user()) / w, (after.kernel() - before.kernel()) / w,
+					(after.blocksRun() - before.blocksRun()) / w, (after.translations() - before.translations()) / w,
+					(after.idles() - before.idles()) / w, functions);
 		}
 
 		double in(String module) {
@@ -109,22 +130,25 @@ public final class IcountReport {
 
 	public static void main(String[] args) throws IOException {
 		Path dir = Path.of(args[0]);
-		long writes = Long.parseLong(args[1]);
-		int rounds = Integer.parseInt(args[2]);
-		List<String> states = List.of(args).subList(3, args.length);
+		int rounds = Integer.parseInt(args[1]);
+		List<String> states = List.of(args).subList(2, args.length);
 		Symbols symbols = Symbols.read(dir.resolve("kallsyms"));
 		Map<String, List<Round>> byState = new HashMap<>();
 		for (String state : states) {
 			List<Round> list = new ArrayList<>();
 			for (int r = 1; r <= rounds; r++) {
+				long writes = Long.parseLong(Files.readString(dir.resolve("writes." + state + "." + r)).trim());
 				list.add(Round.of(Counts.read(dir.resolve("counts." + state + "." + r + ".0")),
 						Counts.read(dir.resolve("counts." + state + "." + r + ".1")), writes, symbols));
 			}
 			byState.put(state, list);
 		}
 		System.out.printf(Locale.ROOT, "[icount] guest instructions per 4k random write (exact counts, TCG plugin),"
-				+ " %d writes x %d rounds per state; medians, [range]%n", writes, rounds);
-		System.out.printf(Locale.ROOT, "  %-8s %16s %17s %8s %11s %13s %11s%n", "state", "kernel", "[range]", "user",
+				+ " %d windows per state in the middle of one fio run, %s writes each; medians, [range]%n", rounds,
+				states.stream().map(s -> byState.get(s).stream().map(r -> Long.toString(r.writes()))
+						.collect(java.util.stream.Collectors.joining("/"))).collect(
+								java.util.stream.Collectors.joining(" ")));
+		System.out.printf(Locale.ROOT, "  %-10s %14s %17s %8s %11s %13s %11s%n", "state", "kernel", "[range]", "user",
 				"blksnap.ko", "ftrace tramp.", "vs " + states.getFirst());
 		double reference = 0;
 		for (String state : states) {
@@ -134,7 +158,7 @@ public final class IcountReport {
 			if (reference == 0) {
 				reference = total;
 			}
-			System.out.printf(Locale.ROOT, "  %-8s %16.0f [%7.0f..%7.0f] %8.0f %11.0f %13.0f %10.2f%%%n", state,
+			System.out.printf(Locale.ROOT, "  %-10s %14.0f [%7.0f..%7.0f] %8.0f %11.0f %13.0f %10.2f%%%n", state,
 					median(kernel), Arrays.stream(kernel).min().orElse(0), Arrays.stream(kernel).max().orElse(0),
 					median(list.stream().mapToDouble(Round::user).toArray()),
 					median(list.stream().mapToDouble(r -> r.in("[blksnap]")).toArray()),
@@ -143,6 +167,17 @@ public final class IcountReport {
 		}
 		System.out.println("  (vs: kernel + user instructions per write against the first state; a writer bound by"
 				+ " the CPU would reach the inverse of it)");
+		System.out.printf(Locale.ROOT, "[icount] what TCG does per write besides the instructions (medians):%n"
+				+ "  %-10s %14s %14s %14s%n", "state", "blocks run", "translations", "all vCPUs idle");
+		for (String state : states) {
+			List<Round> list = byState.get(state);
+			System.out.printf(Locale.ROOT, "  %-10s %14.1f %14.3f %14.4f%n", state,
+					median(list.stream().mapToDouble(Round::blocksRun).toArray()),
+					median(list.stream().mapToDouble(Round::translations).toArray()),
+					median(list.stream().mapToDouble(Round::idles).toArray()));
+		}
+		printFit(states, byState);
+		checkStates(states, byState);
 		for (String state : states.subList(1, states.size())) {
 			System.out.printf(Locale.ROOT, "[icount] %s - %s, instructions per write, the largest differences"
 					+ " (median of rounds):%n", state, states.getFirst());
@@ -153,6 +188,75 @@ public final class IcountReport {
 			}
 			diff.entrySet().stream().sorted((a, b) -> Double.compare(Math.abs(b.getValue()), Math.abs(a.getValue())))
 					.limit(25).forEach(e -> System.out.printf(Locale.ROOT, "  %+9.1f  %s%n", e.getValue(), e.getKey()));
+		}
+	}
+
+	/*
+	 * Each window's instructions are its writes' cost plus the kernel's
+	 * time-driven work (ticks, RCU, the scheduler), about the same in every
+	 * window (each lasts the same guest time) but spread over fewer writes
+	 * when the host ran the guest slower: that bias, not the module, made
+	 * states differ by a per cent or two. Fitting total = perWrite(state) *
+	 * writes + background over all windows (least squares, the background
+	 * common to all states) separates the two; the rounds' write counts
+	 * differ enough for it.
+	 */
+	private static void printFit(List<String> states, Map<String, List<Round>> byState) {
+		double n = 0, sumT = 0, num = 0, den = 0;
+		for (String state : states) {
+			double a = 0, b = 0, c = 0;
+			for (Round r : byState.get(state)) {
+				double t = (r.user() + r.kernel()) * r.writes();
+				a += r.writes() * t;
+				b += r.writes();
+				c += (double) r.writes() * r.writes();
+				sumT += t;
+				n++;
+			}
+			num += a * b / c;
+			den += b * b / c;
+		}
+		double background = n - den > 1e-9 ? (sumT - num) / (n - den) : 0;
+		System.out.printf(Locale.ROOT, "[icount] instructions per write (kernel + user) fitted over all windows with a"
+				+ " background common to all states: %.1f M instructions per window%n", background / 1e6);
+		System.out.printf(Locale.ROOT, "  %-10s %12s %10s %14s %24s%n", "state", "per write", "vs " + states.getFirst(),
+				"rate bound", "residual per write [max]");
+		double reference = 0;
+		for (String state : states) {
+			List<Round> list = byState.get(state);
+			double a = 0, c = 0;
+			for (Round r : list) {
+				a += r.writes() * ((r.user() + r.kernel()) * r.writes() - background);
+				c += (double) r.writes() * r.writes();
+			}
+			double perWrite = a / c;
+			if (reference == 0) {
+				reference = perWrite;
+			}
+			double residual = list.stream().mapToDouble(r -> Math.abs(r.user() + r.kernel() - perWrite
+					- background / r.writes())).max().orElse(0);
+			System.out.printf(Locale.ROOT, "  %-10s %12.0f %9.2f%% %13.2f%% %24.0f%n", state, perWrite,
+					100 * perWrite / reference, 100 * reference / perWrite, residual);
+		}
+		System.out.println("  (rate bound: the share of the first state's rate a writer bound by the guest's"
+				+ " instructions would reach)");
+	}
+
+	/* The module ran in no write before the first tracked state, and in every write from it on. */
+	private static void checkStates(List<String> states, Map<String, List<Round>> byState) {
+		boolean tracking = false;
+		for (String state : states) {
+			tracking |= state.contains("tracked") && !state.contains("untracked");
+			for (Round r : byState.get(state)) {
+				double module = r.in("[blksnap]");
+				if (tracking ? module < 1 : module != 0 && !state.equals("untracked")) {
+					throw new IllegalStateException(String.format(Locale.ROOT,
+							"state %s is not real: blksnap.ko ran %.1f instructions per write", state, module));
+				}
+				if (state.equals("untracked") && r.in("[__builtin__ftrace]") < 1) {
+					throw new IllegalStateException("state untracked is not real: the hook did not run");
+				}
+			}
 		}
 	}
 
