@@ -40,7 +40,7 @@ help:
 	@echo "make bench-cbt-nullb  the same on null_blk: the CPU cost per bio, no device time"
 	@echo "make bench-snapshot  fio with a snapshot (fresh and copied chunks) vs none vs dm-snapshot; image reads; hold at take"
 	@echo "make bench-backup  full backup vs dd of the same snapshot image; incremental bytes read vs what changed"
-	@echo "make bench-icount  exact guest instructions per write: not loaded, loaded, tracked, snapshot (copied chunks)"
+	@echo "make bench-icount  exact guest instructions per write: not loaded, loaded, other disk tracked, tracked, snapshot (copied chunks)"
 	@echo "make modules    build build/lanes/{$(LANES)}/blksnap.ko with W=1 (warnings fail)"
 	@echo "make deps       install what the targets above need (as root), or print the apt-get line"
 	@echo "make install    module into /lib/modules/\$$(uname -r)/extra, launcher into $(PREFIX)/bin"
