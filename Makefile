@@ -134,10 +134,16 @@ bench-cbt-nullb: deps modules java
 # Writes to a device with a snapshot, against none and against dm-snapshot;
 # image reads against the device's. Without slab debugging, as bench-cbt:
 # copy-on-write and image reads allocate per bio.
-bench-snapshot: deps modules java
+# Then (c) against (a) once more, by exact guest instructions per 4k write
+# (bench-icount's states none and copied, BENCH_ICOUNT_ROUNDS windows each),
+# which the host's load does not blur as it blurs (c)'s rate.
+BENCH_ICOUNT_ROUNDS ?= 8
+bench-snapshot: deps modules java build/icount.so
 	tests/vm/run --kernel 6.1 --append "slub_debug=- kfence.sample_interval=0" \
 		--disks 2x1G --timeout 3600 \
 		--module build/lanes/6.1/blksnap.ko -- tests/bench/guest-bench-snapshot
+	case ",$${BENCH_PARTS:-writes}," in *,writes,*) \
+		export BENCH_STATES="none copied" BENCH_ROUNDS=$(BENCH_ICOUNT_ROUNDS) && $(ICOUNT_RUN) ;; esac
 
 bench-backup: deps modules java
 	tests/vm/run --kernel 6.1 --disks 1x256M,1x1G --timeout 3600 \
@@ -153,11 +159,12 @@ build/icount.so: tests/bench/icount/icount.c
 	mkdir -p build
 	$(CC) -O2 -Wall -Wextra -shared -fPIC -fvisibility=hidden -o $@ $< -lpthread
 
-bench-icount: deps modules java build/icount.so
-	out="$(CURDIR)/build/bench-icount/$$(date +%Y%m%d-%H%M%S)" && mkdir -p "$$out" && \
+ICOUNT_RUN = out="$(CURDIR)/build/bench-icount/$$(date +%Y%m%d-%H%M%S)" && mkdir -p "$$out" && \
 	BLKSNAP_VM_PLUGIN="$(CURDIR)/build/icount.so,dir=$$out" tests/vm/run --kernel 6.1 \
 		--append "slub_debug=- kfence.sample_interval=0" --disks 2x512M --timeout 3600 --out "$$out" \
 		--module build/lanes/6.1/blksnap.ko -- tests/bench/guest-bench-icount
+bench-icount: deps modules java build/icount.so
+	$(ICOUNT_RUN)
 
 install: module java
 	install -D -m 0644 module/blksnap.ko $(DESTDIR)/lib/modules/$(KREL)/extra/blksnap.ko

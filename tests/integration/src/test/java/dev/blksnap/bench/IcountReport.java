@@ -10,6 +10,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Random;
 import java.util.TreeMap;
 
 /**
@@ -32,8 +33,9 @@ import java.util.TreeMap;
  * writes.STATE.ROUND: the writes completed in between; kallsyms), rounds,
  * then the states in order; the first is the reference. The bench fails
  * unless the states are real: blksnap.ko runs in none of the writes of the
- * states before the first one with "tracked" in its name, and in every
- * write from that state on.
+ * states before the first of "tracked" and "copied" ("untracked" excepted,
+ * where only its hook runs, which it must), and in every write from that
+ * state on.
  */
 public final class IcountReport {
 	private IcountReport() {
@@ -201,52 +203,100 @@ public final class IcountReport {
 	 * common to all states) separates the two; the rounds' write counts
 	 * differ enough for it.
 	 */
-	private static void printFit(List<String> states, Map<String, List<Round>> byState) {
-		double n = 0, sumT = 0, num = 0, den = 0;
-		for (String state : states) {
-			double a = 0, b = 0, c = 0;
-			for (Round r : byState.get(state)) {
-				double t = (r.user() + r.kernel()) * r.writes();
-				a += r.writes() * t;
-				b += r.writes();
-				c += (double) r.writes() * r.writes();
-				sumT += t;
-				n++;
+	private record Fit(double background, Map<String, Double> perWrite) {
+		static Fit of(List<String> states, Map<String, List<Round>> byState) {
+			double n = 0, sumT = 0, num = 0, den = 0;
+			for (String state : states) {
+				double a = 0, b = 0, c = 0;
+				for (Round r : byState.get(state)) {
+					double t = (r.user() + r.kernel()) * r.writes();
+					a += r.writes() * t;
+					b += r.writes();
+					c += (double) r.writes() * r.writes();
+					sumT += t;
+					n++;
+				}
+				num += a * b / c;
+				den += b * b / c;
 			}
-			num += a * b / c;
-			den += b * b / c;
+			double background = n - den > 1e-9 ? (sumT - num) / (n - den) : 0;
+			Map<String, Double> perWrite = new HashMap<>();
+			for (String state : states) {
+				double a = 0, c = 0;
+				for (Round r : byState.get(state)) {
+					a += r.writes() * ((r.user() + r.kernel()) * r.writes() - background);
+					c += (double) r.writes() * r.writes();
+				}
+				perWrite.put(state, a / c);
+			}
+			return new Fit(background, perWrite);
 		}
-		double background = n - den > 1e-9 ? (sumT - num) / (n - den) : 0;
+
+		/* The share of the first state's rate a writer bound by instructions reaches in @state. */
+		double rateBound(List<String> states, String state) {
+			return perWrite.get(states.getFirst()) / perWrite.get(state);
+		}
+	}
+
+	/* Resamples of the windows for the interval of the rate bound. */
+	private static final int BOOTSTRAP_RESAMPLES = 2000;
+
+	/*
+	 * A 95 % interval of each state's rate bound: the fit over windows drawn
+	 * with replacement within each state, a fixed seed so that a report
+	 * reads the same twice.
+	 */
+	private static Map<String, double[]> bootstrap(List<String> states, Map<String, List<Round>> byState) {
+		Random random = new Random(1);
+		Map<String, double[]> samples = new HashMap<>();
+		states.forEach(s -> samples.put(s, new double[BOOTSTRAP_RESAMPLES]));
+		for (int i = 0; i < BOOTSTRAP_RESAMPLES; i++) {
+			Map<String, List<Round>> drawn = new HashMap<>();
+			for (String state : states) {
+				List<Round> rounds = byState.get(state), pick = new ArrayList<>();
+				for (int j = 0; j < rounds.size(); j++) {
+					pick.add(rounds.get(random.nextInt(rounds.size())));
+				}
+				drawn.put(state, pick);
+			}
+			Fit fit = Fit.of(states, drawn);
+			for (String state : states) {
+				samples.get(state)[i] = fit.rateBound(states, state);
+			}
+		}
+		Map<String, double[]> interval = new HashMap<>();
+		samples.forEach((state, v) -> {
+			Arrays.sort(v);
+			interval.put(state, new double[] { v[(int) (0.025 * v.length)], v[(int) (0.975 * v.length) - 1] });
+		});
+		return interval;
+	}
+
+	private static void printFit(List<String> states, Map<String, List<Round>> byState) {
+		Fit fit = Fit.of(states, byState);
+		Map<String, double[]> interval = bootstrap(states, byState);
 		System.out.printf(Locale.ROOT, "[icount] instructions per write (kernel + user) fitted over all windows with a"
-				+ " background common to all states: %.1f M instructions per window%n", background / 1e6);
-		System.out.printf(Locale.ROOT, "  %-10s %12s %10s %14s %24s%n", "state", "per write", "vs " + states.getFirst(),
-				"rate bound", "residual per write [max]");
-		double reference = 0;
+				+ " background common to all states: %.1f M instructions per window%n", fit.background() / 1e6);
+		System.out.printf(Locale.ROOT, "  %-10s %12s %10s %14s %20s %24s%n", "state", "per write",
+				"vs " + states.getFirst(), "rate bound", "[95 % interval]", "residual per write [max]");
 		for (String state : states) {
-			List<Round> list = byState.get(state);
-			double a = 0, c = 0;
-			for (Round r : list) {
-				a += r.writes() * ((r.user() + r.kernel()) * r.writes() - background);
-				c += (double) r.writes() * r.writes();
-			}
-			double perWrite = a / c;
-			if (reference == 0) {
-				reference = perWrite;
-			}
-			double residual = list.stream().mapToDouble(r -> Math.abs(r.user() + r.kernel() - perWrite
-					- background / r.writes())).max().orElse(0);
-			System.out.printf(Locale.ROOT, "  %-10s %12.0f %9.2f%% %13.2f%% %24.0f%n", state, perWrite,
-					100 * perWrite / reference, 100 * reference / perWrite, residual);
+			double perWrite = fit.perWrite().get(state);
+			double residual = byState.get(state).stream().mapToDouble(r -> Math.abs(r.user() + r.kernel() - perWrite
+					- fit.background() / r.writes())).max().orElse(0);
+			System.out.printf(Locale.ROOT, "  %-10s %12.0f %9.2f%% %13.2f%% %9s%6.2f..%6.2f%% %24.0f%n", state,
+					perWrite, 100 * perWrite / fit.perWrite().get(states.getFirst()),
+					100 * fit.rateBound(states, state), "", 100 * interval.get(state)[0],
+					100 * interval.get(state)[1], residual);
 		}
 		System.out.println("  (rate bound: the share of the first state's rate a writer bound by the guest's"
-				+ " instructions would reach)");
+				+ " instructions would reach; interval: bootstrap over the windows of each state)");
 	}
 
 	/* The module ran in no write before the first tracked state, and in every write from it on. */
 	private static void checkStates(List<String> states, Map<String, List<Round>> byState) {
 		boolean tracking = false;
 		for (String state : states) {
-			tracking |= state.contains("tracked") && !state.contains("untracked");
+			tracking |= state.equals("tracked") || state.equals("copied");
 			for (Round r : byState.get(state)) {
 				double module = r.in("[blksnap]");
 				if (tracking ? module < 1 : module != 0 && !state.equals("untracked")) {
