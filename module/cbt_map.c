@@ -222,6 +222,25 @@ void cbt_map_mark(struct cbt_map *map, sector_t sector, sector_t count)
 }
 
 /**
+ * cbt_map_mark_numbers() - cbt_map_mark() without clearing hole bits.
+ * @map: the map.
+ * @sector: first sector written.
+ * @count: sectors written, non-zero.
+ *
+ * For a write to a tracker that never marked a hole: most never see a
+ * discard, and their writes then skip the walk of the bits. A discard
+ * racing with the write is seen when the write completes, which clears
+ * its bits (cbt_map_fill()). Same context as cbt_map_mark().
+ */
+void cbt_map_mark_numbers(struct cbt_map *map, sector_t sector, sector_t count)
+{
+	u32 first, last;
+
+	if (cbt_map_blocks_of(map, sector, count, &first, &last))
+		cbt_map_store_number(map, first, last);
+}
+
+/**
  * cbt_map_mark_hole() - record a discard, secure erase, write-zeroes or
  *	zone reset of a sector range.
  * @map: the map.

@@ -57,6 +57,7 @@ struct cbt_map *cbt_map_create(sector_t capacity, u8 reason);
 void cbt_map_destroy(struct cbt_map *map);
 void cbt_map_destroy_rcu(struct cbt_map *map);
 void cbt_map_mark(struct cbt_map *map, sector_t sector, sector_t count);
+void cbt_map_mark_numbers(struct cbt_map *map, sector_t sector, sector_t count);
 void cbt_map_mark_hole(struct cbt_map *map, sector_t sector, sector_t count);
 void cbt_map_fill(struct cbt_map *map, sector_t sector, sector_t count);
 void cbt_map_holes_off(struct cbt_map *map);

@@ -524,7 +524,11 @@ static __always_inline bool __tracker_account(struct tracker *tracker,
 		return false;
 	map = rcu_dereference(tracker->map);
 	if (likely(!hole)) {
-		cbt_map_mark(map, sector, count);
+		/* See tracker_inflight_done() for a discard racing with it. */
+		if (likely(!test_bit(TRACKER_HOLES, &tracker->flags)))
+			cbt_map_mark_numbers(map, sector, count);
+		else
+			cbt_map_mark(map, sector, count);
 		return true;
 	}
 	if (!test_bit(TRACKER_HOLES, &tracker->flags)) {
