@@ -419,22 +419,6 @@ void diff_area_chunk_passed(struct diff_area *da, unsigned long chunk)
 	set_bit(chunk % DIFF_AREA_PASSED_BITS, bits);
 }
 
-/* Whether &diff_area.passed has the bits of chunks [@first, @last] set. */
-static __always_inline bool diff_area_passed(struct diff_area *da,
-					     unsigned long first,
-					     unsigned long last)
-{
-	unsigned long n, *bits;
-
-	for (n = first; n <= last; n++) {
-		/* The page was zeroed before it was published (cmpxchg). */
-		bits = READ_ONCE(da->passed[n / DIFF_AREA_PASSED_BITS]);
-		if (!bits || !test_bit(n % DIFF_AREA_PASSED_BITS, bits))
-			return false;
-	}
-	return true;
-}
-
 /*
  * Whether each of chunks [@first, @last] has a chunk that reached
  * CHUNK_PASS in the tree: one walk for the range (a 1 MiB write spans 16

@@ -5,6 +5,7 @@
 #include <linux/types.h>
 #include <linux/atomic.h>
 #include <linux/bio.h>
+#include <linux/blkdev.h>
 #include <linux/completion.h>
 #include <linux/list.h>
 #include <linux/spinlock.h>
@@ -229,6 +230,52 @@ bool diff_area_has_readers(struct diff_area *da, unsigned long chunk);
 bool diff_area_cows(struct diff_area *da);
 void diff_area_broken(struct diff_area *da, int error);
 void diff_area_chunk_passed(struct diff_area *da, unsigned long chunk);
+
+/* Whether &diff_area.passed has the bits of chunks [@first, @last] set. */
+static __always_inline bool diff_area_passed(struct diff_area *da,
+					     unsigned long first,
+					     unsigned long last)
+{
+	unsigned long n, *bits;
+
+	for (n = first; n <= last; n++) {
+		/* The page was zeroed before it was published (cmpxchg). */
+		bits = READ_ONCE(da->passed[n / DIFF_AREA_PASSED_BITS]);
+		if (!bits || !test_bit(n % DIFF_AREA_PASSED_BITS, bits))
+			return false;
+	}
+	return true;
+}
+
+/**
+ * diff_area_bio_passes() - whether a counted write surely goes on in @da:
+ *	the snapshot is active and every chunk the write changes was copied.
+ * @da: a device's copy-on-write, found under RCU.
+ * @bdev: as for diff_area_submit_bio().
+ * @sector: as for diff_area_submit_bio().
+ * @count: as for diff_area_submit_bio().
+ *
+ * The bits only, inline in the counting: a write to copied chunks, the
+ * common one in a long snapshot, then needs no call for its decision.
+ * False is no verdict: diff_area_submit_bio() decides then.
+ *
+ * Context: the RCU read-side section in which the write was counted.
+ */
+static __always_inline bool diff_area_bio_passes(struct diff_area *da,
+						 struct block_device *bdev,
+						 sector_t sector,
+						 sector_t count)
+{
+	if (READ_ONCE(da->state) != DIFF_AREA_ACTIVE)
+		return false;
+	if (bdev && bdev_nr_sectors(bdev) != da->capacity)
+		return false;
+	if (sector >= da->capacity)
+		return false;
+	count = min(count, da->capacity - sector);
+	return diff_area_passed(da, sector >> da->chunk_shift,
+				(sector + count - 1) >> da->chunk_shift);
+}
 
 static inline void diff_area_io_get(struct diff_area *da)
 {

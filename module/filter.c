@@ -106,6 +106,9 @@ static noinline enum filter_verdict filter_bio_cow(struct bio *bio,
 	cows.nr = 0;
 	if (!tracker_bio_account(bio, spare, &cows))
 		return FILTER_RETRY;
+	/* None noted: to copied chunks only (tracker_cows_note()). */
+	if (likely(!cows.nr))
+		return FILTER_PASS;
 	return tracker_bio_cows(bio, &cows);
 }
 

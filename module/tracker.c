@@ -490,8 +490,10 @@ static bool tracker_bio_is_hole(struct bio *bio)
 }
 
 /*
- * Note @tracker for the copy-on-write decision if it is in a snapshot.
- * Read after the write was counted, as tracker_bio_cow() reads it.
+ * Note @tracker for the copy-on-write decision if it is in a snapshot and
+ * the write may need a copy there; one whose chunks were all copied is
+ * decided here already. Read after the write was counted, as
+ * tracker_bio_cow() reads it.
  */
 static __always_inline void tracker_cows_note(struct tracker_cows *cows,
 					      struct tracker *tracker,
@@ -503,7 +505,7 @@ static __always_inline void tracker_cows_note(struct tracker_cows *cows,
 	if (!cows)
 		return;
 	da = rcu_dereference(tracker->diff_area);
-	if (!da)
+	if (!da || diff_area_bio_passes(da, bdev, sector, count))
 		return;
 	if (cows->nr < TRACKER_COWS)
 		cows->v[cows->nr] = (struct tracker_cow){

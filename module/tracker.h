@@ -136,7 +136,9 @@ void tracker_inflight_done(struct inflight *inflight,
 /**
  * struct tracker_cows - the trackers in a snapshot a write reached, noted
  *	while it was counted, for the copy-on-write decision after that
- *	(tracker_bio_cows()) without a second walk of the registry.
+ *	(tracker_bio_cows()) without a second walk of the registry. Those
+ *	where the write changes only copied chunks are not noted: it goes on
+ *	there.
  * @nr: how many were found; above TRACKER_COWS (a write to a whole disk
  *	over more tracked partitions in snapshots) only the first are noted,
  *	and the decision walks the registry instead.
