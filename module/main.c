@@ -105,10 +105,10 @@ MODULE_PARM_DESC(storage_grow_step_mib,
 		 "most MiB a storage file grows by at a time (4..4096, default 64)");
 
 /*
- * A tracked write's completion context comes from per-CPU slots of freed
+ * A tracked write's completion context comes from per-CPU stacks of freed
  * ones (inflight.c). Off, every write allocates: the fault-injection tests
  * turn it off to reach the allocation failures and the sleeping fallback
- * that the slots otherwise spare almost every write.
+ * that the stacks otherwise spare almost every write.
  */
 bool inflight_bio_reuse = true;
 module_param(inflight_bio_reuse, bool, 0644);
