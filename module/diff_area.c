@@ -134,13 +134,19 @@ static u32 diff_area_chunk_shift(struct block_device *bdev)
 	       SECTOR_SHIFT;
 }
 
+/* Pages of &diff_area.passed a device of @chunk_count chunks needs. */
+static unsigned long diff_area_passed_pages(unsigned long chunk_count)
+{
+	return DIV_ROUND_UP(chunk_count, DIFF_AREA_PASSED_BITS);
+}
+
 /* Free a diff_area whose device is closed (or was never opened). */
 static void diff_area_free(struct diff_area *da)
 {
 	unsigned long i;
 
-	for (i = 0; da->passed && i < DIV_ROUND_UP(da->chunk_count,
-						   DIFF_AREA_PASSED_BITS); i++)
+	for (i = 0; da->passed && i < diff_area_passed_pages(da->chunk_count);
+	     i++)
 		free_page((unsigned long)da->passed[i]);
 	kvfree(da->passed);
 	for (i = 0; i < DIFF_AREA_STORES; i++)
@@ -200,8 +206,7 @@ struct diff_area *diff_area_create(struct snapshot *snapshot, dev_t dev)
 	da->chunk_shift = diff_area_chunk_shift(bdev);
 	da->chunk_count = DIV_ROUND_UP_SECTOR_T(da->capacity,
 						1U << da->chunk_shift);
-	da->passed = kvcalloc(DIV_ROUND_UP(da->chunk_count,
-					   DIFF_AREA_PASSED_BITS),
+	da->passed = kvcalloc(diff_area_passed_pages(da->chunk_count),
 			      sizeof(*da->passed), GFP_KERNEL);
 	if (!da->passed) {
 		compat_bdev_close(&da->origin);
