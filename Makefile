@@ -134,16 +134,17 @@ bench-cbt-nullb: deps modules java
 # Writes to a device with a snapshot, against none and against dm-snapshot;
 # image reads against the device's. Without slab debugging, as bench-cbt:
 # copy-on-write and image reads allocate per bio.
-# Then (c) against (a) once more, by exact guest instructions per 4k write
-# (bench-icount's states none and copied, BENCH_ICOUNT_ROUNDS windows each),
-# which the host's load does not blur as it blurs (c)'s rate.
+# Then (c) against (a), and the image read against the device's, once more
+# by exact guest instructions per 4k write and per MiB read (bench-icount's
+# states none, copied, origin-read and image-read, BENCH_ICOUNT_ROUNDS
+# windows each), which the host's load does not blur as it blurs rates.
 BENCH_ICOUNT_ROUNDS ?= 8
 bench-snapshot: deps modules java build/icount.so
 	tests/vm/run --kernel 6.1 --append "slub_debug=- kfence.sample_interval=0" \
 		--disks 2x1G --timeout 3600 \
 		--module build/lanes/6.1/blksnap.ko -- tests/bench/guest-bench-snapshot
 	case ",$${BENCH_PARTS:-writes}," in *,writes,*) \
-		export BENCH_STATES="none copied" BENCH_ROUNDS=$(BENCH_ICOUNT_ROUNDS) && $(ICOUNT_RUN) ;; esac
+		export BENCH_STATES="none copied origin-read image-read" BENCH_ROUNDS=$(BENCH_ICOUNT_ROUNDS) && $(ICOUNT_RUN) ;; esac
 
 bench-backup: deps modules java
 	tests/vm/run --kernel 6.1 --disks 1x256M,1x1G --timeout 3600 \
@@ -151,7 +152,8 @@ bench-backup: deps modules java
 
 # Exact guest instructions per 4k write in each state of the module (not
 # loaded, loaded, the other disk tracked, tracked, in a snapshot whose
-# chunks are all copied), what TCG does besides (blocks run, translations,
+# chunks are all copied) and per MiB read from the device and from a fresh
+# image, what TCG does besides (blocks run, translations,
 # vCPU halts), and the kernel functions that differ: a QEMU plugin counts
 # them (tests/bench/icount), so the host's load cannot blur a cost of a few
 # per cent as it blurs times. BENCH_DEVICE=nullb counts on null_blk.

@@ -30,12 +30,15 @@ import java.util.TreeMap;
  * counters are there.
  *
  * <p>Arguments: the directory of the counters (counts.STATE.ROUND.0 and .1,
- * writes.STATE.ROUND: the writes completed in between; kallsyms), rounds,
- * then the states in order; the first is the reference. The bench fails
- * unless the states are real: blksnap.ko runs in none of the writes of the
- * states before the first of "tracked" and "copied" ("untracked" excepted,
- * where only its hook runs, which it must), and in every write from that
- * state on.
+ * units.STATE.ROUND: the writes completed, or the MiB read, in between;
+ * kallsyms), rounds, optionally {@code --unit NAME} (default "write"; "MiB
+ * read" for the read states), then the states in order; the first is the
+ * reference. The bench fails unless the states are real: blksnap.ko runs
+ * in none of the writes of the states before the first of "tracked" and
+ * "copied" ("untracked" excepted, where only its hook runs, which it must),
+ * in every write from that state on, and in every MiB of "image-read"
+ * (reads of a snapshot image; "origin-read" is the same read of its
+ * device).
  */
 public final class IcountReport {
 	private IcountReport() {
@@ -98,22 +101,22 @@ public final class IcountReport {
 		}
 	}
 
-	/** One round, per write: instructions (in all and per function) and TCG's other work. */
-	private record Round(long writes, double user, double kernel, double blocksRun, double translations,
+	/** One round, per unit (a write, a MiB read): instructions (in all and per function) and TCG's other work. */
+	private record Round(long units, double user, double kernel, double blocksRun, double translations,
 			double idles, Map<String, Double> functions) {
-		static Round of(Counts before, Counts after, long writes, Symbols symbols) {
-			if (writes <= 0) {
-				throw new IllegalStateException("a round with " + writes + " writes completed");
+		static Round of(Counts before, Counts after, long units, Symbols symbols) {
+			if (units <= 0) {
+				throw new IllegalStateException("a round with " + units + " units (writes, MiB read) done");
 			}
 			Map<String, Double> functions = new HashMap<>();
 			after.blocks().forEach((address, count) -> {
 				long delta = count - before.blocks().getOrDefault(address, 0L);
 				if (delta != 0) {
-					functions.merge(symbols.name(address), (double) delta / writes, Double::sum);
+					functions.merge(symbols.name(address), (double) delta / units, Double::sum);
 				}
 			});
-			double w = writes;
-			return new Round(writes, (after.user() - before.user()) / w, (after.kernel() - before.kernel()) / w,
+			double w = units;
+			return new Round(units, (after.user() - before.user()) / w, (after.kernel() - before.kernel()) / w,
 					(after.blocksRun() - before.blocksRun()) / w, (after.translations() - before.translations()) / w,
 					(after.idles() - before.idles()) / w, functions);
 		}
@@ -133,23 +136,30 @@ public final class IcountReport {
 	public static void main(String[] args) throws IOException {
 		Path dir = Path.of(args[0]);
 		int rounds = Integer.parseInt(args[1]);
-		List<String> states = List.of(args).subList(2, args.length);
+		int first = 2;
+		String unit = "write";
+		if (args[first].equals("--unit")) {
+			unit = args[first + 1];
+			first += 2;
+		}
+		List<String> states = List.of(args).subList(first, args.length);
 		Symbols symbols = Symbols.read(dir.resolve("kallsyms"));
 		Map<String, List<Round>> byState = new HashMap<>();
 		for (String state : states) {
 			List<Round> list = new ArrayList<>();
 			for (int r = 1; r <= rounds; r++) {
-				long writes = Long.parseLong(Files.readString(dir.resolve("writes." + state + "." + r)).trim());
+				long units = Long.parseLong(Files.readString(dir.resolve("units." + state + "." + r)).trim());
 				list.add(Round.of(Counts.read(dir.resolve("counts." + state + "." + r + ".0")),
-						Counts.read(dir.resolve("counts." + state + "." + r + ".1")), writes, symbols));
+						Counts.read(dir.resolve("counts." + state + "." + r + ".1")), units, symbols));
 			}
 			byState.put(state, list);
 		}
-		System.out.printf(Locale.ROOT, "[icount] guest instructions per 4k random write (exact counts, TCG plugin),"
-				+ " %d windows per state in the middle of one fio run, %s writes each; medians, [range]%n", rounds,
-				states.stream().map(s -> byState.get(s).stream().map(r -> Long.toString(r.writes()))
+		System.out.printf(Locale.ROOT, "[icount] guest instructions per %s (exact counts, TCG plugin),"
+				+ " %d windows per state in the middle of one fio run, %s %ss each; medians, [range]%n",
+				unit.equals("write") ? "4k random write" : unit, rounds,
+				states.stream().map(s -> byState.get(s).stream().map(r -> Long.toString(r.units()))
 						.collect(java.util.stream.Collectors.joining("/"))).collect(
-								java.util.stream.Collectors.joining(" ")));
+								java.util.stream.Collectors.joining(" ")), unit);
 		System.out.printf(Locale.ROOT, "  %-10s %14s %17s %8s %11s %13s %11s%n", "state", "kernel", "[range]", "user",
 				"blksnap.ko", "ftrace tramp.", "vs " + states.getFirst());
 		double reference = 0;
@@ -167,10 +177,10 @@ public final class IcountReport {
 					median(list.stream().mapToDouble(r -> r.in("[__builtin__ftrace]")).toArray()),
 					100 * total / reference);
 		}
-		System.out.println("  (vs: kernel + user instructions per write against the first state; a writer bound by"
+		System.out.println("  (vs: kernel + user instructions per " + unit + " against the first state; a task bound by"
 				+ " the CPU would reach the inverse of it)");
-		System.out.printf(Locale.ROOT, "[icount] what TCG does per write besides the instructions (medians):%n"
-				+ "  %-10s %14s %14s %14s%n", "state", "blocks run", "translations", "all vCPUs idle");
+		System.out.printf(Locale.ROOT, "[icount] what TCG does per %s besides the instructions (medians):%n"
+				+ "  %-10s %14s %14s %14s%n", unit, "state", "blocks run", "translations", "all vCPUs idle");
 		for (String state : states) {
 			List<Round> list = byState.get(state);
 			System.out.printf(Locale.ROOT, "  %-10s %14.1f %14.3f %14.4f%n", state,
@@ -178,11 +188,11 @@ public final class IcountReport {
 					median(list.stream().mapToDouble(Round::translations).toArray()),
 					median(list.stream().mapToDouble(Round::idles).toArray()));
 		}
-		printFit(states, byState);
+		printFit(states, byState, unit);
 		checkStates(states, byState);
 		for (String state : states.subList(1, states.size())) {
-			System.out.printf(Locale.ROOT, "[icount] %s - %s, instructions per write, the largest differences"
-					+ " (median of rounds):%n", state, states.getFirst());
+			System.out.printf(Locale.ROOT, "[icount] %s - %s, instructions per %s, the largest differences"
+					+ " (median of rounds):%n", state, states.getFirst(), unit);
 			Map<String, Double> diff = new HashMap<>();
 			for (String function : functionsOf(byState.get(state), byState.get(states.getFirst()))) {
 				diff.put(function, medianOf(byState.get(state), function) - medianOf(byState.get(states.getFirst()),
@@ -209,10 +219,10 @@ public final class IcountReport {
 			for (String state : states) {
 				double a = 0, b = 0, c = 0;
 				for (Round r : byState.get(state)) {
-					double t = (r.user() + r.kernel()) * r.writes();
-					a += r.writes() * t;
-					b += r.writes();
-					c += (double) r.writes() * r.writes();
+					double t = (r.user() + r.kernel()) * r.units();
+					a += r.units() * t;
+					b += r.units();
+					c += (double) r.units() * r.units();
 					sumT += t;
 					n++;
 				}
@@ -224,8 +234,8 @@ public final class IcountReport {
 			for (String state : states) {
 				double a = 0, c = 0;
 				for (Round r : byState.get(state)) {
-					a += r.writes() * ((r.user() + r.kernel()) * r.writes() - background);
-					c += (double) r.writes() * r.writes();
+					a += r.units() * ((r.user() + r.kernel()) * r.units() - background);
+					c += (double) r.units() * r.units();
 				}
 				perWrite.put(state, a / c);
 			}
@@ -272,23 +282,23 @@ public final class IcountReport {
 		return interval;
 	}
 
-	private static void printFit(List<String> states, Map<String, List<Round>> byState) {
+	private static void printFit(List<String> states, Map<String, List<Round>> byState, String unit) {
 		Fit fit = Fit.of(states, byState);
 		Map<String, double[]> interval = bootstrap(states, byState);
-		System.out.printf(Locale.ROOT, "[icount] instructions per write (kernel + user) fitted over all windows with a"
+		System.out.printf(Locale.ROOT, "[icount] instructions per " + unit + " (kernel + user) fitted over all windows with a"
 				+ " background common to all states: %.1f M instructions per window%n", fit.background() / 1e6);
-		System.out.printf(Locale.ROOT, "  %-10s %12s %10s %14s %20s %24s%n", "state", "per write",
-				"vs " + states.getFirst(), "rate bound", "[95 % interval]", "residual per write [max]");
+		System.out.printf(Locale.ROOT, "  %-10s %12s %10s %14s %20s %24s%n", "state", "per " + unit,
+				"vs " + states.getFirst(), "rate bound", "[95 % interval]", "residual per " + unit + " [max]");
 		for (String state : states) {
 			double perWrite = fit.perWrite().get(state);
 			double residual = byState.get(state).stream().mapToDouble(r -> Math.abs(r.user() + r.kernel() - perWrite
-					- fit.background() / r.writes())).max().orElse(0);
+					- fit.background() / r.units())).max().orElse(0);
 			System.out.printf(Locale.ROOT, "  %-10s %12.0f %9.2f%% %13.2f%% %9s%6.2f..%6.2f%% %24.0f%n", state,
 					perWrite, 100 * perWrite / fit.perWrite().get(states.getFirst()),
 					100 * fit.rateBound(states, state), "", 100 * interval.get(state)[0],
 					100 * interval.get(state)[1], residual);
 		}
-		System.out.println("  (rate bound: the share of the first state's rate a writer bound by the guest's"
+		System.out.println("  (rate bound: the share of the first state's rate a task bound by the guest's"
 				+ " instructions would reach; interval: bootstrap over the windows of each state)");
 	}
 
@@ -299,6 +309,13 @@ public final class IcountReport {
 			tracking |= state.equals("tracked") || state.equals("copied");
 			for (Round r : byState.get(state)) {
 				double module = r.in("[blksnap]");
+				/* An image is read through the module; its origin may be read with or without it. */
+				if (state.equals("image-read") && module < 1) {
+					throw new IllegalStateException("state image-read is not real: blksnap.ko did not run");
+				}
+				if (state.endsWith("-read")) {
+					continue;
+				}
 				if (tracking ? module < 1 : module != 0 && !state.equals("untracked")) {
 					throw new IllegalStateException(String.format(Locale.ROOT,
 							"state %s is not real: blksnap.ko ran %.1f instructions per write", state, module));
