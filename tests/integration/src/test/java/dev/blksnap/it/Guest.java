@@ -254,14 +254,23 @@ final class Guest {
         return r.stdout();
     }
 
+    /**
+     * Polls {@code cond} until it holds, failing after {@code limit}. The
+     * pause between polls starts at 1 ms and doubles up to 50 ms: most
+     * conditions hold within a few milliseconds, and a fixed 50 ms pause
+     * made loops of many short waits (NotInTheWayTest's 400 re-reads) wait
+     * mostly for the clock.
+     */
     static void waitUntil(String what, Duration limit, BooleanSupplier cond) {
         long end = System.nanoTime() + limit.toNanos();
+        long pauseMs = 1;
         while (!cond.getAsBoolean()) {
             if (System.nanoTime() > end) {
                 throw new AssertionError("gave up after " + limit.toSeconds() + " s waiting for " + what);
             }
             try {
-                Thread.sleep(50);
+                Thread.sleep(pauseMs);
+                pauseMs = Math.min(50, pauseMs * 2);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new AssertionError("interrupted waiting for " + what, e);
