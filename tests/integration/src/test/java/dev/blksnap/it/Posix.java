@@ -71,6 +71,13 @@ final class Posix {
             LINKER.defaultLookup().find("poll").orElseThrow(),
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), CCS);
     static final short POLLIN = 0x1;
+    private static final MethodHandle CAPGET = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("capget").orElseThrow(),
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS), CCS);
+    private static final MethodHandle CAPSET = LINKER.downcallHandle(
+            LINKER.defaultLookup().find("capset").orElseThrow(),
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS), CCS);
+    static final int CAP_SYS_ADMIN = 21;
     private static final MethodHandle CLOSE = LINKER.downcallHandle(
             LINKER.defaultLookup().find("close").orElseThrow(),
             FunctionDescriptor.of(JAVA_INT, JAVA_INT));
@@ -255,6 +262,37 @@ final class Posix {
         try {
             if ((int) MUNMAP.invokeExact(address, 8192L) != 0) {
                 throw new IllegalStateException("munmap failed");
+            }
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /**
+     * Clears {@code cap} from the effective capabilities of the calling
+     * thread only: Linux keeps capabilities per thread, and capset(2)
+     * changes the caller's, so the JVM's other threads keep theirs. Call it
+     * on a thread of its own that ends after the work without the
+     * capability.
+     */
+    static void dropEffectiveCapability(int cap) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            // struct __user_cap_header_struct {u32 version; int pid;}, version 3,
+            // pid 0 (the caller); then two {effective, permitted, inheritable}.
+            MemorySegment header = a.allocate(8, 4);
+            header.set(JAVA_INT, 0, 0x20080522);
+            header.set(JAVA_INT, 4, 0);
+            MemorySegment data = a.allocate(24, 4);
+            if ((int) CAPGET.invokeExact(st, header, data) != 0) {
+                throw new IllegalStateException("capget: errno " + errno(st));
+            }
+            long eff = 12L * (cap / 32);
+            data.set(JAVA_INT, eff, data.get(JAVA_INT, eff) & ~(1 << (cap % 32)));
+            if ((int) CAPSET.invokeExact(st, header, data) != 0) {
+                throw new IllegalStateException("capset: errno " + errno(st));
             }
         } catch (RuntimeException | Error e) {
             throw e;
