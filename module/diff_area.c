@@ -751,18 +751,25 @@ bool diff_area_has_readers(struct diff_area *da, unsigned long chunk)
 static bool diff_area_reader_add(struct diff_area *da, struct image_io *io,
 				 unsigned long last)
 {
-	unsigned long flags, n;
+	XA_STATE(xas, &da->chunks, io->first);
+	unsigned long flags, end = last + 1;
 	struct chunk *c;
 	bool device;
 
 	spin_lock_irqsave(&da->readers_lock, flags);
-	for (n = io->first; n <= last; n++) {
-		c = xa_load(&da->chunks, n);
-		if (c && READ_ONCE(c->cow) != CHUNK_COPYING)
+	/* One walk visits only the chunks ever touched, not every number. */
+	rcu_read_lock();
+	xas_for_each(&xas, c, last) {
+		if (xas_retry(&xas, c))
+			continue;
+		if (READ_ONCE(c->cow) != CHUNK_COPYING) {
+			end = xas.xa_index;
 			break;
+		}
 	}
-	device = n > io->first;
-	io->last = device ? n - 1 : io->first;
+	rcu_read_unlock();
+	device = end > io->first;
+	io->last = device ? end - 1 : io->first;
 	if (device)
 		list_add_tail(&io->reader, &da->readers);
 	spin_unlock_irqrestore(&da->readers_lock, flags);
@@ -799,7 +806,9 @@ static void diff_area_origin_endio(struct bio *clone)
 	spin_lock_irqsave(&da->readers_lock, flags);
 	list_del(&io->reader);
 	spin_unlock_irqrestore(&da->readers_lock, flags);
-	wake_up_all(&da->readers_wq);
+	/* Its barrier orders the removal before the look at the queue. */
+	if (wq_has_sleeper(&da->readers_wq))
+		wake_up_all(&da->readers_wq);
 	diff_area_image_done(io, status);
 }
 

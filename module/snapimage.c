@@ -32,8 +32,9 @@
 /*
  * The largest image bio, as large as a direct read of BIO_MAX_VECS pages.
  * Not cut into chunks: each bio sent to the device costs a request there.
- * Bounded all the same, since the diff_area looks at every chunk of a bio
- * under a spinlock.
+ * Bounded all the same, since the diff_area looks at the chunks of a bio
+ * under a spinlock. The only limit a read is split to (sysfs may lower
+ * max_sectors_kb, which a bio-based disk need not follow).
  */
 #define SNAPIMAGE_MAX_IO SZ_1M
 
@@ -44,9 +45,17 @@ static void snapimage_submit_bio(struct bio *bio)
 {
 	struct diff_area *da = bio->bi_bdev->bd_disk->private_data;
 
-	bio = bio_split_to_limits(bio);
-	if (!bio)
-		return;
+	/*
+	 * A read needs splitting only where it is larger than the diff_area
+	 * takes: the device splits the clone it gets to its own limits, and
+	 * walking every segment here first would cost as much again.
+	 */
+	if (bio_op(bio) != REQ_OP_READ ||
+	    bio_sectors(bio) > (SNAPIMAGE_MAX_IO >> SECTOR_SHIFT)) {
+		bio = bio_split_to_limits(bio);
+		if (!bio)
+			return;
+	}
 	if (bio_op(bio) == REQ_OP_READ) {
 		diff_area_image_read(da, bio);
 		return;
