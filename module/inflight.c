@@ -78,11 +78,11 @@ static mempool_t *inflight_bio_pool;
  * to kfree() when that CPU's stack is full; 16 of 48 bytes is 768 bytes a
  * CPU.
  */
-#define INFLIGHT_BIO_SLOTS 16
+#define INFLIGHT_BIO_STACK_DEPTH 16
 
 struct inflight_bio_stack {
 	unsigned int nr;
-	void *ctx[INFLIGHT_BIO_SLOTS];
+	void *ctx[INFLIGHT_BIO_STACK_DEPTH];
 };
 
 static DEFINE_PER_CPU(struct inflight_bio_stack, inflight_bio_stack);
@@ -298,7 +298,7 @@ static __always_inline bool inflight_bio_stack_push(void *ctx)
 
 	local_irq_save(flags);
 	stack = this_cpu_ptr(&inflight_bio_stack);
-	if (stack->nr < INFLIGHT_BIO_SLOTS) {
+	if (stack->nr < INFLIGHT_BIO_STACK_DEPTH) {
 		stack->ctx[stack->nr++] = ctx;
 		kept = true;
 	}
