@@ -155,11 +155,11 @@ public final class IcountReport {
 			byState.put(state, list);
 		}
 		System.out.printf(Locale.ROOT, "[icount] guest instructions per %s (exact counts, TCG plugin),"
-				+ " %d windows per state in the middle of one fio run, %s %ss each; medians, [range]%n",
-				unit.equals("write") ? "4k random write" : unit, rounds,
+				+ " %d windows per state in the middle of one fio run, %s per window %s; medians, [range]%n",
+				unit.equals("write") ? "4k random write" : unit, rounds, unit.equals("write") ? "writes" : unit,
 				states.stream().map(s -> byState.get(s).stream().map(r -> Long.toString(r.units()))
 						.collect(java.util.stream.Collectors.joining("/"))).collect(
-								java.util.stream.Collectors.joining(" ")), unit);
+								java.util.stream.Collectors.joining(" ")));
 		System.out.printf(Locale.ROOT, "  %-10s %14s %17s %8s %11s %13s %11s%n", "state", "kernel", "[range]", "user",
 				"blksnap.ko", "ftrace tramp.", "vs " + states.getFirst());
 		double reference = 0;
