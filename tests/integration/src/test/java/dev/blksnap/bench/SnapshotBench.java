@@ -137,8 +137,9 @@ public final class SnapshotBench {
 		exec("modprobe", "-d", System.getenv("BLKSNAP_LANE_ROOT"), "dm_snapshot");
 		long sectors = Long.parseLong(exec("blockdev", "--getsz", origin.toString()).trim());
 		System.out.printf("bench-snapshot: %s; %d rounds, fio %d s a state, origin %s (%d MiB), copies on %s, "
-				+ "chunks of 64 KiB, kernel %s%n", parts, rounds, runtime, origin, sectors / 2048, storage,
-				System.getProperty("os.version"));
+				+ "chunks of 64 KiB, kernel %s, clock source %s%n", parts, rounds, runtime, origin, sectors / 2048,
+				storage, System.getProperty("os.version"), Files.readString(
+						Path.of("/sys/devices/system/clocksource/clocksource0/current_clocksource")).strip());
 		List<Job> jobs = parts.contains(Part.WRITES) ? List.of(RAND4K, SEQ1M) : List.of();
 		if (!jobs.isEmpty())
 			randomChunks = shuffledChunks(sectors);
