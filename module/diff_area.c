@@ -75,13 +75,27 @@ struct diff_area_req {
 	unsigned long last;
 };
 
-static mempool_t *diff_area_req_pool;
-static mempool_t *diff_area_io_pool;
-/*
- * The front parts of image bios split where the state of their chunks
- * changes. Apart from chunk_io_bioset, which the parts' clones to the
- * device come from: one submit_bio takes from both.
+/**
+ * struct image_read - an image read's descriptor and its clone to the device.
+ * @io: the descriptor.
+ * @clone: the clone, sent only if the device serves the read; else it
+ *	just carries @io.
+ *
+ * One allocation for both, from @diff_area_read_bioset's front pad: an
+ * image read that went to the device cost a kmalloc and a bio before.
  */
+struct image_read {
+	struct image_io io;
+	struct bio clone;
+};
+
+static mempool_t *diff_area_req_pool;
+/*
+ * The clones of image reads, and the front parts of image bios split where
+ * the state of their chunks changes: two sets, since one submit_bio takes
+ * from both. Reads only: the filter never looks at these for a copy.
+ */
+static struct bio_set diff_area_read_bioset;
 static struct bio_set diff_area_split_bioset;
 
 static void diff_area_park_work(struct work_struct *work);
@@ -97,18 +111,17 @@ int diff_area_init(void)
 					sizeof(struct diff_area_req));
 	if (!diff_area_req_pool)
 		return -ENOMEM;
-	diff_area_io_pool = mempool_create_kmalloc_pool(DIFF_AREA_RESERVE,
-					sizeof(struct image_io));
-	if (!diff_area_io_pool)
+	/* Both are taken inside submit_bio(): punt to a rescuer if need be. */
+	if (bioset_init(&diff_area_read_bioset, DIFF_AREA_RESERVE,
+			offsetof(struct image_read, clone), BIOSET_NEED_RESCUER))
 		goto out_req_pool;
-	/* Splits are made inside submit_bio(): punt to a rescuer if need be. */
 	if (bioset_init(&diff_area_split_bioset, DIFF_AREA_RESERVE, 0,
 			BIOSET_NEED_RESCUER))
-		goto out_io_pool;
+		goto out_read_bioset;
 	return 0;
 
-out_io_pool:
-	mempool_destroy(diff_area_io_pool);
+out_read_bioset:
+	bioset_exit(&diff_area_read_bioset);
 out_req_pool:
 	mempool_destroy(diff_area_req_pool);
 	return -ENOMEM;
@@ -120,7 +133,7 @@ out_req_pool:
 void diff_area_exit(void)
 {
 	bioset_exit(&diff_area_split_bioset);
-	mempool_destroy(diff_area_io_pool);
+	bioset_exit(&diff_area_read_bioset);
 	mempool_destroy(diff_area_req_pool);
 }
 
@@ -786,23 +799,23 @@ static bool diff_area_reader_add(struct diff_area *da, struct image_io *io,
 void diff_area_image_done(struct image_io *io, blk_status_t status)
 {
 	struct diff_area *da = io->da;
+	struct bio *bio = io->bio;
 
+	bio_put(&container_of(io, struct image_read, io)->clone);
 	/* Not OK over the error a part split off before may have left. */
 	if (status)
-		io->bio->bi_status = status;
-	bio_endio(io->bio);
-	mempool_free(io, diff_area_io_pool);
+		bio->bi_status = status;
+	bio_endio(bio);
 	diff_area_io_put(da);
 }
 
 static void diff_area_origin_endio(struct bio *clone)
 {
-	struct image_io *io = clone->bi_private;
+	struct image_io *io = &container_of(clone, struct image_read, clone)->io;
 	struct diff_area *da = io->da;
 	blk_status_t status = clone->bi_status;
 	unsigned long flags;
 
-	bio_put(clone);
 	spin_lock_irqsave(&da->readers_lock, flags);
 	list_del(&io->reader);
 	spin_unlock_irqrestore(&da->readers_lock, flags);
@@ -856,7 +869,10 @@ void diff_area_image_read(struct diff_area *da, struct bio *bio)
 		bio_endio(bio);
 		return;
 	}
-	io = mempool_alloc(diff_area_io_pool, GFP_NOIO);
+	/* Cloned whole, and cut to the part the device serves below. */
+	clone = bio_alloc_clone(da->origin.bdev, bio, GFP_NOIO,
+				&diff_area_read_bioset);
+	io = &container_of(clone, struct image_read, clone)->io;
 	io->da = da;
 	io->first = sector >> da->chunk_shift;
 	last = (bio_end_sector(bio) - 1) >> da->chunk_shift;
@@ -867,14 +883,13 @@ void diff_area_image_read(struct diff_area *da, struct bio *bio)
 	 */
 	device = diff_area_reader_add(da, io, last);
 	end = diff_area_chunk_sector(da, io->last + 1);
-	if (end < bio_end_sector(bio))
+	if (end < bio_end_sector(bio)) {
 		bio = diff_area_image_split(bio, end - sector);
+		bio_trim(clone, 0, end - sector);
+	}
 	io->bio = bio;
 	atomic64_inc(&da->image_reads);
 	if (device) {
-		clone = bio_alloc_clone(da->origin.bdev, bio, GFP_NOIO,
-					&chunk_io_bioset);
-		clone->bi_private = io;
 		clone->bi_end_io = diff_area_origin_endio;
 		submit_bio_noacct(clone);
 		return;
