@@ -101,7 +101,7 @@ static struct bio_set diff_area_split_bioset;
 static void diff_area_park_work(struct work_struct *work);
 
 /**
- * diff_area_init() - the descriptor pools and the bio set of image splits.
+ * diff_area_init() - the parked writes' pool and the image reads' bio sets.
  *
  * Return: 0 or -ENOMEM.
  */
